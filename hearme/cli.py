@@ -1,0 +1,123 @@
+"""`hearme`: the command line. Each area adds its commands through `register(app)`.
+
+Module top levels stay light (no torch, pandas or llamafactory imports) so that
+`hearme --help` answers at once; heavy imports happen inside commands.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from hearme import io
+
+app = typer.Typer(
+    name="hearme",
+    help="Chinese and Tibetan counseling data -> LLaMA-Factory fine-tuning -> evaluation.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def echo(msg: str = "", err: bool = False) -> None:
+    typer.echo(msg, err=err)
+
+
+@app.command("tiny-model")
+def tiny_model(
+    out_dir: Path = typer.Argument(..., help="Directory to write the tokenizer and model into."),
+    hidden: int = typer.Option(64, help="Hidden size."),
+    layers: int = typer.Option(2, help="Number of transformer layers."),
+    seed: int = typer.Option(0, help="Random seed for the weights."),
+) -> None:
+    """Build an offline tiny model (BPE tokenizer + random Qwen2, ~100k parameters)."""
+    from hearme import paths, tinymodel
+
+    paths.set_offline()
+    info = tinymodel.build(out_dir, hidden=hidden, layers=layers, seed=seed)
+    echo(f"tiny model: {info['path']}  parameters={info['parameters']}  vocab={info['vocab']}")
+
+
+@app.command("register")
+def register_cmd(
+    records: Path = typer.Argument(..., help="Records file (.json array or .jsonl) to register."),
+    name: str = typer.Option(..., "--name", "-n", help="Dataset name used in recipes (`dataset: NAME`)."),
+    dataset_dir: Optional[Path] = typer.Option(None, help="Directory of dataset_info.json [default: the repository root]."),
+    source: str = typer.Option("", help="Where the data came from (e.g. CPsyCoun)."),
+    license: str = typer.Option("", "--license", help="License of the source data (e.g. CC BY 4.0)."),
+    lang: str = typer.Option("", help="Language code(s) of the data, e.g. zh or bo."),
+) -> None:
+    """Add or update a dataset_info.json entry (sharegpt formatting with role/content tags)."""
+    from hearme import registry
+
+    if not source or not lang:
+        recs = io.load_records(records)
+        source = source or ",".join(sorted({r.get("source", "") for r in recs} - {""}))
+        lang = lang or ",".join(sorted({r.get("lang", "") for r in recs} - {""}))
+    entry = registry.register(records, name, dataset_dir, source=source, license=license, lang=lang)
+    echo(f"registered {name}: {entry['records']} records -> {registry.registry_path(dataset_dir)}")
+
+
+@app.command("datasets")
+def datasets_cmd(
+    names: Optional[str] = typer.Argument(None, help="Comma-separated names to check; omit to list all."),
+    dataset_dir: Optional[Path] = typer.Option(None, help="Directory of dataset_info.json [default: the repository root]."),
+) -> None:
+    """List registered datasets, or check that the given names are registered."""
+    from hearme import registry
+
+    info = registry.load(dataset_dir)
+    wanted = registry.require(names, info, dataset_dir) if names else sorted(info)
+    for n in wanted:
+        e = info[n]
+        echo(f"{n}\t{e.get('records', '?')} records\t{e.get('lang', '')}\t{e.get('license', '')}\t{e['file_name']}")
+
+
+@app.command("demo")
+def demo_cmd(
+    out: Path = typer.Option(Path("runs/demo"), "--out", help="Output directory for everything the demo makes."),
+    model: Optional[str] = typer.Option(None, help="A real base model path (GPU machines); default: the offline tiny model."),
+    template: Optional[str] = typer.Option(None, help="Chat template for --model [default: qwen]."),
+    max_steps: int = typer.Option(30, help="Training steps (tiny-model default keeps the demo short)."),
+) -> None:
+    """Run the whole pipeline offline: data -> LoRA train -> predict + metrics -> merge -> report."""
+    from hearme import demo
+
+    demo.run(out, model=model, template=template, max_steps=max_steps)
+
+
+def _register_areas() -> None:
+    import importlib
+
+    for mod in ("hearme.converters.cli", "hearme.tibetan.cli", "hearme.recipes", "hearme.evaluators.cli",
+                "hearme.webui_ext.cli"):
+        try:
+            m = importlib.import_module(mod)
+        except ModuleNotFoundError as e:
+            if e.name != mod:  # a real missing dependency inside the module
+                raise
+            continue
+        m.register(app)
+
+
+_register_areas()
+
+
+def main(argv: list[str] | None = None) -> None:
+    try:
+        app(args=argv, prog_name="hearme")
+    except io.HearMeError as e:
+        echo(f"error: {e}", err=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        echo("interrupted", err=True)
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

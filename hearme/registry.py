@@ -1,0 +1,113 @@
+"""dataset_info.json: register record files the way LLaMA-Factory loads them.
+
+Entries always use `formatting: sharegpt` with role/content tags; never `openai`,
+which in LLaMA-Factory 0.9.5 appends "detailed thinking off" to the system prompt.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Iterable
+
+from hearme import io, paths
+
+DATA_CONFIG = "dataset_info.json"
+
+MESSAGES_ENTRY = {
+    "formatting": "sharegpt",
+    "columns": {"messages": "messages"},
+    "tags": {"role_tag": "role", "content_tag": "content", "user_tag": "user",
+             "assistant_tag": "assistant", "system_tag": "system"},
+}
+SHAREGPT_ENTRY = {
+    "formatting": "sharegpt",
+    "columns": {"messages": "conversations", "system": "system"},
+    "tags": {"role_tag": "from", "content_tag": "value", "user_tag": "human", "assistant_tag": "gpt"},
+}
+
+
+def registry_path(dataset_dir: str | os.PathLike | None = None) -> Path:
+    return Path(dataset_dir or paths.dataset_dir()) / DATA_CONFIG
+
+
+def load(dataset_dir=None) -> dict:
+    path = registry_path(dataset_dir)
+    if not path.exists():
+        return {}
+    info = io.read_json(path)
+    if not isinstance(info, dict):
+        raise io.InputError(path, "", "expected a JSON object of dataset entries")
+    return info
+
+
+def save(info: dict, dataset_dir=None) -> Path:
+    # ASCII-escaped: LLaMA-Factory opens this file with the locale's encoding.
+    with io.atomic_open(registry_path(dataset_dir)) as fh:
+        json.dump(dict(sorted(info.items())), fh, ensure_ascii=True, indent=2)
+        fh.write("\n")
+    return registry_path(dataset_dir)
+
+
+def _detect_style(records_file: Path) -> tuple[str, int]:
+    """('messages' | 'sharegpt', record count) for a records file; validates every record."""
+    recs = io.load_records(records_file)
+    if not recs:
+        raise io.InputError(records_file, "", "no records to register")
+    if records_file.suffix == ".jsonl":
+        first = next(obj for _, obj, _ in io.iter_jsonl(records_file))
+    else:
+        data = io.read_json(records_file)
+        first = data[0] if isinstance(data, list) else data
+    return ("sharegpt" if "conversations" in first else "messages"), len(recs)
+
+
+def entry_for(records_file, dataset_dir=None, *, source: str = "", license: str = "", lang: str = "") -> dict:
+    records_file = Path(records_file).resolve()
+    base = Path(dataset_dir or paths.dataset_dir()).resolve()
+    style, n = _detect_style(records_file)
+    try:
+        file_name = str(records_file.relative_to(base))
+    except ValueError:
+        file_name = str(records_file)
+    entry = {"file_name": file_name, **json.loads(json.dumps(SHAREGPT_ENTRY if style == "sharegpt" else MESSAGES_ENTRY))}
+    entry.update({k: v for k, v in {"source": source, "license": license, "lang": lang}.items() if v})
+    entry["records"] = n
+    return entry
+
+
+def register(records_file, name: str, dataset_dir=None, **meta) -> dict:
+    """Add or update one entry; every record is validated so LLaMA-Factory skips nothing."""
+    if not name or any(c in name for c in ", /\\"):
+        raise io.HearMeError(f"invalid dataset name {name!r}: no commas, spaces or slashes")
+    info = load(dataset_dir)
+    info[name] = entry_for(records_file, dataset_dir, **meta)
+    save(info, dataset_dir)
+    return info[name]
+
+
+def unregister(name: str, dataset_dir=None) -> None:
+    info = load(dataset_dir)
+    require(name, info)
+    del info[name]
+    save(info, dataset_dir)
+
+
+def require(names: str | Iterable[str], info: dict | None = None, dataset_dir=None) -> list[str]:
+    """Check dataset names (comma-separated or list); unknown names list the known ones."""
+    info = load(dataset_dir) if info is None else info
+    wanted = [n.strip() for n in (names.split(",") if isinstance(names, str) else names) if n.strip()]
+    unknown = [n for n in wanted if n not in info]
+    if unknown:
+        known = ", ".join(sorted(info)) or "(none registered)"
+        where = registry_path(dataset_dir)
+        raise io.HearMeError(f"unknown dataset {', '.join(map(repr, unknown))} in {where}; known: {known}")
+    return wanted
+
+
+def file_of(name: str, dataset_dir=None) -> Path:
+    info = load(dataset_dir)
+    require(name, info)
+    p = Path(info[name]["file_name"])
+    return p if p.is_absolute() else Path(dataset_dir or paths.dataset_dir()) / p

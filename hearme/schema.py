@@ -1,0 +1,123 @@
+"""The one record type: an OpenAI-style `messages` list plus flat string metadata.
+
+    {"messages": [{"role": "system"?, ...}, {"role": "user", "content": ...},
+                  {"role": "assistant", "content": ...}, ...],
+     "id": "...", "source": "...", "lang": "zh|bo|en|mixed", "topic": "..."}
+
+`validate` enforces exactly what LLaMA-Factory's sharegpt converter needs; a
+record it rejects would otherwise be skipped silently at training time.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+Record = dict[str, Any]
+
+ROLES = ("system", "user", "assistant")
+META_KEYS = ("id", "source", "lang", "topic")
+SHAREGPT_ROLE = {"system": "system", "user": "human", "assistant": "gpt"}
+FROM_SHAREGPT = {v: k for k, v in SHAREGPT_ROLE.items()}
+
+
+class InvalidRecord(ValueError):
+    """A record that LLaMA-Factory would skip; the message says why."""
+
+
+def validate(record: Any) -> Record:
+    """Return the record unchanged, or raise InvalidRecord with the first problem."""
+    if not isinstance(record, dict):
+        raise InvalidRecord(f"record is {type(record).__name__}, expected an object")
+    msgs = record.get("messages")
+    if not isinstance(msgs, list) or not msgs:
+        raise InvalidRecord("`messages` missing or empty")
+    for i, m in enumerate(msgs):
+        if not isinstance(m, dict):
+            raise InvalidRecord(f"message {i} is {type(m).__name__}, expected an object")
+        role, content = m.get("role"), m.get("content")
+        if role not in ROLES:
+            raise InvalidRecord(f"message {i} has role {role!r}; expected one of {', '.join(ROLES)}")
+        if not isinstance(content, str):
+            raise InvalidRecord(f"message {i} ({role}) content is {type(content).__name__}, expected text")
+        if not content.strip():
+            raise InvalidRecord(f"message {i} ({role}) is empty")
+    turns = msgs[1:] if msgs[0]["role"] == "system" else msgs
+    if not turns:
+        raise InvalidRecord("only a system message, no dialogue")
+    for i, m in enumerate(turns):
+        want = "user" if i % 2 == 0 else "assistant"
+        if m["role"] != want:
+            offset = len(msgs) - len(turns)
+            raise InvalidRecord(f"message {i + offset} is {m['role']}, expected {want} (roles must alternate)")
+    if len(turns) % 2:
+        raise InvalidRecord("dialogue ends on a user turn (needs an even number of user/assistant messages)")
+    for key, value in record.items():
+        if key != "messages" and value is not None and not isinstance(value, str):
+            raise InvalidRecord(f"metadata `{key}` must be a flat string, got {type(value).__name__}")
+    return record
+
+
+def is_valid(record: Any) -> bool:
+    try:
+        validate(record)
+        return True
+    except InvalidRecord:
+        return False
+
+
+def make(messages: list[dict], *, id: str, source: str, lang: str = "zh", topic: str = "",
+         system: str | None = None, **meta: Any) -> Record:
+    """Build a record; `system`, if given, becomes the leading system message."""
+    msgs = [{"role": m["role"], "content": m["content"]} for m in messages]
+    if system and (not msgs or msgs[0]["role"] != "system"):
+        msgs.insert(0, {"role": "system", "content": system})
+    rec: Record = {"messages": msgs, "id": str(id), "source": str(source), "lang": str(lang), "topic": str(topic or "")}
+    for k, v in meta.items():
+        if v is not None:
+            rec[k] = v if isinstance(v, str) else str(v)
+    return rec
+
+
+def dialogue_turns(record: Record) -> list[dict]:
+    """Messages without the leading system message."""
+    msgs = record["messages"]
+    return msgs[1:] if msgs and msgs[0]["role"] == "system" else list(msgs)
+
+
+def system_prompt(record: Record) -> str | None:
+    msgs = record["messages"]
+    return msgs[0]["content"] if msgs and msgs[0]["role"] == "system" else None
+
+
+def to_sharegpt(record: Record) -> Record:
+    """OpenAI `messages` -> ShareGPT `conversations` (from/value), system kept as a column."""
+    out = {k: v for k, v in record.items() if k != "messages"}
+    sys_msg = system_prompt(record)
+    if sys_msg is not None:
+        out["system"] = sys_msg
+    out["conversations"] = [{"from": SHAREGPT_ROLE[m["role"]], "value": m["content"]} for m in dialogue_turns(record)]
+    return out
+
+
+def from_sharegpt(item: Record) -> Record:
+    """ShareGPT `conversations` -> one record (inverse of to_sharegpt)."""
+    conv = item.get("conversations")
+    if not isinstance(conv, list):
+        raise InvalidRecord("`conversations` missing")
+    msgs = []
+    if item.get("system"):
+        msgs.append({"role": "system", "content": item["system"]})
+    for i, turn in enumerate(conv):
+        if not isinstance(turn, dict) or turn.get("from") not in FROM_SHAREGPT:
+            raise InvalidRecord(f"conversation turn {i} has no known `from` (human/gpt/system)")
+        msgs.append({"role": FROM_SHAREGPT[turn["from"]], "content": turn.get("value")})
+    out = {k: v for k, v in item.items() if k not in ("conversations", "system")}
+    out["messages"] = msgs
+    return out
+
+
+def iter_texts(records: Iterable[Record], role: str | None = None) -> Iterable[str]:
+    for rec in records:
+        for m in rec["messages"]:
+            if role is None or m["role"] == role:
+                yield m["content"]

@@ -1,0 +1,1 @@
+"""HearMe webui_ext."""
