@@ -1,0 +1,65 @@
+"""`emollm`: EmoLLM xtuner files `[{"conversation": [{"system"?, "input", "output"}, ...]}]`.
+
+Used by EmoLLM's psychology-knowledge ("scientist") set, its multi-turn sets and the emoji
+role-play sets. `system` is optional and may be missing even in the first turn (EmoLLM's
+own converter crashes there); only the first turn's system is used.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hearme import io, schema
+from hearme.converters.base import Converter, Reject, register_converter
+from hearme.converters.common import clean, need_text
+
+
+@register_converter("emollm")
+class EmoLLMConverter(Converter):
+    source = "EmoLLM"
+    license = "MIT"
+    suffixes = (".json", ".jsonl")
+    unit_name = "dialogue"
+
+    def units(self, path: Path):
+        if path.suffix == ".jsonl":
+            for lineno, obj, err in io.iter_jsonl(path):
+                yield f"line {lineno}", (obj if err is None else Reject(err))
+            return
+        data = io.read_json(path)
+        if isinstance(data, dict) and "conversation" in data:
+            data = [data]
+        if not isinstance(data, list):
+            raise io.InputError(path, "", f"expected a JSON list of {{\"conversation\": [...]}} items, got {type(data).__name__}")
+        for i, item in enumerate(data):
+            yield f"record {i}", item
+
+    def convert(self, raw, path: Path, position):
+        if isinstance(raw, Reject):
+            raise raw
+        if not isinstance(raw, dict):
+            raise Reject(f"item is {type(raw).__name__}, expected an object with `conversation`")
+        conv = raw.get("conversation")
+        if conv is None:
+            raise Reject("`conversation` is missing")
+        if not isinstance(conv, list) or not conv:
+            raise Reject("`conversation` must be a non-empty list of {input, output} turns")
+        messages, system = [], None
+        for i, turn in enumerate(conv):
+            if not isinstance(turn, dict):
+                raise Reject(f"turn {i} is {type(turn).__name__}, expected an object")
+            sys_text = turn.get("system")
+            if sys_text is not None and not isinstance(sys_text, str):
+                raise Reject(f"turn {i} system is {type(sys_text).__name__}, expected text")
+            if sys_text and clean(sys_text):
+                if i == 0:
+                    system = clean(sys_text)
+                else:
+                    self.ctx.tally.note("system in a later turn ignored")
+            messages.append({"role": "user", "content": need_text(turn.get("input"), f"turn {i} input")})
+            messages.append({"role": "assistant", "content": need_text(turn.get("output"), f"turn {i} output")})
+        if system is None:
+            self.ctx.tally.note("dialogue without system prompt")
+        idx = str(position).split()[-1]
+        return [schema.make(messages, id=f"emollm/{path.stem}/{idx}", source=self.source, lang="zh",
+                            system=system, subset=path.stem, license=self.license)]

@@ -1,0 +1,61 @@
+"""`firefly`: JSONL `{"conversation_id"?, "category"?, "conversation": [{"human", "assistant"}], "system"?}`.
+
+This is the Tibetan paper's training format (Firefly). The language is detected from the
+text (bo / zh / en / mixed) with hearme.tibetan.text; the category becomes the topic.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hearme import io, schema
+from hearme.converters.base import Converter, Reject, register_converter
+from hearme.converters.common import clean, need_text
+from hearme.tibetan.text import detect_lang
+
+
+@register_converter("firefly")
+class FireflyConverter(Converter):
+    source = "Firefly"
+    license = ""
+    suffixes = (".jsonl", ".json")
+    unit_name = "dialogue"
+
+    def units(self, path: Path):
+        if path.suffix == ".json":  # also accept a JSON array of the same objects
+            data = io.read_json(path)
+            if not isinstance(data, list):
+                raise io.InputError(path, "", f"expected JSONL or a JSON array, got {type(data).__name__}")
+            for i, obj in enumerate(data):
+                yield f"record {i}", obj
+            return
+        for lineno, obj, err in io.iter_jsonl(path):
+            yield f"line {lineno}", (obj if err is None else Reject(err))
+
+    def convert(self, raw, path: Path, position):
+        if isinstance(raw, Reject):
+            raise raw
+        if not isinstance(raw, dict):
+            raise Reject(f"line is {type(raw).__name__}, expected an object")
+        conv = raw.get("conversation")
+        if conv is None:
+            raise Reject("`conversation` is missing")
+        if not isinstance(conv, list) or not conv:
+            raise Reject("`conversation` must be a non-empty list of {human, assistant} turns")
+        messages = []
+        for i, turn in enumerate(conv):
+            if not isinstance(turn, dict):
+                raise Reject(f"turn {i} is {type(turn).__name__}, expected an object")
+            messages.append({"role": "user", "content": need_text(turn.get("human"), f"turn {i} human")})
+            messages.append({"role": "assistant", "content": need_text(turn.get("assistant"), f"turn {i} assistant")})
+        system = raw.get("system")
+        if system is not None and not isinstance(system, str):
+            raise Reject(f"`system` is {type(system).__name__}, expected text")
+        category = raw.get("category")
+        topic = category if isinstance(category, str) else ""
+        conv_id = raw.get("conversation_id")
+        idx = str(conv_id) if isinstance(conv_id, (str, int)) and not isinstance(conv_id, bool) \
+            else str(position).split()[-1]
+        lang = detect_lang(" ".join(m["content"] for m in messages))
+        return [schema.make(messages, id=f"firefly/{path.stem}/{idx}", source=self.source, lang=lang,
+                            topic=clean(topic), system=clean(system) if system else None)]
