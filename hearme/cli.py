@@ -78,6 +78,21 @@ def datasets_cmd(
         echo(f"{n}\t{e.get('records', '?')} records\t{e.get('lang', '')}\t{e.get('license', '')}\t{e['file_name']}")
 
 
+@app.command("samples")
+def samples_cmd(
+    dataset_dir: Optional[Path] = typer.Option(None, help="Registry directory [default: the repository root]."),
+    files_dir: Optional[Path] = typer.Option(None, help="Where the JSON files go [default: DATASET_DIR/data]."),
+) -> None:
+    """Rebuild the bundled sample datasets from data/samples/ and register them."""
+    from hearme import paths, samples
+
+    ddir = (dataset_dir or paths.dataset_dir()).resolve()
+    report = samples.build(files_dir or ddir / "data", ddir)
+    for name, r in report.items():
+        echo(f"{name}: read={r['read']} written={r['written']} rejected={r['rejected']} -> "
+             + ", ".join(f"{k} ({v})" for k, v in r["parts"].items()))
+
+
 @app.command("demo")
 def demo_cmd(
     out: Path = typer.Option(Path("runs/demo"), "--out", help="Output directory for everything the demo makes."),

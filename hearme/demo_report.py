@@ -1,0 +1,93 @@
+"""Render the demo's report.md from its metrics.json content."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+JUDGE_HOWTO = (
+    "Set `HEARME_JUDGE_BASE_URL` and `HEARME_JUDGE_MODEL` (and the key in `OPENAI_API_KEY`) "
+    "and re-run `hearme demo` to add the four-dimension judge and the identity/crisis probes, "
+    "or run `hearme judge` / `hearme probe` on the predictions directly."
+)
+
+
+def _rel(out: Path, p: str | None) -> str:
+    if not p:
+        return ""
+    try:
+        return os.path.relpath(p, out)
+    except ValueError:
+        return p
+
+
+def _table(rows: list[list], head: list[str]) -> str:
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def _fmt(v) -> str:
+    return f"{v:.2f}" if isinstance(v, float) else str(v)
+
+
+def render(out: Path, m: dict) -> str:
+    s = ["# HearMe demo report", ""]
+    s += [f"- base model: `{m['model']}`" + (" (offline tiny model, random weights: scores are near zero by design)"
+                                              if "tiny-model" in str(m["model"]) else ""),
+          f"- offline: {m['offline']}", f"- total time: {m['timing'].get('total', '?')} s", ""]
+
+    if "data" in m:
+        s += ["## 1. Data", "",
+              "Bundled hand-written samples converted by the real converters, split and registered in "
+              f"`{_rel(out, str(out / 'data' / 'dataset_info.json'))}`.", ""]
+        rows = [[k, v["read"], v["written"], v["rejected"], ", ".join(f"{n} ({c})" for n, c in v["parts"].items()), v["use"]]
+                for k, v in m["data"].items()]
+        s += [_table(rows, ["bundle", "read", "written", "rejected", "registered parts (records)", "used for"]), ""]
+        if m.get("card"):
+            card = Path(m["card"])
+            s += [f"Data card: [{_rel(out, str(card))}]({_rel(out, str(card))})", ""]
+            for png in sorted(card.parent.glob("*.png"))[:4]:
+                s += [f"![{png.stem}]({_rel(out, str(png))})"]
+            s += [""]
+
+    t = m["train"]
+    s += ["## 2. Training (LoRA, `llamafactory-cli train`)", "",
+          f"- recipe: `{t['recipe']}` with tiny-model overrides (see `configs/train.yaml`)",
+          f"- train loss: {_fmt(t.get('train_loss'))}, runtime: {_fmt(t.get('train_runtime'))} s, epochs: {_fmt(t.get('epoch'))}",
+          f"- adapter: `{_rel(out, m['adapter'])}`", ""]
+    if t.get("loss_curve"):
+        s += [f"![training loss]({_rel(out, t['loss_curve'])})", ""]
+
+    s += ["## 3. Prediction metrics (LLaMA-Factory `predict_with_generate`)", ""]
+    keys = ["predict_bleu-4", "predict_rouge-1", "predict_rouge-2", "predict_rouge-l"]
+    s += [_table([[k, _fmt(m[k])] for k in keys], ["metric", "value"]), "",
+          f"Predictions: `{_rel(out, m['generated_predictions'])}`", ""]
+    if m.get("hearme_metrics"):
+        s += ["### HearMe metrics per language", "",
+              "LLaMA-Factory's numbers are character/jieba based and sub-syllabic for Tibetan; "
+              "the syllable metrics below are the ones to compare for Tibetan.", ""]
+        by_lang = m["hearme_metrics"]
+        cols = sorted({k for v in by_lang.values() if isinstance(v, dict) for k, x in v.items() if isinstance(x, (int, float))})
+        s += [_table([[lang] + [_fmt(v.get(c, "")) for c in cols] for lang, v in by_lang.items() if isinstance(v, dict)],
+                     ["lang"] + cols), ""]
+
+    s += ["## 4. Merged model (`llamafactory-cli export`)", "", f"`{_rel(out, m['merged_model'])}`", ""]
+
+    if m.get("tibetan"):
+        s += ["## 5. Tibetan pipeline leg", "", "```json", json.dumps(m["tibetan"], ensure_ascii=False, indent=1)[:3000], "```", ""]
+
+    s += ["## 6. LLM judge and probes", ""]
+    j = m.get("judge")
+    if j and not j.get("skipped"):
+        s += ["```json", json.dumps(j, ensure_ascii=False, indent=1)[:3000], "```", ""]
+    else:
+        s += [f"Skipped: no judge endpoint configured. {JUDGE_HOWTO}", ""]
+
+    s += ["## Timing", "", _table([[k, v] for k, v in m["timing"].items()], ["step", "seconds"]), ""]
+    if m.get("notes"):
+        s += ["## Notes", ""] + [f"- {n}" for n in m["notes"]] + [""]
+    s += ["## Reproduce", "", "Each LLaMA-Factory step's resolved YAML is in `configs/`; re-run one with e.g.",
+          "", "```bash", f"llamafactory-cli train {_rel(out, str(out / 'configs' / 'train.yaml'))}", "```", ""]
+    return "\n".join(s)
