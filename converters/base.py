@@ -105,14 +105,19 @@ def run(fmt: str, inputs: Iterable[str | os.PathLike], *, scrub: bool = True, pr
     cls = get_converter(fmt)
     ctx = Context(options=options)
     conv = cls(ctx)
+    inputs = list(inputs or [])
     files = expand_inputs(inputs, cls.suffixes) if inputs else []
+    named = {Path(p) for p in inputs if not Path(p).is_dir()}
     scrubber = _scrubber() if scrub else None
     records: list[schema.Record] = []
     bar = _bar(len(files), f"convert {fmt}") if progress and len(files) > 1 else None
     for path, root in files or [(None, None)]:
         ctx.root = root
-        for position, raw in conv.units(path):
+        for position, raw in _units(conv, path, explicit=path is None or Path(path) in named):
             ctx.tally.read += 1
+            if isinstance(raw, _Unreadable):
+                ctx.tally.reject(path, position, raw.reason)
+                continue
             try:
                 produced = conv.convert(raw, path, position)
                 for rec in produced:
@@ -146,6 +151,23 @@ def run_to_file(fmt: str, inputs, out, *, sharegpt: bool = False, scrub: bool = 
     io.write_records(out, records, sharegpt=sharegpt)
     tally.write_rejects(out)
     return records, tally
+
+
+class _Unreadable:
+    def __init__(self, reason: str):
+        self.reason = reason
+
+
+def _units(conv: Converter, path, explicit: bool):
+    """The converter's units; a file found by walking a folder that cannot be read becomes one
+    rejected unit (the rest of the folder still converts). A file named on the command line
+    that cannot be read at all raises, so the command fails with its reason."""
+    try:
+        yield from conv.units(path)
+    except io.InputError as e:
+        if explicit:
+            raise
+        yield "file", _Unreadable(f"unreadable: {e.where + ': ' if e.where else ''}{e.msg}")
 
 
 def _scrubber():

@@ -1,0 +1,171 @@
+"""Data commands: convert, scrub, select, dedup, split, stats."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from hearme import io
+
+
+def _echo(msg: str = "") -> None:
+    typer.echo(msg)
+
+
+def _report(tally: io.Tally, out: Path | None) -> None:
+    """Notes, the rejected side file, then the contract's last line read=N written=M rejected=K."""
+    pii = {k.split(" ", 1)[1]: v for k, v in tally.notes.items() if k.startswith("pii ")}
+    other = {k: v for k, v in tally.notes.items() if not k.startswith("pii ")}
+    for key, n in sorted(other.items()):
+        _echo(f"  {key}: {n}")
+    if pii:
+        _echo("  PII scrubbed: " + " ".join(f"{k}={v}" for k, v in sorted(pii.items())))
+    if tally.rejected:
+        reasons = Counter(r["reason"].split(":")[0][:60] for r in tally.rejects)
+        for reason, n in reasons.most_common(5):
+            _echo(f"  rejected {n}: {reason}")
+        if out is not None:
+            _echo(f"  rejections with file, position and reason: {io.rejected_path(out)}")
+    _echo(tally.summary())
+
+
+def _register(out: Path, name: str, dataset_dir: Optional[Path], records, license: str = "") -> None:
+    from hearme import registry
+
+    source = ",".join(sorted({r.get("source", "") for r in records} - {""}))
+    lang = ",".join(sorted({r.get("lang", "") for r in records} - {""}))
+    license = license or ",".join(sorted({r.get("license", "") for r in records} - {""}))
+    entry = registry.register(out, name, dataset_dir, source=source, license=license, lang=lang)
+    _echo(f"registered {name}: {entry['records']} records -> {registry.registry_path(dataset_dir)}")
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("convert")
+    def convert_cmd(
+        fmt: str = typer.Argument(..., metavar="FORMAT",
+                                  help="Source format: self-cognition, emollm, cpsycound, cpsycoune, smile, psyqa, firefly, records."),
+        inputs: Optional[List[Path]] = typer.Argument(None, metavar="INPUT...",
+                                                      help="Files or folders (folders are walked). Optional for self-cognition."),
+        out: Path = typer.Option(..., "--out", "-o", help="Output JSON array of records (a .jsonl name writes JSONL)."),
+        sharegpt: bool = typer.Option(False, "--sharegpt", help="Write ShareGPT conversations/from/value instead of OpenAI messages."),
+        no_scrub: bool = typer.Option(False, "--no-scrub", help="Keep PII (phone, ID, email, QQ/WeChat, address) as is."),
+        name: str = typer.Option("Jerry", "--name", help="self-cognition: the counselor's name."),
+        author: str = typer.Option("VastEpiphany", "--author", help="self-cognition: who made the counselor."),
+        template: Optional[Path] = typer.Option(None, "--template", help="self-cognition: identity template file [default: built-in]."),
+        register_as: Optional[str] = typer.Option(None, "--register", help="Also register OUT in dataset_info.json under this name."),
+        dataset_dir: Optional[Path] = typer.Option(None, "--dataset-dir", help="Directory of dataset_info.json [default: repository root]."),
+    ) -> None:
+        """Convert a source dataset into HearMe records (JSON array) with a rejected side file."""
+        from hearme.converters.base import get_converter, run_to_file
+
+        get_converter(fmt)  # unknown format -> one-line error before any work
+        if not inputs and fmt != "self-cognition":
+            raise io.HearMeError(f"convert {fmt}: give at least one INPUT file or folder")
+        records, tally = run_to_file(fmt, inputs or [], out, sharegpt=sharegpt, scrub=not no_scrub, progress=True,
+                                     name=name, author=author, template=str(template) if template else None)
+        _echo(f"wrote {len(records)} records -> {out}")
+        if register_as:
+            if not records:
+                raise io.HearMeError(f"nothing to register: {out} has no records")
+            _register(out, register_as, dataset_dir, records)
+        _report(tally, out)
+
+    @app.command("scrub")
+    def scrub_cmd(
+        src: Path = typer.Argument(..., metavar="IN", help="Records file (.json or .jsonl)."),
+        out: Path = typer.Option(..., "--out", "-o", help="Scrubbed records file."),
+        sharegpt: bool = typer.Option(False, "--sharegpt", help="Write ShareGPT form."),
+    ) -> None:
+        """Replace phone numbers, ID numbers, emails, QQ/WeChat ids and addresses with typed placeholders."""
+        from hearme.converters.scrub import scrub_record
+
+        records = io.load_records(src)
+        tally = io.Tally()
+        tally.read = len(records)
+        scrubbed = [scrub_record(r, tally) for r in records]
+        io.write_records(out, scrubbed, sharegpt=sharegpt)
+        tally.written = len(scrubbed)
+        tally.write_rejects(out)
+        changed = sum(a is not b for a, b in zip(records, scrubbed))
+        _echo(f"{changed} of {len(records)} records had PII -> {out}")
+        _report(tally, out)
+
+    @app.command("select")
+    def select_cmd(
+        src: Path = typer.Argument(..., metavar="IN", help="Records file (.json or .jsonl)."),
+        out: Path = typer.Option(..., "--out", "-o", help="Selected records file."),
+        emoji: bool = typer.Option(False, "--emoji", help="Keep only dialogues that contain emoji."),
+        role: Optional[str] = typer.Option(None, "--role", help="With --emoji: only count emoji in user or assistant turns."),
+        per_topic: Optional[int] = typer.Option(None, "--per-topic", min=1, help="At most N records per topic (a topic-balanced seed set)."),
+        seed: int = typer.Option(42, "--seed", help="Random seed for --per-topic sampling."),
+    ) -> None:
+        """Build a subset: emoji dialogues and/or a topic-balanced sample."""
+        from hearme.converters.select import select_records
+
+        if role not in (None, "user", "assistant"):
+            raise io.HearMeError(f"--role {role!r}: expected user or assistant")
+        records = io.load_records(src)
+        chosen = select_records(records, emoji=emoji, role=role, per_topic=per_topic, seed=seed)
+        io.write_records(out, chosen)
+        topics = Counter(r.get("topic") or "(none)" for r in chosen)
+        _echo(f"selected {len(chosen)} of {len(records)} records from {len(topics)} topic(s) -> {out}")
+        _echo(f"read={len(records)} selected={len(chosen)}")
+
+    @app.command("dedup")
+    def dedup_cmd(
+        inputs: List[Path] = typer.Argument(..., metavar="IN...", help="Records files; earlier files win ties."),
+        out: Path = typer.Option(..., "--out", "-o", help="Deduplicated records file."),
+        threshold: float = typer.Option(0.8, "--threshold", min=0.1, max=1.0, help="Near-duplicate Jaccard threshold (character 5-grams)."),
+        exact_only: bool = typer.Option(False, "--exact-only", help="Only remove exact duplicates (after normalisation)."),
+        on: str = typer.Option("all", "--on", help="Compare all turns (all) or only the help-seeker turns (user)."),
+    ) -> None:
+        """Remove exact and near duplicates across sources; OUT.removed.jsonl says what and why."""
+        from hearme.converters.dedup import dedup_files
+
+        if on not in ("all", "user"):
+            raise io.HearMeError(f"--on {on!r}: expected all or user")
+        kept, removals, tally = dedup_files(inputs, out, threshold=threshold, near=not exact_only, on=on)
+        by = Counter((r["reason"], r["source"], r["source_of_kept"]) for r in removals)
+        for (reason, src, kept_src), n in sorted(by.items()):
+            _echo(f"  {reason}: {n} from {src} (kept in {kept_src})")
+        _echo(f"kept {len(kept)} -> {out}; removals -> {str(out).rsplit('.', 1)[0]}.removed.jsonl")
+        _echo(tally.summary())
+
+    @app.command("split")
+    def split_cmd(
+        src: Path = typer.Argument(..., metavar="IN", help="Records file to split."),
+        ratios: Optional[str] = typer.Option(None, "--ratios", help="Part sizes: 70/15/15 (train/val/test) or 80/20 (train/test)."),
+        kfold: Optional[int] = typer.Option(None, "--kfold", min=2, help="K folds: NAME_fold0_train / NAME_fold0_test, ..."),
+        seed: int = typer.Option(42, "--seed", help="Random seed (the split is deterministic given it)."),
+        name: Optional[str] = typer.Option(None, "--name", help="Dataset name prefix [default: IN's file stem]."),
+        out_dir: Optional[Path] = typer.Option(None, "--out-dir", help="Where the parts go [default: beside IN]."),
+        dataset_dir: Optional[Path] = typer.Option(None, "--dataset-dir", help="Directory of dataset_info.json [default: repository root]."),
+        no_register: bool = typer.Option(False, "--no-register", help="Write the parts without registering them."),
+    ) -> None:
+        """Grouped, stratified, deterministic split; each part is written and registered."""
+        from hearme.converters.split import split_file
+
+        if (ratios is None) == (kfold is None):
+            raise io.HearMeError("give exactly one of --ratios (e.g. 70/15/15) or --kfold N")
+        written = split_file(src, ratios=ratios, kfold=kfold, seed=seed, name=name, out_dir=out_dir,
+                             dataset_dir=dataset_dir, register=not no_register)
+        prefix = name or src.stem
+        for part, (path, n) in written.items():
+            _echo(f"{prefix}_{part}\t{n} records\t{path}" + ("" if no_register else "\tregistered"))
+
+    @app.command("stats")
+    def stats_cmd(
+        inputs: List[str] = typer.Argument(..., metavar="IN...", help="Records files or registered dataset names."),
+        out: Path = typer.Option(..., "--out", "-o", help="Directory for card.md and the PNG plots."),
+        dataset_dir: Optional[Path] = typer.Option(None, "--dataset-dir", help="Directory of dataset_info.json, for registered names."),
+    ) -> None:
+        """Write a data card: Table 4 statistics, lengths, turns, topics, emoji, license and source."""
+        from hearme.converters.card import build_card
+
+        card = build_card(inputs, out, dataset_dir=dataset_dir)
+        _echo(f"data card -> {card}")
+        for png in sorted(card.parent.glob("*.png")):
+            _echo(f"  {png}")

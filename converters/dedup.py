@@ -1,0 +1,184 @@
+"""Deduplication across sources: exact (normalised-text hash) and near (MinHash + LSH).
+
+Near duplicates are found with character 5-gram MinHash signatures computed for all records
+at once in numpy (datasketch's MinHash is the baseline in benchmarks/bench_converters.py),
+LSH banding for candidates, and an estimated Jaccard check against `threshold`. The first
+occurrence (input order) is kept; every removal says what it duplicates and how closely.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import unicodedata
+from typing import Iterable
+
+import numpy as np
+
+from hearme import io, schema
+
+SHINGLE = 5
+NUM_PERM = 32
+BANDS = 8  # 8 bands x 4 rows: candidates from about Jaccard 0.6 up, checked against the threshold
+SAMPLE_MOD = 8  # long texts keep 1 in 8 grams, chosen by hash value, so near duplicates keep the same ones
+SAMPLE_FROM = 300  # texts shorter than this keep every gram
+_MERSENNE = (1 << 61) - 1
+
+
+def _strip_table() -> dict[int, None]:
+    drop = {}
+    for c in list(range(0x00, 0x80)) + list(range(0x2000, 0x2070)) + list(range(0x3000, 0x3040)) + \
+            list(range(0xFE10, 0xFE70)) + list(range(0xFF00, 0xFF66)):
+        ch = chr(c)
+        cat = unicodedata.category(ch)
+        if cat[0] in "PZSC":
+            drop[c] = None
+    return drop
+
+
+_DROP = _strip_table()
+
+
+def normalize(text: str) -> str:
+    """Case-folded text without whitespace and punctuation (what counts as 'the same words')."""
+    return unicodedata.normalize("NFKC", text).lower().translate(_DROP) if not text.isascii() \
+        else text.lower().translate(_DROP)
+
+
+def dialogue_text(record: schema.Record, on: str = "all") -> str:
+    """The text compared: all dialogue turns (no system prompt), or only the user turns."""
+    turns = schema.dialogue_turns(record)
+    return "\u241e".join(m["content"] for m in turns if on == "all" or m["role"] == on)
+
+
+def exact_key(norm: str) -> bytes:
+    return hashlib.blake2b(norm.encode("utf-8"), digest_size=16).digest()
+
+
+def signatures(texts: list[str], num_perm: int = NUM_PERM, k: int = SHINGLE, seed: int = 1) -> np.ndarray:
+    """(len(texts), num_perm) uint64 MinHash signatures of character k-grams, vectorised over all texts."""
+    n = len(texts)
+    sig = np.full((n, num_perm), np.iinfo(np.uint64).max, dtype=np.uint64)
+    if not n:
+        return sig
+    codes = np.frombuffer("".join(texts).encode("utf-32-le"), dtype=np.uint32)
+    lengths = np.fromiter((len(t) for t in texts), dtype=np.int64, count=n)
+    ends = np.cumsum(lengths)
+    m = len(codes) - k + 1
+    if m <= 0:
+        return sig
+    # Polynomial hash of every k-gram (wrapping uint64), then a 64-bit mix.
+    h = np.zeros(m, dtype=np.uint64)
+    for j in range(k):
+        h = h * np.uint64(1_000_003) + codes[j:j + m]
+    h ^= h >> np.uint64(33)
+    h *= np.uint64(0xFF51AFD7ED558CCD)
+    h ^= h >> np.uint64(33)
+    owner = np.repeat(np.arange(n, dtype=np.int32), lengths)[:m]
+    valid = (np.arange(m) + k <= ends[owner]) & ((h % np.uint64(SAMPLE_MOD) == 0) | (lengths[owner] < SAMPLE_FROM))
+    # Short texts (fewer than k characters or no sampled gram) fall back to their whole text as one gram.
+    has = np.bincount(owner[valid], minlength=n) > 0
+    h, owner = h[valid], owner[valid]
+    short = np.flatnonzero(~has)
+    if len(short):
+        extra = np.fromiter((int.from_bytes(hashlib.blake2b(texts[i].encode(), digest_size=8).digest(), "little")
+                             for i in short), dtype=np.uint64, count=len(short))
+        h = np.concatenate([h, extra])
+        owner = np.concatenate([owner, short])
+        order = np.argsort(owner, kind="stable")
+        h, owner = h[order], owner[order]
+    seg = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
+    rows = owner[seg]
+    rng = np.random.default_rng(seed)
+    a = rng.integers(1, 1 << 61, size=num_perm, dtype=np.uint64) | np.uint64(1)
+    b = rng.integers(0, 1 << 61, size=num_perm, dtype=np.uint64)
+    for p in range(num_perm):  # multiply-shift hashing: one pass per permutation
+        hv = h * a[p] + b[p]
+        sig[rows, p] = np.minimum.reduceat(hv, seg)
+    return sig
+
+
+def _band_keys(sig: np.ndarray, bands: int) -> np.ndarray:
+    n, p = sig.shape
+    r = p // bands
+    keys = np.empty((bands, n), dtype=np.uint64)
+    for bnd in range(bands):
+        block = sig[:, bnd * r:(bnd + 1) * r]
+        key = np.full(n, ((bnd + 1) * 0x9E3779B97F4A7C15) % (1 << 64), dtype=np.uint64)
+        for c in range(r):
+            key = (key ^ block[:, c]) * np.uint64(0x100000001B3)
+        keys[bnd] = key
+    return keys
+
+
+def dedup(records: list[schema.Record], *, threshold: float = 0.8, near: bool = True, on: str = "all",
+          num_perm: int = NUM_PERM, bands: int = BANDS, tally: io.Tally | None = None,
+          files: list[str] | None = None) -> tuple[list[schema.Record], list[dict]]:
+    """(kept records, removals). A removal: {id, source, reason, duplicate_of, source_of_kept, similarity}.
+
+    `files` (parallel to records) names where each record came from, for the rejected side file.
+    """
+    tally = tally or io.Tally()
+    tally.read += len(records)
+    norms = [normalize(dialogue_text(r, on)) for r in records]
+    removed: dict[int, dict] = {}
+    first: dict[bytes, int] = {}
+    for i, t in enumerate(norms):
+        key = exact_key(t)
+        j = first.setdefault(key, i)
+        if j != i:
+            removed[i] = {"reason": "exact", "of": j, "similarity": 1.0}
+    if near:
+        alive = [i for i in range(len(records)) if i not in removed]
+        sig = signatures([norms[i] for i in alive], num_perm=num_perm)
+        keys = _band_keys(sig, bands)
+        pos_of_dup: dict[int, tuple[int, float]] = {}
+        for key_row in keys:
+            order = np.argsort(key_row, kind="stable")
+            sk = key_row[order]
+            starts = np.flatnonzero(np.r_[True, sk[1:] != sk[:-1]])
+            sizes = np.diff(np.r_[starts, len(sk)])
+            for s, size in zip(starts[sizes > 1], sizes[sizes > 1]):
+                members = np.sort(order[s:s + size])
+                head = members[0]
+                sims = (sig[members[1:]] == sig[head]).mean(axis=1)
+                for m, sim in zip(members[1:], sims):
+                    if sim >= threshold and (m not in pos_of_dup or pos_of_dup[m][1] < sim):
+                        pos_of_dup[int(m)] = (int(head), float(sim))
+        for m, (head, sim) in sorted(pos_of_dup.items()):
+            while head in pos_of_dup:  # point at a record that is kept
+                head = pos_of_dup[head][0]
+            removed[alive[m]] = {"reason": "near", "of": alive[head], "similarity": round(sim, 3)}
+    kept, removals = [], []
+    for i, rec in enumerate(records):
+        if i not in removed:
+            kept.append(rec)
+            continue
+        info = removed[i]
+        other = records[info["of"]]
+        row = {"id": rec.get("id"), "source": rec.get("source"), "reason": info["reason"],
+               "duplicate_of": other.get("id"), "source_of_kept": other.get("source"),
+               "similarity": info["similarity"]}
+        removals.append(row)
+        what = "exact duplicate" if info["reason"] == "exact" else f"near duplicate (Jaccard ~{info['similarity']:.2f})"
+        tally.reject(files[i] if files else None, f"record {rec.get('id')}", f"{what} of {other.get('id')} ({other.get('source')})", rec)
+        tally.note(f"{info['reason']} duplicate {rec.get('source')}")
+    tally.written += len(kept)
+    return kept, removals
+
+
+def dedup_files(inputs: Iterable, out, **kw) -> tuple[list[schema.Record], list[dict], io.Tally]:
+    """Load record files (in order), dedup across them, write OUT, OUT.rejected.jsonl and OUT.removed.jsonl."""
+    from pathlib import Path
+
+    records: list[schema.Record] = []
+    files: list[str] = []
+    for path in inputs:
+        recs = io.load_records(path)
+        records.extend(recs)
+        files.extend([str(path)] * len(recs))
+    tally = io.Tally()
+    kept, removals = dedup(records, tally=tally, files=files, **kw)
+    io.write_records(out, kept)
+    tally.write_rejects(out)
+    io.write_jsonl(Path(str(out).rsplit(".", 1)[0] + ".removed.jsonl"), removals)
+    return kept, removals, tally
