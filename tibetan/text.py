@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from bisect import bisect_right
 from collections import Counter
 
-ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"))
+ZERO_WIDTH = "\u200b\u200c\u200d\u2060\ufeff\u00ad"
+_ZERO_WIDTH_RE = re.compile(f"[{ZERO_WIDTH}]")
 REPLACE = {
     "\u0f77": "\u0fb2\u0f71\u0f80",  # deprecated vocalic rr
     "\u0f79": "\u0fb3\u0f71\u0f80",  # deprecated vocalic ll
@@ -24,28 +26,55 @@ _REPLACE_RE = re.compile("|".join(map(re.escape, REPLACE)))
 
 SYL_CHARS = "\u0f40-\u0f6c\u0f71-\u0f87\u0f88-\u0f8c\u0f8d-\u0fbc\u0f35\u0f37\u0f39\u0f3e\u0f3f\u0fc6"
 SHAD_CHARS = "\u0f08\u0f0d-\u0f12\u0f14"
-HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U000323af"
+
+
+def _mark_ranges() -> str:
+    """Combining marks (Mn/Mc/Me) outside Tibetan, as a regex class body: they stay inside words."""
+    spans, start, prev = [], None, None
+    for cp in range(0x300, 0x20000):
+        if 0x0F00 <= cp <= 0x0FFF or unicodedata.category(chr(cp))[0] != "M":
+            continue
+        if prev is not None and cp == prev + 1:
+            prev = cp
+            continue
+        if start is not None:
+            spans.append((start, prev))
+        start = prev = cp
+    spans.append((start, prev))
+    return "".join(re.escape(chr(a)) if a == b else f"{re.escape(chr(a))}-{re.escape(chr(b))}" for a, b in spans)
+
+
+OTHER_MARKS = _mark_ranges()
+# An other-script word: a letter (not digit, underscore, Tibetan or Han), then letters or marks.
+_LETTER = rf"[^\W\d_\u0f00-\u0fff{HAN}]"
 _TOKEN_RE = re.compile(
     rf"(?P<syl>[{SYL_CHARS}]+)"
     r"|(?P<num>[\u0f20-\u0f33]+|[0-9]+(?:[.,][0-9]+)*)"
     rf"|(?P<shad>[{SHAD_CHARS}]+)"
     rf"|(?P<han>[{HAN}])"
-    r"|(?P<word>[^\W\d_\u0f00-\u0fff]+)"
+    rf"|(?P<word>{_LETTER}(?:{_LETTER}|[{OTHER_MARKS}])*)"
 )
+_SYL_RE = re.compile(rf"[{SYL_CHARS}]+")
 _WELL_FORMED = re.compile(
-    r"^(?:[\u0f40-\u0f6c\u0f88-\u0f8c][\u0f8d-\u0fbc\u0f39]*[\u0f71-\u0f87\u0f35\u0f37\u0f3e\u0f3f]*)+$"
+    r"^(?:[\u0f40-\u0f6c\u0f88-\u0f8c][\u0f8d-\u0fbc\u0f39]*[\u0f71-\u0f87\u0f35\u0f37\u0f3e\u0f3f\u0fc6]*)+$"
 )
+# Sentence ends: Chinese/Latin terminal punctuation, or a Tibetan shad (after normalization).
+_SENT_END_RE = re.compile(rf"[。！？!?；;…]+[”」』）)\"']*|[{SHAD_CHARS}]+")
 SHAD = "\u0f0d"
 TSHEG = "\u0f0b"
 
 
 def normalize(text: str) -> str:
-    """NFC, strip zero-width characters, and fold the deprecated/variant code points.
+    """Strip zero-width characters, fold the deprecated/variant code points, then NFC.
 
-    Never NFKC: it would also fold Chinese full-width punctuation in mixed text.
+    Replacing before NFC keeps the result canonically ordered. Never NFKC: it would also
+    fold Chinese full-width punctuation (，→,) in mixed text.
     """
-    text = unicodedata.normalize("NFC", text).translate(ZERO_WIDTH)
-    return _REPLACE_RE.sub(lambda m: REPLACE[m.group()], text)
+    text = _ZERO_WIDTH_RE.sub("", text)
+    if any(c in text for c in REPLACE):
+        text = _REPLACE_RE.sub(lambda m: REPLACE[m.group()], text)
+    return unicodedata.normalize("NFC", text)
 
 
 def tokens(text: str, *, keep_shad: bool = False, norm: bool = True) -> list[str]:
@@ -56,10 +85,9 @@ def tokens(text: str, *, keep_shad: bool = False, norm: bool = True) -> list[str
     """
     if norm:
         text = normalize(text)
-    out = []
+    out: list[str] = []
     for m in _TOKEN_RE.finditer(text):
-        kind = m.lastgroup
-        if kind == "shad":
+        if m.lastgroup == "shad":
             if keep_shad and out and out[-1] != SHAD:
                 out.append(SHAD)
         else:
@@ -69,14 +97,22 @@ def tokens(text: str, *, keep_shad: bool = False, norm: bool = True) -> list[str
 
 def syllables(text: str, norm: bool = True) -> list[str]:
     """Tibetan syllables only (numbers and other scripts dropped)."""
-    if norm:
-        text = normalize(text)
-    return [m.group() for m in _TOKEN_RE.finditer(text) if m.lastgroup == "syl"]
+    return _SYL_RE.findall(normalize(text) if norm else text)
 
 
 def segment(text: str) -> str:
     """Space-joined tokens: what `hearme tibetan segment` prints."""
     return " ".join(tokens(text))
+
+
+def sentences(text: str) -> list[str]:
+    """Split after 。！？!?；; … or a shad run; pieces keep their punctuation, blanks are dropped."""
+    pieces, start = [], 0
+    for m in _SENT_END_RE.finditer(text):
+        pieces.append(text[start:m.end()])
+        start = m.end()
+    pieces.append(text[start:])
+    return [s for s in (p.strip() for p in pieces) if s]
 
 
 def is_well_formed(syllable: str) -> bool:
@@ -89,25 +125,64 @@ def well_formed_ratio(text: str) -> float:
     return sum(map(is_well_formed, syls)) / len(syls) if syls else 0.0
 
 
+# ---------------------------------------------------------------- scripts
+
+_SCRIPT_RANGES = [  # (first, last, script); sorted, non-overlapping
+    (0x0000, 0x02AF, "latin"), (0x0370, 0x03FF, "greek"), (0x0400, 0x052F, "cyrillic"),
+    (0x0530, 0x058F, "armenian"), (0x0590, 0x05FF, "hebrew"), (0x0600, 0x06FF, "arabic"),
+    (0x0750, 0x077F, "arabic"), (0x0900, 0x097F, "devanagari"), (0x0980, 0x09FF, "bengali"),
+    (0x0A00, 0x0A7F, "gurmukhi"), (0x0A80, 0x0AFF, "gujarati"), (0x0B00, 0x0B7F, "oriya"),
+    (0x0B80, 0x0BFF, "tamil"), (0x0C00, 0x0C7F, "telugu"), (0x0C80, 0x0CFF, "kannada"),
+    (0x0D00, 0x0D7F, "malayalam"), (0x0D80, 0x0DFF, "sinhala"), (0x0E00, 0x0E7F, "thai"),
+    (0x0E80, 0x0EFF, "lao"), (0x0F00, 0x0FFF, "tibetan"), (0x1000, 0x109F, "myanmar"),
+    (0x10A0, 0x10FF, "georgian"), (0x1100, 0x11FF, "hangul"), (0x1200, 0x139F, "ethiopic"),
+    (0x1780, 0x17FF, "khmer"), (0x1800, 0x18AF, "mongolian"), (0x1C90, 0x1CBF, "georgian"),
+    (0x1E00, 0x1EFF, "latin"), (0x1F00, 0x1FFF, "greek"), (0x2D00, 0x2D2F, "georgian"),
+    (0x2E80, 0x2FDF, "han"), (0x3005, 0x3007, "han"), (0x3040, 0x309F, "hiragana"),
+    (0x30A0, 0x30FF, "katakana"), (0x3100, 0x312F, "bopomofo"), (0x3130, 0x318F, "hangul"),
+    (0x31F0, 0x31FF, "katakana"), (0x3400, 0x4DBF, "han"), (0x4E00, 0x9FFF, "han"),
+    (0xA960, 0xA97F, "hangul"), (0xAC00, 0xD7AF, "hangul"), (0xF900, 0xFAFF, "han"),
+    (0xFF21, 0xFF3A, "latin"), (0xFF41, 0xFF5A, "latin"), (0xFF66, 0xFF9F, "katakana"),
+    (0x20000, 0x323AF, "han"),
+]
+_RANGE_STARTS = [r[0] for r in _SCRIPT_RANGES]
+_INHERITED = ((0x0300, 0x036F), (0x1AB0, 0x1AFF), (0x1DC0, 0x1DFF), (0x20D0, 0x20FF), (0xFE20, 0xFE2F))
+# Fast path: Tibetan letters/marks are counted by regex; the rest of the Tibetan block,
+# ASCII and whitespace are never letters of another script, so they are stripped first.
+_NON_LETTER_FAST = re.compile(r"[\u0f00-\u0fff\s!-@\[-`{-~\u3000-\u303f\uff01-\uff20\u2010-\u206f]+")
+
+
 def script_of(ch: str) -> str:
-    """Coarse script of one letter: tibetan, han, latin, or the Unicode name's first word."""
+    """Coarse script of one letter: tibetan, han, latin, lao, ... (else the Unicode name's first word)."""
     o = ord(ch)
-    if 0x0F00 <= o <= 0x0FFF:
-        return "tibetan"
-    if 0x3400 <= o <= 0x9FFF or 0xF900 <= o <= 0xFAFF:
-        return "han"
-    if o < 0x250:
-        return "latin"
+    i = bisect_right(_RANGE_STARTS, o) - 1
+    if i >= 0 and o <= _SCRIPT_RANGES[i][1]:
+        return _SCRIPT_RANGES[i][2]
+    if any(a <= o <= b for a, b in _INHERITED):
+        return "inherited"
     name = unicodedata.name(ch, "")
     return name.split(" ")[0].lower() if name else "unknown"
 
 
 def script_census(text: str) -> dict[str, int]:
-    """Count letters and marks (L*/M*) per script; digits, spaces, punctuation and emoji are ignored."""
+    """Count letters and marks (L*/M*) per script; digits, spaces, punctuation and emoji are ignored.
+
+    Combining diacritics (e.g. U+0301) count toward the script of the letter they sit on.
+    """
+    text = normalize(text)
     counts: Counter[str] = Counter()
-    for ch in normalize(text):
-        if unicodedata.category(ch)[0] in "LM":
-            counts[script_of(ch)] += 1
+    n_tib = sum(map(len, _SYL_RE.findall(text))) + text.count("\u0f18") + text.count("\u0f19")
+    if n_tib:
+        counts["tibetan"] = n_tib
+    last = "unknown"
+    for ch in _NON_LETTER_FAST.sub("", text):
+        if unicodedata.category(ch)[0] not in "LM":
+            continue
+        script = script_of(ch)
+        if script == "inherited":
+            script = last
+        counts[script] += 1
+        last = script
     return dict(counts)
 
 
@@ -128,7 +203,7 @@ def count_units(text: str) -> int:
 
 
 def detect_lang(text: str) -> str:
-    """'bo', 'zh', 'en' or 'mixed' from the script census."""
+    """'bo', 'zh', 'en' or 'mixed' from the script census ('zh' when there are no letters)."""
     c = script_census(text)
     total = sum(c.values())
     if not total:
