@@ -18,7 +18,7 @@ from hearme.converters.common import clean, need_text
 LICENSE = "PsyQA (non-commercial, no redistribution)"
 ASKER = r"(?:楼主大人|楼主|题主|楼楼|提问者|提问的朋友|(?<![A-Za-z])(?:lz|LZ)(?![A-Za-z]))"
 _GREETING = re.compile(
-    r"^\s*(?:(?:嗨|hi|hello|哈喽|哈啰|嗨嗨|你好|您好|亲爱的|抱抱)[呀啊哇~～]*|" + ASKER + r"(?:你好|您好|好)?[呀啊哇~～]*)"
+    r"^\s*(?:(?:嗨|hi|hello|哈喽|哈啰|嗨嗨|你好|您好|亲爱的)[呀啊哇~～]*|(?:亲爱的)?" + ASKER + r"(?:你好|您好|好)?[呀啊哇~～]*)"
     r"\s*[，,！!。.~～…、\s]+", re.IGNORECASE)
 _ASKER = re.compile(ASKER)
 _DOUBLE_YOU = re.compile(r"你你+")

@@ -20,7 +20,9 @@ BUILTIN = Path(__file__).resolve().parent / "templates" / "self_cognition.json"
 DEFAULT_NAME, DEFAULT_AUTHOR = "Jerry", "VastEpiphany"
 
 # Anything that still looks like a template slot once the known ones are gone.
-_SURVIVOR = re.compile(r"(?i:\{\{[^{}]{0,40}\}\}|<\s*(?:name|author)\s*>|[{\[]\s*(?:name|author)\s*[}\]])")
+_SURVIVOR = re.compile(r"(?i:\{\{[^{}]{0,40}\}\}|<\s*(?:name|author)\s*>)")
+# Slot styles that are none of the three (e.g. [NAME], {name}): checked on the raw text.
+_FOREIGN = re.compile(r"(?i:\[\s*(?:name|author)\s*\]|(?<!\{)\{\s*(?:name|author)\s*\}(?!\}))")
 
 
 def _compile(kind: str) -> re.Pattern:
@@ -35,7 +37,7 @@ SLOTS = {k: _compile(k) for k in ("name", "author")}
 def fill(text: str, name: str, author: str) -> str:
     """Replace every placeholder; raise Reject if anything slot-like would survive."""
     stripped = SLOTS["author"].sub("", SLOTS["name"].sub("", text))
-    m = _SURVIVOR.search(stripped)
+    m = _FOREIGN.search(text) or _SURVIVOR.search(stripped)
     if m:
         raise Reject(f"unknown placeholder {m.group()!r} would survive")
     text = SLOTS["name"].sub(lambda _: name, text)
