@@ -504,11 +504,11 @@ class LLMConfig:
         return bool(self.base_url and self.model)
 
     @classmethod
-    def from_env(cls) -> "LLMConfig":
-        """HEARME_LLM_BASE_URL (or OPENAI_BASE_URL) + HEARME_LLM_MODEL: how `hearme demo` finds a judge."""
-        return cls(base_url=os.environ.get("HEARME_LLM_BASE_URL") or os.environ.get("OPENAI_BASE_URL"),
-                   model=os.environ.get("HEARME_LLM_MODEL"),
-                   api_key_env=os.environ.get("HEARME_LLM_API_KEY_ENV") or DEFAULT_KEY_ENV)
+    def from_env(cls, prefix: str = "HEARME_LLM") -> "LLMConfig":
+        """<prefix>_BASE_URL, <prefix>_MODEL, <prefix>_API_KEY_ENV; the evaluators use HEARME_JUDGE
+        (that is how `hearme demo` finds a judge). `configured` is False when either is unset."""
+        return cls(base_url=os.environ.get(f"{prefix}_BASE_URL"), model=os.environ.get(f"{prefix}_MODEL"),
+                   api_key_env=os.environ.get(f"{prefix}_API_KEY_ENV") or DEFAULT_KEY_ENV)
 
     def prices(self) -> dict | None:
         if not self.price:
@@ -529,7 +529,7 @@ class LLMConfig:
         return LLMClient(self.base_url or "", self.model or "", **kw)
 
 
-def _llm_params(required: bool) -> list[inspect.Parameter]:
+def _llm_params(required: bool, env: str) -> list[inspect.Parameter]:
     import typer
 
     def opt(name: str, annotation: Any, default: Any, *flags: str, **kw: Any) -> inspect.Parameter:
@@ -538,10 +538,10 @@ def _llm_params(required: bool) -> list[inspect.Parameter]:
 
     need = ... if required else None
     return [
-        opt("llm_base_url", Optional[str], need, "--base-url", envvar="HEARME_LLM_BASE_URL",
-            help="OpenAI-compatible endpoint, e.g. https://api.openai.com/v1 [env HEARME_LLM_BASE_URL]."),
-        opt("llm_model", Optional[str], need, "--model", envvar="HEARME_LLM_MODEL",
-            help="Model name at that endpoint, e.g. gpt-4o [env HEARME_LLM_MODEL]."),
+        opt("llm_base_url", Optional[str], need, "--base-url", envvar=f"{env}_BASE_URL",
+            help=f"OpenAI-compatible endpoint, e.g. https://api.openai.com/v1 [env {env}_BASE_URL]."),
+        opt("llm_model", Optional[str], need, "--model", envvar=f"{env}_MODEL",
+            help=f"Model name at that endpoint, e.g. gpt-4o [env {env}_MODEL]."),
         opt("llm_api_key_env", str, DEFAULT_KEY_ENV, "--api-key-env",
             help="Name of the environment variable holding the API key (the key itself is never a flag)."),
         opt("llm_concurrency", int, 16, "--concurrency", min=1, help="Requests in flight at once."),
@@ -555,16 +555,18 @@ def _llm_params(required: bool) -> list[inspect.Parameter]:
     ]
 
 
-def llm_options(required: bool = True) -> Callable:
+def llm_options(required: bool = True, env_prefix: str = "HEARME_LLM") -> Callable:
     """Decorator for typer commands: adds the shared LLM flags and passes `llm: LLMConfig`.
 
         @app.command("translate")
         @llm_options()
         def translate(src: Path, llm: LLMConfig): client = llm.client(); ...
+
+    --base-url/--model also read <env_prefix>_BASE_URL/_MODEL (the evaluators use HEARME_JUDGE).
     """
     def deco(fn: Callable) -> Callable:
         sig = inspect.signature(fn)
-        extra = _llm_params(required)
+        extra = _llm_params(required, env_prefix)
         names = [p.name for p in extra]
 
         @functools.wraps(fn)

@@ -41,7 +41,7 @@ REPLY (every key optional)::
     {"mode": "auto", "style": "fenced", "fill": {"safety": 0}}
         # auto: an object built from the request's json_schema (or the script's "schema" when
         # the request has none): strings "ok", integers the schema maximum, booleans true, enums
-        # the first value; overridden by `fill`, then by markers [[fake:{"field": value}]] in the
+        # the last value; overridden by `fill`, then by markers [[fake:{"field": value}]] in the
         # messages (later ones win). No schema at all: echo the last user message.
         # style: json (default) | fenced (```json) | fullwidth (NFKC-foldable) | prose (an
         # example [0,0,0,0] first, the JSON last; the default when response_format is ignored)
@@ -71,7 +71,7 @@ def _from_schema(schema: dict) -> dict:
     for name, prop in (schema.get("properties") or {}).items():
         t = prop.get("type")
         if "enum" in prop:
-            out[name] = prop["enum"][0]
+            out[name] = prop["enum"][-1]
         elif t == "integer" or t == "number":
             out[name] = prop.get("maximum", 1)
         elif t == "boolean":
