@@ -113,6 +113,7 @@ def run(fmt: str, inputs: Iterable[str | os.PathLike], *, scrub: bool = True, pr
     bar = _bar(len(files), f"convert {fmt}") if progress and len(files) > 1 else None
     for path, root in files or [(None, None)]:
         ctx.root = root
+        before = ctx.tally.read
         for position, raw in _units(conv, path, explicit=path is None or Path(path) in named):
             ctx.tally.read += 1
             if isinstance(raw, _Unreadable):
@@ -138,6 +139,8 @@ def run(fmt: str, inputs: Iterable[str | os.PathLike], *, scrub: bool = True, pr
                 produced = [scrubber(r, ctx.tally) for r in produced]
             records.extend(produced)
             ctx.tally.written += 1
+        if ctx.tally.read == before:
+            ctx.tally.note("files with no records")
         if bar:
             bar.update(1)
     if bar:

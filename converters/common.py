@@ -71,3 +71,10 @@ def to_messages(turns: list[tuple[str, str]], *, note=None, trim_trailing_user: 
     if not turns:
         raise Reject(f"{what} has no client turn followed by a counselor reply")
     return [{"role": r, "content": t} for r, t in turns]
+
+
+def lang_of(text: str, sample: int = 2000) -> str:
+    """bo / zh / en / mixed from the script census of the text's start and end (bounded work)."""
+    from hearme.tibetan.text import detect_lang
+
+    return detect_lang(text if len(text) <= 2 * sample else text[:sample] + text[-sample:])

@@ -10,8 +10,7 @@ from pathlib import Path
 
 from hearme import io, schema
 from hearme.converters.base import Converter, Reject, register_converter
-from hearme.converters.common import clean, need_text
-from hearme.tibetan.text import detect_lang
+from hearme.converters.common import clean, lang_of, need_text
 
 
 @register_converter("firefly")
@@ -56,6 +55,6 @@ class FireflyConverter(Converter):
         conv_id = raw.get("conversation_id")
         idx = str(conv_id) if isinstance(conv_id, (str, int)) and not isinstance(conv_id, bool) \
             else str(position).split()[-1]
-        lang = detect_lang(" ".join(m["content"] for m in messages))
+        lang = lang_of(" ".join(m["content"] for m in messages))
         return [schema.make(messages, id=f"firefly/{path.stem}/{idx}", source=self.source, lang=lang,
                             topic=clean(topic), system=clean(system) if system else None)]

@@ -13,8 +13,7 @@ from pathlib import Path
 
 from hearme import io, schema
 from hearme.converters.base import Converter, Reject, register_converter
-from hearme.converters.common import clean
-from hearme.tibetan.text import detect_lang
+from hearme.converters.common import clean, lang_of
 
 BUILTIN = Path(__file__).resolve().parent / "templates" / "self_cognition.json"
 DEFAULT_NAME, DEFAULT_AUTHOR = "Jerry", "VastEpiphany"
@@ -87,7 +86,7 @@ class SelfCognitionConverter(Converter):
             raise Reject("`instruction` and `input` are both empty")
         if not output:
             raise Reject("`output` is empty")
-        lang = raw.get("lang") if isinstance(raw.get("lang"), str) and raw.get("lang") else detect_lang(user + output)
+        lang = raw.get("lang") if isinstance(raw.get("lang"), str) and raw.get("lang") else lang_of(user + output)
         kind = raw.get("kind") if isinstance(raw.get("kind"), str) else None
         stem = (path or self._path).stem
         idx = str(position).split()[-1]
