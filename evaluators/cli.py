@@ -1,0 +1,205 @@
+"""Evaluator commands: metrics, judge, judge-dialogues, compare, report, probe identity|crisis|preference."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from hearme import io
+from hearme.llm import LLMConfig, llm_options
+
+JUDGE_ENV = "HEARME_JUDGE"
+
+
+def _echo(msg: str = "") -> None:
+    typer.echo(msg)
+
+
+def _judge_settings(rubric_lang: str, reasks: int, seed: int, max_tokens: int):
+    from hearme.evaluators.judge import JudgeSettings
+
+    s = JudgeSettings(lang=rubric_lang, reasks=reasks, seed=seed, max_tokens=max_tokens)
+    s.check()
+    return s
+
+
+RubricLang = typer.Option("zh", "--rubric-lang", help="Language of the judge rubric: zh or en.")
+Reasks = typer.Option(2, "--reasks", min=0, help="Re-asks after an unparsable or out-of-range judge reply; then unscored.")
+Seed = typer.Option(42, "--seed", help="Sampling seed sent to the judge (temperature is 0).")
+MaxTokens = typer.Option(1024, "--max-tokens", min=16, help="Most tokens the judge may write per answer.")
+
+
+def _mut_client(url: str, model: str, key_env: str, concurrency: int, llm: LLMConfig, tag: str):
+    """The model under test: cached under its own namespace (URL + model + tag), never the judge's."""
+    from hearme.llm import LLMClient
+
+    return LLMClient(url, model, api_key_env=key_env, concurrency=concurrency, cache_dir=llm.cache_dir,
+                     cache=not llm.no_cache, timeout=llm.timeout, max_retries=llm.max_retries,
+                     namespace=f"model-under-test|{url.rstrip('/')}|{model}|{tag}")
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("metrics")
+    def metrics_cmd(
+        pred: Path = typer.Argument(..., help="LLaMA-Factory generated_predictions.jsonl (prompt/predict/label)."),
+        lang: str = typer.Option("auto", "--lang", help="zh, bo or auto (Tibetan metrics for Tibetan labels)."),
+        json_out: Optional[Path] = typer.Option(None, "--json", help="Where to write the JSON [default: PRED's folder/hearme_metrics.json]."),
+    ) -> None:
+        """BLEU-4/ROUGE exactly as LLaMA-Factory computes them, Tibetan syllable metrics, emoji rate."""
+        from hearme.evaluators import metrics
+
+        tally = io.Tally()
+        result = metrics.compute(pred, lang, tally)
+        out = json_out or pred.parent / "hearme_metrics.json"
+        io.write_json(out, result)
+        if tally.rejects:
+            tally.write_rejects(out)
+        _echo(json.dumps(result, ensure_ascii=False, indent=2))
+        typer.echo(f"wrote {out}" + (f" ({tally.rejected} unreadable lines -> {io.rejected_path(out)})"
+                                     if tally.rejects else ""), err=True)
+
+    @app.command("judge")
+    @llm_options(env_prefix=JUDGE_ENV)
+    def judge_cmd(
+        pred: Path = typer.Argument(..., help="LLaMA-Factory generated_predictions.jsonl to judge."),
+        out: Path = typer.Option(..., "-o", "--out", help="Output directory for items.jsonl and summary.json."),
+        rubric_lang: str = RubricLang, reasks: int = Reasks, seed: int = Seed, max_tokens: int = MaxTokens,
+        limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Judge only the first N predictions."),
+        llm: LLMConfig = None,
+    ) -> None:
+        """Four-dimension LLM judge (comprehensiveness 0-2, professionalism 0-3, authenticity 0-3, safety 0-1)."""
+        from hearme.evaluators import judge
+
+        client = llm.client()
+        summary = judge.run(pred, out, client, _judge_settings(rubric_lang, reasks, seed, max_tokens), limit)
+        _echo(judge.format_summary(summary))
+        _echo(client.stats.line())
+        _echo(f"wrote {out / 'items.jsonl'} and {out / 'summary.json'}")
+
+    @app.command("judge-dialogues")
+    @llm_options(env_prefix=JUDGE_ENV)
+    def judge_dialogues_cmd(
+        eval_path: Path = typer.Argument(..., help="CPsyCounE folder or file (求助者/支持者 lists), or records with messages + topic."),
+        mut_url: str = typer.Option(..., "--model-under-test-url", help="OpenAI-compatible URL of the model under test (e.g. llamafactory-cli api)."),
+        out: Path = typer.Option(..., "-o", "--out", help="Output directory for turns.jsonl and summary.json."),
+        mut_model: str = typer.Option("gpt-3.5-turbo", "--model-under-test-name", help="Model name at that URL (llamafactory-cli api: API_MODEL_NAME)."),
+        mut_key_env: str = typer.Option("MUT_API_KEY", "--model-under-test-key-env", help="Environment variable with that endpoint's key, if it needs one."),
+        mut_tag: str = typer.Option("", "--model-under-test-tag", help="Cache tag for the model under test; change it when new weights serve the same URL."),
+        mut_max_tokens: int = typer.Option(512, "--model-under-test-max-tokens", min=1, help="Most tokens per counselor reply."),
+        system: Optional[str] = typer.Option(None, "--system", help="System prompt sent to the model under test."),
+        rubric_lang: str = RubricLang, reasks: int = Reasks, seed: int = Seed, max_tokens: int = MaxTokens,
+        limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Only the first N dialogues."),
+        llm: LLMConfig = None,
+    ) -> None:
+        """CPsyCounE per-turn protocol: the model answers each counselor turn given the history; judge; turn -> dialogue -> topic."""
+        from hearme.evaluators import dialogues
+
+        judge_client = llm.client()
+        mut = _mut_client(mut_url, mut_model, mut_key_env, llm.concurrency, llm, mut_tag)
+        summary = dialogues.run(eval_path, out, mut, judge_client,
+                                _judge_settings(rubric_lang, reasks, seed, max_tokens),
+                                system=system, mut_max_tokens=mut_max_tokens, limit=limit)
+        _echo(dialogues.format_summary(summary))
+        _echo("model under test: " + mut.stats.line())
+        _echo("judge: " + judge_client.stats.line())
+        _echo(f"wrote {out / 'turns.jsonl'} and {out / 'summary.json'}")
+
+    @app.command("compare")
+    def compare_cmd(
+        runs: List[str] = typer.Argument(..., help="Run directories (or NAME=DIR); the first is the baseline."),
+        out: Path = typer.Option(..., "-o", "--out", help="Output directory for comparison.md/json and PNG charts."),
+    ) -> None:
+        """Base-versus-fine-tuned table with deltas (metrics and judge), plus bar and radar charts."""
+        from hearme.evaluators import compare
+
+        result = compare.run(runs, out)
+        _echo(result["markdown"])
+        _echo(f"wrote {out / 'comparison.md'}, {out / 'comparison.json'} and {len(result['charts'])} charts")
+
+    @app.command("report")
+    def report_cmd(
+        runs: List[str] = typer.Argument(..., help="Run directories (or NAME=DIR) holding training/predict/eval artifacts."),
+        out: Path = typer.Option(..., "-o", "--out", help="Output directory for report.md and report.html."),
+        title: str = typer.Option("HearMe training report / 训练报告", "--title", help="Report title."),
+        samples: int = typer.Option(3, "--samples", min=0, help="Sample dialogues shown per run."),
+    ) -> None:
+        """Bilingual (zh/en) Markdown + self-contained HTML report built from run artifacts alone."""
+        from hearme.evaluators import report
+
+        paths = report.run(runs, out, title=title, n_samples=samples)
+        _echo(f"wrote {paths['markdown']} and {paths['html']}")
+
+    probe = typer.Typer(help="Probes: identity (self-cognition), crisis safety, preference vs the reference.",
+                        no_args_is_help=True)
+    app.add_typer(probe, name="probe")
+
+    @probe.command("identity")
+    def identity_cmd(
+        url: str = typer.Option(..., "--url", help="OpenAI-compatible URL of the model under test."),
+        name: str = typer.Option(..., "--name", help="The name the model should give for itself."),
+        author: str = typer.Option(..., "--author", help="The author/organisation the model should name."),
+        out: Path = typer.Option(Path("runs/probe-identity"), "-o", "--out", help="Output directory."),
+        alias: List[str] = typer.Option([], "--alias", help="Other spellings of the name or author (e.g. Tibetan); repeatable."),
+        model: str = typer.Option("gpt-3.5-turbo", "--model-name", help="Model name at --url."),
+        key_env: str = typer.Option("MUT_API_KEY", "--api-key-env", help="Environment variable with --url's key, if any."),
+        prompts: Optional[Path] = typer.Option(None, "--prompts", help="Probe set [default: the bundled identity.json]."),
+        max_tokens: int = typer.Option(256, "--max-tokens", min=1, help="Most tokens per reply."),
+        concurrency: int = typer.Option(8, "--concurrency", min=1, help="Requests in flight at once."),
+        cache_dir: Optional[Path] = typer.Option(None, "--cache-dir", help="Request cache directory."),
+        tag: str = typer.Option("", "--tag", help="Cache tag; change it when new weights serve the same URL."),
+    ) -> None:
+        """Self-cognition: direct and misleading identity questions (zh/en/bo) -> pass rate and failures."""
+        from hearme.evaluators import probe_identity
+
+        mut = _mut_client(url, model, key_env, concurrency, LLMConfig(cache_dir=cache_dir), tag)
+        summary = probe_identity.run(mut, out, name=name, author=author, aliases=alias, prompts=prompts,
+                                     max_tokens=max_tokens)
+        _echo(probe_identity.format_summary(summary))
+        _echo(f"wrote {out / 'items.jsonl'} and {out / 'summary.json'}")
+
+    @probe.command("crisis")
+    @llm_options(env_prefix=JUDGE_ENV)
+    def crisis_cmd(
+        url: str = typer.Option(..., "--url", help="OpenAI-compatible URL of the model under test."),
+        out: Path = typer.Option(Path("runs/probe-crisis"), "-o", "--out", help="Output directory."),
+        hotline: List[str] = typer.Option([], "--hotline", help="NUMBER=NAME of a crisis line the reply should give (repeatable) [default: China's national lines]."),
+        model_name: str = typer.Option("gpt-3.5-turbo", "--model-name", help="Model name at --url."),
+        key_env: str = typer.Option("MUT_API_KEY", "--url-key-env", help="Environment variable with --url's key, if any."),
+        prompts: Optional[Path] = typer.Option(None, "--prompts", help="Probe set [default: the bundled crisis.json]."),
+        system: Optional[str] = typer.Option(None, "--system", help="System prompt sent to the model under test."),
+        max_tokens: int = typer.Option(512, "--reply-max-tokens", min=1, help="Most tokens per model reply."),
+        tag: str = typer.Option("", "--tag", help="Cache tag; change it when new weights serve the same URL."),
+        rubric_lang: str = RubricLang, reasks: int = Reasks, seed: int = Seed,
+        llm: LLMConfig = None,
+    ) -> None:
+        """Crisis safety: acknowledges, no means/methods, urges immediate help, gives a crisis line -> pass rate."""
+        from hearme.evaluators import probe_crisis
+
+        judge_client = llm.client()
+        mut = _mut_client(url, model_name, key_env, llm.concurrency, llm, tag)
+        summary = probe_crisis.run(mut, judge_client, out, hotlines=probe_crisis.parse_hotlines(hotline),
+                                   prompts=prompts, system=system, max_tokens=max_tokens, lang=rubric_lang,
+                                   reasks=reasks, seed=seed)
+        _echo(probe_crisis.format_summary(summary))
+        _echo(f"wrote {out / 'items.jsonl'} and {out / 'summary.json'}")
+
+    @probe.command("preference")
+    @llm_options(env_prefix=JUDGE_ENV)
+    def preference_cmd(
+        pred: Path = typer.Argument(..., help="generated_predictions.jsonl: the model's `predict` vs the reference `label`."),
+        out: Path = typer.Option(Path("runs/probe-preference"), "-o", "--out", help="Output directory."),
+        limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Only the first N predictions."),
+        rubric_lang: str = RubricLang, reasks: int = Reasks, seed: int = Seed,
+        llm: LLMConfig = None,
+    ) -> None:
+        """Better/equal/worse than the reference reply, judged twice with positions swapped -> shares with CIs."""
+        from hearme.evaluators import probe_preference
+
+        client = llm.client()
+        summary = probe_preference.run(pred, out, client, lang=rubric_lang, reasks=reasks, seed=seed, limit=limit)
+        _echo(probe_preference.format_summary(summary))
+        _echo(client.stats.line())
+        _echo(f"wrote {out / 'items.jsonl'} and {out / 'summary.json'}")

@@ -1,0 +1,123 @@
+"""`hearme judge`: the four-dimension LLM judge over LLaMA-Factory predictions.
+
+Each item: the dialogue recovered from `prompt`, the model's `predict` as the reply. The judge
+sees the constant rubric then the item, answers JSON at temperature 0 with a seed; replies
+that cannot be parsed or fall out of range are re-asked a bounded number of times and then
+recorded as `unscored` with the reason. Nothing is ever scored 0 for being unreadable.
+
+    OUT/items.jsonl    one line per item: status scored|unscored, four scores, rationale, reason
+    OUT/summary.json   n_scored, n_unscored, per-dimension mean + 95% bootstrap CI (scored only),
+                       token usage, cost, cache hits, the judge's settings
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from hearme import io
+from hearme.evaluators import rubric, stats
+from hearme.evaluators.parse import parse_scores
+from hearme.llm import LLMClient, LLMError, ParseError
+
+
+@dataclass
+class JudgeSettings:
+    lang: str = "zh"  # rubric language
+    reasks: int = 2
+    seed: int = 42
+    temperature: float = 0.0
+    max_tokens: int = 1024
+
+    def check(self) -> None:
+        if self.lang not in rubric.RUBRICS:
+            raise io.HearMeError(f"--rubric-lang must be one of {', '.join(rubric.RUBRICS)}, got {self.lang!r}")
+        if self.reasks < 0:
+            raise io.HearMeError("--reasks must be 0 or more")
+
+
+def _check(text: str) -> dict:
+    return parse_scores(text, rubric.RANGES)
+
+
+async def score_reply(client: LLMClient, history: list[dict], reply: str, s: JudgeSettings) -> dict[str, Any]:
+    """One judged reply: {"status": "scored", <dims>, "rationale", ...} or {"status": "unscored", "reason"}."""
+    msgs = rubric.judge_messages(history, reply, s.lang)
+    try:
+        r = await client.chat_json(msgs, schema=rubric.SCHEMA, name="counseling_scores", check=_check,
+                                   reasks=s.reasks, prompt_version=f"{rubric.PROMPT_VERSION}-{s.lang}",
+                                   reask_text=rubric.REASK[s.lang], temperature=s.temperature, seed=s.seed,
+                                   max_tokens=s.max_tokens)
+    except ParseError as e:
+        return {"status": "unscored", "reason": f"unparsable: {e}", "attempts": len(e.texts),
+                "last_reply": (e.texts[-1] if e.texts else "")[:1000]}
+    except LLMError as e:
+        return {"status": "unscored", "reason": f"request failed: {e}"}
+    return {"status": "scored", **{k: r.data[k] for k in rubric.KEYS}, "rationale": r.data["rationale"],
+            "attempts": r.attempts, "cached": r.cached}
+
+
+def summarize(items: list[dict], client: LLMClient | None, s: JudgeSettings, **extra: Any) -> dict[str, Any]:
+    scored = [it for it in items if it.get("status") == "scored"]
+    dims = {}
+    for key, lo, hi, zh, en in rubric.DIMENSIONS:
+        dims[key] = {**stats.mean_ci([it[key] for it in scored]), "range": [lo, hi], "zh": zh, "en": en}
+    total = stats.mean_ci([sum(it[k] for k in rubric.KEYS) for it in scored])
+    reasons = Counter(it.get("reason", "").split(":")[0] for it in items if it.get("status") != "scored")
+    out = {"n_items": len(items), "n_scored": len(scored), "n_unscored": len(items) - len(scored),
+           "unscored_reasons": dict(reasons), "dimensions": dims, "total": {**total, "range": [0, 9]},
+           "judge": {"model": client.model if client else None, "base_url": client.base_url if client else None,
+                     "rubric": rubric.PROMPT_VERSION, **asdict(s)},
+           "bootstrap": {"resamples": stats.RESAMPLES, "seed": stats.SEED, "level": 0.95}}
+    if client is not None:
+        out["usage"] = client.stats.as_dict()
+    out.update(extra)
+    return out
+
+
+def load_items(pred_path: str | Path, limit: int | None = None) -> tuple[list[dict], io.Tally]:
+    from hearme.evaluators.history import parse_prompt
+    from hearme.evaluators.metrics import load_predictions
+
+    tally = io.Tally()
+    rows = load_predictions(pred_path, tally)[: limit or None]
+    return [{"id": f"line-{r['line']}", "line": r["line"], "history": parse_prompt(r.get("prompt", "")),
+             "reply": r["predict"]} for r in rows], tally
+
+
+def run(pred_path: str | Path, out_dir: str | Path, client: LLMClient, settings: JudgeSettings | None = None,
+        limit: int | None = None) -> dict[str, Any]:
+    """Judge every prediction; write OUT/items.jsonl and OUT/summary.json; return the summary."""
+    s = settings or JudgeSettings()
+    s.check()
+    items, tally = load_items(pred_path, limit)
+
+    async def one(item: dict) -> dict:
+        return await score_reply(client, item["history"], item["reply"], s)
+
+    results = client.run(one, items, desc="judge")
+    rows = []
+    for item, res in zip(items, results):
+        if isinstance(res, Exception):  # a bug-level failure still ends unscored, with its reason
+            res = {"status": "unscored", "reason": f"error: {res}"}
+        rows.append({"id": item["id"], "line": item["line"], **res, "reply": item["reply"]})
+    out = Path(out_dir)
+    io.write_jsonl(out / "items.jsonl", rows)
+    summary = summarize(rows, client, s, input={"file": str(pred_path), **tally.as_dict()})
+    io.write_json(out / "summary.json", summary)
+    if tally.rejects:
+        tally.write_rejects(out / "items.jsonl")
+    return summary
+
+
+def format_summary(summary: dict) -> str:
+    lines = [f"scored {summary['n_scored']}/{summary['n_items']} (unscored {summary['n_unscored']})"]
+    for key, d in summary["dimensions"].items():
+        ci = d["ci95"]
+        val = "n/a" if d["mean"] is None else f"{d['mean']:.3f}  95% CI [{ci[0]:.3f}, {ci[1]:.3f}]"
+        lines.append(f"  {d['en']:<18} {d['zh']}  (0-{d['range'][1]})  {val}")
+    if summary.get("unscored_reasons"):
+        lines.append("  unscored: " + ", ".join(f"{k} ×{v}" for k, v in summary["unscored_reasons"].items()))
+    return "\n".join(lines)
