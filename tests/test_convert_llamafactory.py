@@ -1,0 +1,69 @@
+"""Every converter's output loads in LLaMA-Factory with zero skipped examples.
+
+Converts our fixtures, the bundled data/samples (when present) and ../shared/samples (when
+present), registers each result, and runs LLaMA-Factory's own get_dataset on the tiny model:
+the example count must equal the record count, dataset by dataset.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from hearme import io, paths, registry
+from hearme.converters import run
+
+pytestmark = pytest.mark.slow
+
+FIX = Path(__file__).parent / "fixtures" / "converters"
+SAMPLES = paths.DATA / "samples"
+SHARED = paths.REPO_ROOT.parent / "shared" / "samples"
+
+
+def _sources() -> list[tuple[str, str, list[Path]]]:
+    """(dataset name, format, inputs) for everything present."""
+    out = [(f"fx_{fmt.replace('-', '_')}", fmt, [FIX / sub]) for fmt, sub in
+           [("cpsycound", "cpsycound"), ("cpsycoune", "cpsycoune"), ("smile", "smile"), ("emollm", "emollm"),
+            ("psyqa", "psyqa"), ("firefly", "firefly"), ("self-cognition", "self_cognition")]]
+    out.append(("builtin_self_cognition", "self-cognition", []))
+    for fmt in ("cpsycound", "cpsycoune", "smile", "emollm", "psyqa", "firefly"):
+        if (SAMPLES / fmt).exists():
+            out.append((f"bundled_{fmt}", fmt, [SAMPLES / fmt]))
+    for name, fmt, rel in [("shared_cpsycound", "cpsycound", "CPsyCoun/CPsyCounD_Data"),
+                           ("shared_cpsycoune", "cpsycoune", "CPsyCoun/CPsyCounE"), ("shared_emollm", "emollm", "EmoLLM"),
+                           ("shared_identity", "self-cognition", "LLaMA-Factory/identity.json")]:
+        if (SHARED / rel).exists():
+            out.append((name, fmt, [SHARED / rel]))
+    return out
+
+
+def _load_count(tiny_model, dataset_dir: Path, name: str) -> int:
+    from llamafactory.data import get_dataset, get_template_and_fix_tokenizer
+    from llamafactory.hparams import get_train_args
+    from llamafactory.model import load_tokenizer
+
+    args = dict(model_name_or_path=str(tiny_model), stage="sft", do_train=True, finetuning_type="lora",
+                dataset_dir=str(dataset_dir), dataset=name, template="qwen", cutoff_len=16384,
+                output_dir=str(dataset_dir / "out"), overwrite_cache=True, preprocessing_num_workers=1,
+                report_to="none", bf16=False)
+    model_args, data_args, training_args, *_ = get_train_args(args)
+    tok_mod = load_tokenizer(model_args)
+    tpl = get_template_and_fix_tokenizer(tok_mod["tokenizer"], data_args)
+    return len(get_dataset(tpl, model_args, data_args, training_args, stage="sft", **tok_mod)["train_dataset"])
+
+
+def test_every_format_loads_with_zero_skipped(tiny_model, tmp_path):
+    expected: dict[str, int] = {}
+    for name, fmt, inputs in _sources():
+        records, tally = run(fmt, inputs)
+        assert records and tally.balanced, (name, tally.as_dict())
+        sharegpt = name == "fx_emollm"  # one dataset in ShareGPT form, the rest in messages form
+        out = io.write_records(tmp_path / f"{name}.json", records, sharegpt=sharegpt)
+        registry.register(out, name, tmp_path)
+        expected[name] = len(records)
+    if not SHARED.exists():
+        print("../shared/samples absent: shared samples not checked")
+    counts = {name: _load_count(tiny_model, tmp_path, name) for name in expected}
+    print(counts)
+    assert counts == expected
