@@ -1,0 +1,79 @@
+"""Small helpers shared by the HearMe tabs: status lines, visible errors, uploaded files."""
+
+from __future__ import annotations
+
+import json
+import sys
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+from hearme import io, schema
+from hearme.webui_ext import labels
+
+@dataclass
+class Ctx:
+    """What every HearMe tab may use."""
+
+    lang: Any  # LLaMA-Factory's `top.lang` dropdown; every handler takes it as its first input
+    dataset_dir: Path  # the registry directory (dataset_info.json)
+    engine: Any  # LLaMA-Factory's Engine: `engine.manager.get_elem_by_id("top.model_path")`
+    work_dir: Path  # the server's working directory, where LLaMA-Factory writes saves/
+
+
+USER_ERRORS = (io.HearMeError, schema.InvalidRecord, OSError, ValueError, json.JSONDecodeError)
+
+
+def ok(text: str) -> str:
+    return f"✅ {text}"
+
+
+def error_text(e: BaseException, secrets: Iterable[str] = ()) -> str:
+    """One line for the user; known input errors keep their message, others name their type."""
+    text = str(e) if isinstance(e, USER_ERRORS) else f"{type(e).__name__}: {e}"
+    text = " ".join(text.split())[:600] or type(e).__name__
+    for s in secrets:
+        if s:
+            text = text.replace(s, "***")
+    return text
+
+
+def fail(lang: str | None, e: BaseException | str, secrets: Iterable[str] = ()) -> str:
+    """Show a toast and return the Markdown status for an error; the server keeps running."""
+    import gradio as gr
+
+    secrets = tuple(s for s in secrets if s)
+    if isinstance(e, BaseException):
+        if not isinstance(e, USER_ERRORS):  # a bug: keep the traceback in the server log (scrubbed)
+            tb = "".join(traceback.format_exception(type(e), e, e.__traceback__))
+            for s in secrets:
+                tb = tb.replace(s, "***")
+            sys.stderr.write(tb)
+        text = error_text(e, secrets)
+    else:
+        text = e
+    message = labels.msg("error", lang, msg=text)
+    gr.Warning(message)
+    return f"❌ {message}"
+
+
+def paths_of(files: Any) -> list[Path]:
+    """Uploaded files (gr.File with type='filepath': a path, a list of paths, or None) as Paths."""
+    if not files:
+        return []
+    items = files if isinstance(files, (list, tuple)) else [files]
+    return [Path(getattr(f, "name", f)) for f in items if f]
+
+
+def table(rows: list[dict], columns: list[str]) -> Any:
+    """A pandas DataFrame with fixed columns (empty tables keep their headers)."""
+    import pandas as pd
+
+    return pd.DataFrame([{c: r.get(c, "") for c in columns} for r in rows], columns=columns)
+
+
+def short(text: Any, n: int = 80) -> str:
+    text = "" if text is None else str(text)
+    text = " ".join(text.split())
+    return text if len(text) <= n else text[: n - 1] + "…"
