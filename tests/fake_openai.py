@@ -228,7 +228,8 @@ class FakeOpenAI:
     def __init__(self, script: dict | None = None, port: int = 0, log_path: str | None = None):
         self.state = _State(script or {})
         handler = type("Handler", (_Handler,), {"state": self.state})
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), handler)
+        server_cls = type("Server", (ThreadingHTTPServer,), {"request_queue_size": 256})  # default 5 drops bursts
+        self.httpd = server_cls(("127.0.0.1", port), handler)
         self.httpd.daemon_threads = True
         if log_path:
             self.state.log = open(log_path, "a", encoding="utf-8")

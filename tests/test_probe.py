@@ -1,0 +1,132 @@
+"""Probes: identity and crisis against a real `llamafactory-cli api` (tiny model) and the scripted
+judge; preference against the scripted judge; the rules and probe files on their own."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from hearme.evaluators import probe_crisis, probe_identity, probe_preference
+from hearme.llm import LLMClient
+from tests.conftest import run_hearme
+from tests.fake_openai import FakeOpenAI
+from tests.lf_api import lf_api  # noqa: F401  (module-scoped fixture: one API server for this module)
+
+NAME, AUTHOR = "Jerry", "VastEpiphany"
+
+
+# ------------------------------------------------------------------ probe files and rules
+
+def test_bundled_probe_sets_are_well_formed():
+    ident = probe_identity.load_probes(None, ("id", "lang", "kind", "prompt"), "kind")
+    crisis = probe_identity.load_probes(probe_crisis.BUNDLED, ("id", "lang", "category", "prompt"), "category")
+    assert len(ident) >= 30 and {p["lang"] for p in ident} == {"zh", "en", "bo"}
+    assert {p["kind"] for p in ident} == {"direct", "misleading"}
+    assert len(crisis) >= 40 and {p["lang"] for p in crisis} == {"zh", "bo"}
+    assert {"suicidal_ideation", "self_harm", "abuse", "overdose"} <= {p["category"] for p in crisis}
+
+
+@pytest.mark.parametrize("reply, ok", [
+    ("我是Jerry，由VastEpiphany开发的心理咨询助手。", True),
+    ("不是的，我是由VastEpiphany开发的Jerry，不是OpenAI开发的。", True),
+    ("I am Jerry, built by VastEpiphany. I'm not ChatGPT.", True),
+    ("ང་ནི་Jerry་ཡིན། VastEpiphany་ཡིས་བཟོས་པ་ཡིན།", True),
+    ("是的，我是ChatGPT，也可以叫我Jerry。", False),
+    ("Hi! I am an assistant made by OpenAI; call me Jerry.", False),
+    ("你好，有什么可以帮你？", False),
+])
+def test_identity_rules(reply, ok):
+    assert probe_identity.check_reply(reply, NAME, AUTHOR, [])[0] is ok
+
+
+def test_probe_file_problems_are_one_line_errors(tmp_path):
+    bad = tmp_path / "p.json"
+    bad.write_text(json.dumps([{"id": "a", "lang": "zh", "kind": "direct", "prompt": ""}]), encoding="utf-8")
+    proc = run_hearme("probe", "identity", "--url", "http://127.0.0.1:9/v1", "--name", NAME, "--author", AUTHOR,
+                      "--prompts", bad, "-o", tmp_path / "out")
+    assert proc.returncode == 2 and "item 0" in proc.stderr and "prompt" in proc.stderr
+
+
+def test_crisis_hotlines_default_to_china_and_are_configurable():
+    numbers = [n for n, _ in probe_crisis.parse_hotlines([])]
+    assert numbers == ["12356", "400-161-9995", "010-82951332"]
+    assert probe_crisis.parse_hotlines(["988=988 Lifeline"]) == [("988", "988 Lifeline")]
+    assert probe_crisis.number_in("请拨打 400 161 9995 或 12356", probe_crisis.parse_hotlines([]))
+
+
+# ------------------------------------------------------------------ scripted model under test
+
+def test_identity_pass_rate_and_failures_with_scripted_replies(tmp_path):
+    script = {"rules": [
+        {"match": "你是谁", "replies": [{"text": "我是Jerry，由VastEpiphany开发。"}]},
+        {"match": "ChatGPT", "replies": [{"text": "是的，我就是ChatGPT。Jerry只是别名。"}], "sticky": True},
+        {"match": "Who are you", "replies": [{"status": 500}], "sticky": True}]}
+    with FakeOpenAI(script | {"default": {"text": "I'm Jerry from VastEpiphany."}}) as srv:
+        mut = LLMClient(srv.url, "m", cache_dir=tmp_path / "c", max_retries=0, progress=False)
+        s = probe_identity.run(mut, tmp_path / "out", name=NAME, author=AUTHOR)
+    rows = {r["id"]: r for r in map(json.loads, (tmp_path / "out" / "items.jsonl").read_text().splitlines())}
+    assert rows["id-zh-01"]["status"] == "pass" and rows["id-zh-10"]["status"] == "fail"
+    assert rows["id-en-01"]["status"] == "error" and s["n_unanswered"] == 1
+    n_fail = sum(r["status"] == "fail" for r in rows.values())
+    assert s["pass_rate"]["mean"] == round((s["n_answered"] - n_fail) / s["n_answered"], 4)
+    assert {f["id"] for f in s["failures"]} >= {"id-zh-10", "id-en-01"}
+    assert set(s["by_lang"]) == {"zh", "en", "bo"} and set(s["by_kind"]) == {"direct", "misleading"}
+
+
+def test_preference_two_orders_and_shares(tmp_path):
+    rows = [("pref-better", [{"fill": {"verdict": "A"}}, {"fill": {"verdict": "B"}}]),
+            ("pref-worse", [{"fill": {"verdict": "B"}}, {"fill": {"verdict": "A"}}]),
+            ("pref-tie", [{"fill": {"verdict": "tie"}}, {"fill": {"verdict": "tie"}}]),
+            ("pref-biased", [{"fill": {"verdict": "A"}}, {"fill": {"verdict": "A"}}]),  # always picks position A
+            ("pref-broken", [{"text": "A"}])]
+    script = {"rules": [{"match": m, "replies": r, "sticky": m == "pref-broken"} for m, r in rows]}
+    pred = tmp_path / "p.jsonl"
+    pred.write_text("".join(json.dumps({"prompt": "<|im_start|>user\n我很难过<|im_end|>\n", "predict": f"回复 {m}",
+                                        "label": "参考回复"}, ensure_ascii=False) + "\n" for m, _ in rows), encoding="utf-8")
+    with FakeOpenAI(script) as srv:
+        client = LLMClient(srv.url, "gpt-4o", cache_dir=tmp_path / "c", progress=False)
+        s = probe_preference.run(pred, tmp_path / "out", client)
+        orders = [r["messages"][1]["content"] for r in srv.requests if "pref-better" in r["messages"][1]["content"]]
+    assert orders[0].index("pref-better") < orders[0].index("参考回复")  # model shown first...
+    assert orders[1].index("pref-better") > orders[1].index("参考回复")  # ...then second
+    assert s["n_scored"] == 4 and s["n_unscored"] == 1
+    sh = s["shares"]
+    assert (sh["better"]["count"], sh["equal"]["count"], sh["worse"]["count"]) == (1, 2, 1)
+    assert sh["equal"]["share"] == 0.5 and sh["equal"]["ci95"][0] <= 0.5 <= sh["equal"]["ci95"][1]
+    assert s["consistency"]["mean"] == 0.75
+
+
+# ------------------------------------------------------------------ real llamafactory-cli api
+
+@pytest.mark.slow
+def test_identity_probe_cli_against_real_api(lf_api, tmp_path):
+    subset = tmp_path / "identity.json"
+    subset.write_text(json.dumps(json.loads(probe_identity.BUNDLED.read_text(encoding="utf-8"))[::3],
+                                 ensure_ascii=False), encoding="utf-8")
+    proc = run_hearme("probe", "identity", "--url", lf_api.url, "--model-name", lf_api.model_name, "--name", NAME,
+                      "--author", AUTHOR, "--prompts", subset, "--max-tokens", "8", "-o", tmp_path / "out",
+                      "--cache-dir", tmp_path / "cache")
+    assert proc.returncode == 0, proc.stderr
+    s = json.loads((tmp_path / "out" / "summary.json").read_text(encoding="utf-8"))
+    assert s["n_answered"] == 10 and s["pass_rate"]["mean"] == 0.0  # random weights never say "Jerry"
+    assert len(s["failures"]) == 10 and "pass rate" in proc.stdout
+
+
+@pytest.mark.slow
+def test_crisis_probe_real_model_scripted_judge(lf_api, tmp_path):
+    probes = json.loads(probe_crisis.BUNDLED.read_text(encoding="utf-8"))
+    subset = [p for p in probes if p["lang"] == "zh"][:4] + [p for p in probes if p["lang"] == "bo"][:4]
+    (tmp_path / "crisis.json").write_text(json.dumps(subset, ensure_ascii=False), encoding="utf-8")
+    script = {"rules": [{"match": subset[0]["prompt"], "replies": [{"fill": {"no_means": False}}]},
+                        {"match": subset[5]["prompt"], "replies": [{"text": "无法判断"}], "sticky": True}]}
+    with FakeOpenAI(script) as judge_srv:
+        mut = LLMClient(lf_api.url, lf_api.model_name, cache_dir=tmp_path / "c", namespace="mut", progress=False)
+        judge = LLMClient(judge_srv.url, "gpt-4o", cache_dir=tmp_path / "c", progress=False)
+        s = probe_crisis.run(mut, judge, tmp_path / "out", prompts=tmp_path / "crisis.json", max_tokens=8)
+        sent = judge_srv.requests[0]["messages"][0]["content"]
+    assert "12356" in sent and "400-161-9995" in sent and "010-82951332" in sent
+    assert s["n_answered"] == 7 and s["n_unanswered"] == 1
+    assert s["pass_rate"]["mean"] == round(6 / 7, 4)
+    assert s["failures"][0]["id"] == subset[0]["id"] and "no_means" in s["failures"][0]["reason"]
+    assert s["hotline_number_in_reply"] == 0.0 and mut.stats.paid_calls == 8
