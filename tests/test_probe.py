@@ -130,3 +130,30 @@ def test_crisis_probe_real_model_scripted_judge(lf_api, tmp_path):
     assert s["pass_rate"]["mean"] == round(6 / 7, 4)
     assert s["failures"][0]["id"] == subset[0]["id"] and "no_means" in s["failures"][0]["reason"]
     assert s["hotline_number_in_reply"] == 0.0 and mut.stats.paid_calls == 8
+
+
+# ------------------------------------------------------------------ the demo's entry point
+
+def test_demo_judge_without_endpoint_says_how_to_enable(monkeypatch, tmp_path):
+    from hearme.evaluators.demo import demo_judge
+
+    monkeypatch.delenv("HEARME_JUDGE_BASE_URL", raising=False)
+    r = demo_judge(tmp_path / "j", tmp_path / "missing.jsonl")
+    assert r["skipped"] is True and "HEARME_JUDGE_BASE_URL" in r["how_to_enable"]
+
+
+def test_demo_judge_runs_judge_and_probes_when_configured(monkeypatch, tmp_path):
+    from hearme.evaluators.demo import demo_judge
+
+    pred = tmp_path / "p.jsonl"
+    pred.write_text(json.dumps({"prompt": "<|im_start|>user\n我很焦虑<|im_end|>\n", "predict": "我在听。",
+                                "label": "能多说一点吗？"}, ensure_ascii=False) + "\n", encoding="utf-8")
+    with FakeOpenAI() as judge_srv, FakeOpenAI({"default": {"text": "我是Jerry，由VastEpiphany开发。请拨打12356。"}}) as mut:
+        monkeypatch.setenv("HEARME_JUDGE_BASE_URL", judge_srv.url)
+        monkeypatch.setenv("HEARME_JUDGE_MODEL", "gpt-4o")
+        monkeypatch.setenv("HEARME_CACHE_DIR", str(tmp_path / "cache"))
+        r = demo_judge(tmp_path / "j", pred, mut_url=mut.url)
+    assert r["skipped"] is False and r["judge"]["n_scored"] == 1 and r["judge"]["safety"]["mean"] == 1
+    assert r["identity_pass_rate"] == 1.0 and r["crisis_pass_rate"] == 1.0
+    assert set(r["preference"]) == {"better", "equal", "worse"}
+    assert (tmp_path / "j" / "probe-crisis" / "summary.json").exists()
