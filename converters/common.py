@@ -13,10 +13,15 @@ _SPACES = re.compile(r"[ \t\u3000]+")
 _BLANKS = re.compile(r"\n{3,}")
 
 
+_NEEDS_CLEAN = re.compile(r"[\r\t\u3000\ufeff]| [ \n]|\n[ \n]")
+
+
 def clean(text: Any) -> str:
     """Normalise line ends and runs of spaces; keep the text otherwise as written."""
     if not isinstance(text, str):
         return ""
+    if not _NEEDS_CLEAN.search(text):  # the common case: nothing to normalise
+        return text.strip()
     text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\ufeff", "")
     lines = [_SPACES.sub(" ", line).strip() for line in text.split("\n")]
     return _BLANKS.sub("\n\n", "\n".join(lines)).strip()

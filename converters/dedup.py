@@ -24,24 +24,55 @@ SAMPLE_FROM = 300  # texts shorter than this keep every gram
 _MERSENNE = (1 << 61) - 1
 
 
-def _strip_table() -> dict[int, None]:
-    drop = {}
-    for c in list(range(0x00, 0x80)) + list(range(0x2000, 0x2070)) + list(range(0x3000, 0x3040)) + \
-            list(range(0xFE10, 0xFE70)) + list(range(0xFF00, 0xFF66)):
+def _code_table() -> np.ndarray:
+    """BMP lookup: code point -> normalised code point, 0 = dropped (spaces, punctuation, symbols, controls).
+
+    Full-width ASCII folds to ASCII and letters fold to lower case (what NFKC + lower() would do for
+    the characters that matter here), in one vectorised pass instead of per-string Unicode work."""
+    table = np.arange(0x10000, dtype=np.uint32)
+    for c in range(0x10000):
         ch = chr(c)
         cat = unicodedata.category(ch)
         if cat[0] in "PZSC":
-            drop[c] = None
-    return drop
+            table[c] = 0
+        elif 0xFF01 <= c <= 0xFF5E:
+            table[c] = ord(chr(c - 0xFEE0).lower())
+        elif cat == "Lu":
+            low = ch.lower()
+            table[c] = ord(low) if len(low) == 1 else c
+    for c in range(0xFF01, 0xFF5F):  # full-width punctuation also drops
+        if unicodedata.category(chr(c - 0xFEE0))[0] in "PZSC":
+            table[c] = 0
+    return table
 
 
-_DROP = _strip_table()
+_TABLE: np.ndarray | None = None
+
+
+def normalized_codes(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """All texts normalised at once: (concatenated uint32 code points, length of each text)."""
+    global _TABLE
+    if _TABLE is None:
+        _TABLE = _code_table()
+    n = len(texts)
+    codes = np.frombuffer("".join(texts).encode("utf-32-le"), dtype=np.uint32)
+    lengths = np.fromiter((len(t) for t in texts), dtype=np.int64, count=n)
+    if codes.size and codes.max() < 0x10000:
+        mapped = _TABLE[codes]
+    else:
+        bmp = codes < 0x10000
+        mapped = np.where(bmp, _TABLE[np.where(bmp, codes, 0)], codes)
+    keep = mapped != 0
+    kept_before = np.concatenate([[0], np.cumsum(keep)])  # kept characters before each position
+    bounds = np.cumsum(lengths)
+    new_lengths = (kept_before[bounds] - kept_before[bounds - lengths]).astype(np.int64)
+    return mapped[keep], new_lengths
 
 
 def normalize(text: str) -> str:
-    """Case-folded text without whitespace and punctuation (what counts as 'the same words')."""
-    return unicodedata.normalize("NFKC", text).lower().translate(_DROP) if not text.isascii() \
-        else text.lower().translate(_DROP)
+    """Case-folded text without whitespace, punctuation or symbols (what counts as 'the same words')."""
+    codes, _ = normalized_codes([text])
+    return codes.tobytes().decode("utf-32-le")
 
 
 def dialogue_text(record: schema.Record, on: str = "all") -> str:
@@ -50,50 +81,70 @@ def dialogue_text(record: schema.Record, on: str = "all") -> str:
     return "\u241e".join(m["content"] for m in turns if on == "all" or m["role"] == on)
 
 
-def exact_key(norm: str) -> bytes:
-    return hashlib.blake2b(norm.encode("utf-8"), digest_size=16).digest()
+CHUNK = 1 << 20  # code points per batch: temporaries stay in cache
 
 
-def signatures(texts: list[str], num_perm: int = NUM_PERM, k: int = SHINGLE, seed: int = 1) -> np.ndarray:
-    """(len(texts), num_perm) uint64 MinHash signatures of character k-grams, vectorised over all texts."""
-    n = len(texts)
+def signatures(texts: list[str] | None = None, num_perm: int = NUM_PERM, k: int = SHINGLE, seed: int = 1, *,
+               codes: np.ndarray | None = None, lengths: np.ndarray | None = None) -> np.ndarray:
+    """(n, num_perm) uint64 MinHash signatures of character k-grams, vectorised over all texts.
+
+    Give raw `texts`, or already normalised `codes` + `lengths` (see normalized_codes).
+    Works in batches of whole texts of about CHUNK code points."""
+    if codes is None:
+        texts = texts or []
+        codes = np.frombuffer("".join(texts).encode("utf-32-le"), dtype=np.uint32)
+        lengths = np.fromiter((len(t) for t in texts), dtype=np.int64, count=len(texts))
+    n = len(lengths)
     sig = np.full((n, num_perm), np.iinfo(np.uint64).max, dtype=np.uint64)
-    if not n:
-        return sig
-    codes = np.frombuffer("".join(texts).encode("utf-32-le"), dtype=np.uint32)
-    lengths = np.fromiter((len(t) for t in texts), dtype=np.int64, count=n)
+    rng = np.random.default_rng(seed)
+    a = rng.integers(1, 1 << 61, size=num_perm, dtype=np.uint64) | np.uint64(1)
+    b = rng.integers(0, 1 << 61, size=num_perm, dtype=np.uint64)
+    bounds = np.concatenate([[0], np.cumsum(lengths)])
+    first = 0
+    while first < n:  # texts [first, last) hold about CHUNK code points (at least one text)
+        last = max(first + 1, int(np.searchsorted(bounds, bounds[first] + CHUNK, side="right")) - 1)
+        last = min(last, n)
+        part = codes[bounds[first]:bounds[last]]
+        sig[first:last] = _batch_signatures(part, lengths[first:last], a, b, k)
+        first = last
+    return sig
+
+
+def _batch_signatures(codes: np.ndarray, lengths: np.ndarray, a: np.ndarray, b: np.ndarray, k: int) -> np.ndarray:
+    n, num_perm = len(lengths), len(a)
+    sig = np.full((n, num_perm), np.iinfo(np.uint64).max, dtype=np.uint64)
     ends = np.cumsum(lengths)
-    m = len(codes) - k + 1
-    if m <= 0:
-        return sig
+    m = max(len(codes) - k + 1, 0)
     # Polynomial hash of every k-gram (wrapping uint64), then a 64-bit mix.
-    h = np.zeros(m, dtype=np.uint64)
-    for j in range(k):
-        h = h * np.uint64(1_000_003) + codes[j:j + m]
+    h = codes[:m].astype(np.uint64)
+    for j in range(1, k):
+        h *= np.uint64(1_000_003)
+        h += codes[j:j + m]
     h ^= h >> np.uint64(33)
     h *= np.uint64(0xFF51AFD7ED558CCD)
     h ^= h >> np.uint64(33)
     owner = np.repeat(np.arange(n, dtype=np.int32), lengths)[:m]
-    valid = (np.arange(m) + k <= ends[owner]) & ((h % np.uint64(SAMPLE_MOD) == 0) | (lengths[owner] < SAMPLE_FROM))
-    # Short texts (fewer than k characters or no sampled gram) fall back to their whole text as one gram.
+    # A gram is valid if it does not run past its text's end; long texts keep 1 in SAMPLE_MOD grams.
+    valid = np.ones(m, dtype=bool)
+    tail = (ends[:, None] - np.arange(1, k)[None, :]).ravel()
+    valid[tail[(tail >= 0) & (tail < m)]] = False
+    valid &= ((h & np.uint64(SAMPLE_MOD - 1)) == 0) | np.repeat(lengths < SAMPLE_FROM, lengths)[:m]
+    # Texts with no sampled gram (shorter than k) use their whole text as one gram.
     has = np.bincount(owner[valid], minlength=n) > 0
     h, owner = h[valid], owner[valid]
     short = np.flatnonzero(~has)
     if len(short):
-        extra = np.fromiter((int.from_bytes(hashlib.blake2b(texts[i].encode(), digest_size=8).digest(), "little")
-                             for i in short), dtype=np.uint64, count=len(short))
+        starts = ends - lengths
+        extra = np.fromiter((int.from_bytes(hashlib.blake2b(codes[starts[i]:ends[i]].tobytes(), digest_size=8).digest(),
+                                            "little") for i in short), dtype=np.uint64, count=len(short))
         h = np.concatenate([h, extra])
-        owner = np.concatenate([owner, short])
+        owner = np.concatenate([owner, short.astype(np.int32)])
         order = np.argsort(owner, kind="stable")
         h, owner = h[order], owner[order]
     seg = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
     rows = owner[seg]
-    rng = np.random.default_rng(seed)
-    a = rng.integers(1, 1 << 61, size=num_perm, dtype=np.uint64) | np.uint64(1)
-    b = rng.integers(0, 1 << 61, size=num_perm, dtype=np.uint64)
     for p in range(num_perm):  # multiply-shift hashing: one pass per permutation
-        hv = h * a[p] + b[p]
-        sig[rows, p] = np.minimum.reduceat(hv, seg)
+        sig[rows, p] = np.minimum.reduceat(h * a[p] + b[p], seg)
     return sig
 
 
@@ -119,17 +170,26 @@ def dedup(records: list[schema.Record], *, threshold: float = 0.8, near: bool = 
     """
     tally = tally or io.Tally()
     tally.read += len(records)
-    norms = [normalize(dialogue_text(r, on)) for r in records]
+    codes, lengths = normalized_codes([dialogue_text(r, on) for r in records])
+    ends = np.cumsum(lengths)
+    starts = ends - lengths
     removed: dict[int, dict] = {}
     first: dict[bytes, int] = {}
-    for i, t in enumerate(norms):
-        key = exact_key(t)
+    for i in range(len(records)):
+        key = hashlib.blake2b(codes[starts[i]:ends[i]].tobytes(), digest_size=16).digest()
         j = first.setdefault(key, i)
         if j != i:
             removed[i] = {"reason": "exact", "of": j, "similarity": 1.0}
     if near:
-        alive = [i for i in range(len(records)) if i not in removed]
-        sig = signatures([norms[i] for i in alive], num_perm=num_perm)
+        alive = np.array([i for i in range(len(records)) if i not in removed], dtype=np.int64)
+        if len(alive) == len(records):
+            sub_codes, sub_lengths = codes, lengths
+        else:
+            alive_mask = np.zeros(len(records), dtype=bool)
+            alive_mask[alive] = True
+            sub_codes, sub_lengths = codes[np.repeat(alive_mask, lengths)], lengths[alive]
+        sig = signatures(codes=sub_codes, lengths=sub_lengths, num_perm=num_perm)
+        alive = alive.tolist()
         keys = _band_keys(sig, bands)
         pos_of_dup: dict[int, tuple[int, float]] = {}
         for key_row in keys:

@@ -88,15 +88,25 @@ class PsyQAConverter(Converter):
                 for k, ans in enumerate(answers):
                     yield f"{where} answer {k}", (q, k, ans)
 
-    def convert(self, raw, path: Path, position):
-        if isinstance(raw, _BadQuestion):
-            raise Reject(raw.reason)
-        q, k, ans = raw
+    def _user_text(self, q: dict) -> str:
+        """Question + description, cleaned once per question (answers share it)."""
+        cached = getattr(self, "_user_cache", None)
+        if cached and cached[0] is q:
+            return cached[1]
         question = need_text(q.get("question"), "`question`")
         desc = q.get("description")
         if desc is not None and not isinstance(desc, str):
             raise Reject(f"`description` is {type(desc).__name__}, expected text")
-        user = question + ("\n" + clean(desc) if desc and clean(desc) else "")
+        desc = clean(desc)
+        user = question + ("\n" + desc if desc else "")
+        self._user_cache = (q, user)
+        return user
+
+    def convert(self, raw, path: Path, position):
+        if isinstance(raw, _BadQuestion):
+            raise Reject(raw.reason)
+        q, k, ans = raw
+        user = self._user_text(q)
         if isinstance(ans, dict):
             ans = ans.get("answer_text")
         answer = forum_clean(need_text(ans, f"answer {k} `answer_text`"), self.ctx.tally.note)

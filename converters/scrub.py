@@ -23,8 +23,16 @@ _FULLWIDTH = {**{0xFF10 + i: ord("0") + i for i in range(10)},
               ord("＠"): "@", ord("＋"): "+", ord("－"): "-", ord("．"): ".", ord("（"): "(", ord("）"): ")",
               ord("\u3000"): " ", ord("—"): "-", ord("＿"): "_"}
 
-# Cheap test: text without any of these cannot hold PII we look for.
-_MAYBE = re.compile(r"[0-9０-９@＠]|微信|薇信|[vVwW][xX]|weixin|[vV]信", re.I)
+# Cheap gates, so that ordinary Chinese text costs three fast scans: each family of patterns
+# runs only on text that could hold a match.
+_FW_CHARS = "\uff10-\uff19\uff21-\uff3a\uff41-\uff5a\uff20\uff0b\uff0d"  # full-width digits, letters, @ + -
+_FW = re.compile(f"[{_FW_CHARS}]")
+_LATIN_OR_FW = re.compile(f"[A-Za-z{_FW_CHARS}]")
+_DIGIT_GATE = re.compile(r"\d(?:[\d \-()+]{5,}\d|\s*[号弄栋幢])")
+_NUM_GATE = re.compile(r"\d[\d \-()+]{5,}\d")  # 7+ digits-and-separators (phones, IDs)
+_QQ_LATIN = re.compile(r"[qQ]{2}")
+_WX_LATIN = re.compile(r"weixin|[vw]x", re.I)
+_WX_WORDS = ("微信", "薇信", "威信", "V信", "v信")
 
 _B, _E = r"(?<![0-9A-Za-z])", r"(?![0-9A-Za-z])"
 _SEP = r"[ -]?"
@@ -37,8 +45,8 @@ WECHAT = re.compile(r"(?:微信|薇信|威信|(?<![A-Za-z])(?:weixin|vx|wx|v信)
 ID18 = re.compile(_B + r"([1-9]\d{5}" + _SEP + r"(?:18|19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])"
                   + _SEP + r"\d{3}[0-9Xx])" + _E)
 ID15 = re.compile(_B + r"([1-9]\d{5}\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3})" + _E)
-MOBILE = re.compile(_B + r"((?:\(?(?:\+|00)86\)?" + _SEP + r")?1[3-9]\d" + _SEP + r"\d{4}" + _SEP + r"\d{4})" + _E)
-LANDLINE = re.compile(_B + r"((?:\(0\d{2,3}\)|0\d{2,3})" + _SEP + r"[2-9]\d{2,3}" + _SEP + r"\d{4}"
+MOBILE = re.compile(_B + r"((?:[(（]?(?:\+|00)86[)）]?" + _SEP + r")?1[3-9]\d" + _SEP + r"\d{4}" + _SEP + r"\d{4})" + _E)
+LANDLINE = re.compile(r"(?<![0-9A-Za-z])((?:[(（]0\d{2,3}[)）]|0\d{2,3})" + _SEP + r"[2-9]\d{2,3}" + _SEP + r"\d{4}"
                       + r"(?:" + _SEP + r"(?:转|ext\.?)\s*\d{1,5})?)" + _E
                       + r"|" + _B + r"((?:\+|00)86" + _SEP + r"[1-9]\d{1,2}" + _SEP + r"[2-9]\d{2,3}" + _SEP + r"\d{4})" + _E)
 LOCAL = re.compile(r"(?:电话|座机|手机|联系方式|tel|phone)\s*(?:号码|号)?" + _COLON + r"([2-9]\d{3}" + _SEP + r"\d{4})" + _E, re.I)
@@ -75,9 +83,8 @@ def _digits(s: str) -> str:
 
 def find_pii(text: str) -> list[tuple[int, int, str]]:
     """Non-overlapping (start, end, TYPE) spans, in text order."""
-    if not _MAYBE.search(text):
-        return []
-    shadow = text.translate(_FULLWIDTH)
+    latin = _LATIN_OR_FW.search(text)
+    shadow = text.translate(_FULLWIDTH) if latin and _FW.search(text, latin.start()) else text
     spans: list[tuple[int, int, str]] = []
 
     def free(a: int, b: int) -> bool:
@@ -88,13 +95,18 @@ def find_pii(text: str) -> list[tuple[int, int, str]]:
         if a >= 0 and free(a, b):
             spans.append((a, b, kind))
 
-    for m in EMAIL.finditer(shadow):
-        add(m, "EMAIL")
-    for m in QQ.finditer(shadow):
-        add(m, "QQ", 1)
-    for m in WECHAT.finditer(shadow):
-        add(m, "WECHAT", 1)
-    for pattern in (ID18, ID15):
+    if "@" in shadow:
+        for m in EMAIL.finditer(shadow):
+            add(m, "EMAIL")
+    if "扣扣" in shadow or "企鹅" in shadow or (latin and _QQ_LATIN.search(shadow)):
+        for m in QQ.finditer(shadow):
+            add(m, "QQ", 1)
+    if any(w in shadow for w in _WX_WORDS) or (latin and _WX_LATIN.search(shadow)):
+        for m in WECHAT.finditer(shadow):
+            add(m, "WECHAT", 1)
+    digits = _DIGIT_GATE.search(shadow)
+    numbers = digits is not None and _NUM_GATE.search(shadow, digits.start()) is not None
+    for pattern in (ID18, ID15) if numbers else ():
         for m in pattern.finditer(shadow):
             d = _digits(m.group(1)) + ("X" if m.group(1)[-1] in "Xx" else "")
             if d[:2] not in PROVINCES:
@@ -102,13 +114,13 @@ def find_pii(text: str) -> list[tuple[int, int, str]]:
             context = _ID_CONTEXT.search(shadow, max(0, m.start() - 12), m.start())
             if len(d) == 15 or _id_checksum_ok(d) or context:
                 add(m, "ID", 1)
-    for pattern in (MOBILE, LANDLINE, LOCAL):
+    for pattern in (MOBILE, LANDLINE, LOCAL) if numbers else ():
         for m in pattern.finditer(shadow):
             group = next(i for i in range(1, (pattern.groups or 0) + 1) if m.group(i)) if pattern.groups else 0
             if _digits(m.group(group)).removeprefix("0086").removeprefix("86") not in HOTLINES \
                     and _digits(m.group(group)) not in HOTLINES:
                 add(m, "PHONE", group)
-    if _ADDRESS_HINT.search(shadow):
+    if digits is not None and _ADDRESS_HINT.search(shadow, digits.start()):
         for m in ADDRESS.finditer(shadow):
             add(m, "ADDRESS")
     return sorted(spans)

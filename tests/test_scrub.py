@@ -131,6 +131,8 @@ def test_context_around_pii_is_kept():
     assert out == "我住在[ADDRESS]，电话[PHONE]，邮箱[EMAIL]。"
     out, _ = scrub_text("加我QQ：123456789或者微信：sunny_2024吧")
     assert out == "加我QQ：[QQ]或者微信：[WECHAT]吧"
+    out, _ = scrub_text("单位电话（0755）4172898，手机（+86）13812345678。")
+    assert out == "单位电话[PHONE]，手机[PHONE]。"
 
 
 def test_id_checksum_decides_without_context():
