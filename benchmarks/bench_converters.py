@@ -86,7 +86,7 @@ def synthesise(root: Path, scale: float = 1.0, seed: int = 0) -> dict[str, Path]
         (cdir / f"case_{i}.txt").write_text("\n\n".join(turns) + "\n", encoding="utf-8")
     # EmoLLM: 5,000 multi-turn dialogues; 1% repeat an earlier one, 1% reuse a PsyQA question and answer.
     emo: list[dict] = []
-    for i in range(int(N_EMOLLM * scale)):
+    for _ in range(int(N_EMOLLM * scale)):
         if emo and rng.random() < 0.01:
             emo.append(rng.choice(emo))
             continue
