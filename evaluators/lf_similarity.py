@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import operator
 from collections import Counter
 from functools import lru_cache
 
@@ -40,6 +41,41 @@ def _cut_sent():
 
 def jieba_tokens(text: str) -> list[str]:
     return list(_jieba().cut(text))
+
+
+class BlockCutter:
+    """jieba.cut(text) with each Han block segmented once per instance.
+
+    jieba splits a text into blocks (runs of Han/alphanumerics between punctuation) and segments
+    each block independently, so caching per block gives the same tokens; counseling replies
+    repeat many clauses. Falls back to jieba.cut if this jieba lacks the internals used.
+    """
+
+    def __init__(self) -> None:
+        jb = _jieba()
+        self.block = getattr(jb.dt, "_Tokenizer__cut_DAG", None)
+        self.han, self.skip = getattr(jb, "re_han_default", None), getattr(jb, "re_skip_default", None)
+        self.memo: dict[str, list[str]] = {}
+
+    def __call__(self, text: str) -> list[str]:
+        if self.block is None or self.han is None or self.skip is None:
+            return jieba_tokens(text)
+        out: list[str] = []
+        for blk in self.han.split(text):  # mirrors jieba.Tokenizer.cut(HMM=True, cut_all=False)
+            if not blk:
+                continue
+            if self.han.match(blk):
+                words = self.memo.get(blk)
+                if words is None:
+                    words = self.memo[blk] = list(self.block(blk))
+                out += words
+            else:
+                for x in self.skip.split(blk):
+                    if self.skip.match(x):
+                        out.append(x)
+                    else:
+                        out.extend(x)
+        return out
 
 
 def _words(joined: str) -> list[str]:
@@ -84,16 +120,24 @@ def rouge(hyp_tokens: list[str], ref_tokens: list[str]) -> tuple[float, float, f
     return _set_f(hw, rw, 1), _set_f(hw, rw, 2), f_l
 
 
+def _ngrams(seq, n: int):
+    """n-grams as substrings (for str) or tuples, built in C by map/zip (same keys as nltk's)."""
+    if isinstance(seq, str):
+        grams = iter(seq)
+        for k in range(1, n):
+            grams = map(operator.add, grams, seq[k:])
+        return grams
+    return zip(*[seq[k:] for k in range(n)])
+
+
 def sentence_bleu4(hyp, ref) -> float:
     """nltk sentence_bleu([ref], hyp, smoothing_function=method3) for one reference; hyp/ref are
     strings (characters) or token lists."""
-    seq = (lambda s, i, n: s[i:i + n]) if isinstance(hyp, str) else (lambda s, i, n: tuple(s[i:i + n]))
     nums, dens = [], []
     for n in range(1, 5):
-        counts = Counter(seq(hyp, i, n) for i in range(len(hyp) - n + 1))
-        ref_counts = Counter(seq(ref, i, n) for i in range(len(ref) - n + 1))
-        nums.append(sum(min(c, ref_counts[g]) for g, c in counts.items()))
-        dens.append(max(1, sum(counts.values())))
+        counts, ref_counts = Counter(_ngrams(hyp, n)), Counter(_ngrams(ref, n))
+        nums.append(sum([min(counts[g], ref_counts[g]) for g in counts.keys() & ref_counts.keys()]))
+        dens.append(max(1, len(hyp) - n + 1))  # = sum(counts.values()), floored at 1
     if nums[0] == 0:
         return 0
     hyp_len, ref_len = len(hyp), len(ref)
@@ -119,8 +163,8 @@ def score_pair(pred: str, label: str, tokens: dict[str, list[str]] | None = None
 
 def score_pairs(pairs: list[tuple[str, str]]) -> list[dict[str, float]]:
     """Per-pair scores, tokenizing each distinct text once."""
-    texts = {t for pair in pairs for t in pair}
-    tokens = {t: jieba_tokens(t) for t in texts}
+    cut = BlockCutter()
+    tokens = {t: cut(t) for t in {t for pair in pairs for t in pair}}
     return [score_pair(p, l, tokens) for p, l in pairs]
 
 

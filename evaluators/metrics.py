@@ -10,6 +10,7 @@ items also get syllable_bleu, syllable_rouge-1/2/l and chrf++ (see tibetan_metri
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -47,10 +48,17 @@ def item_lang(label: str) -> str:
     return detect_lang(label)
 
 
-def emoji_counts(texts: list[str]) -> list[int]:
+@functools.lru_cache(maxsize=1)
+def _emoji_first_chars():
+    """Every emoji starts with one of these characters: texts without any skip the slow scan."""
     import emoji
 
-    return [emoji.emoji_count(t) for t in texts]
+    return emoji, frozenset(e[0] for e in emoji.EMOJI_DATA)
+
+
+def emoji_counts(texts: list[str]) -> list[int]:
+    emoji, first = _emoji_first_chars()
+    return [0 if first.isdisjoint(t) else emoji.emoji_count(t) for t in texts]
 
 
 def emoji_stats(preds: list[str], labels: list[str]) -> dict:
@@ -62,7 +70,7 @@ def emoji_stats(preds: list[str], labels: list[str]) -> dict:
 
 def _score(rows: list[dict], lang: str) -> dict[str, Any]:
     pairs = [(r["predict"], r["label"]) for r in rows]
-    from hearme.evaluators.stats import mean_ci
+    from hearme.evaluators.stats import mean_cis
 
     out: dict[str, Any] = {"n": len(rows), "lang": lang}
     per_item = lf_similarity.score_pairs(pairs)
@@ -73,7 +81,7 @@ def _score(rows: list[dict], lang: str) -> dict[str, Any]:
 
         out.update(tibetan_metrics.score(pairs))
         out["note"] = "bleu-4/rouge-* are LLaMA-Factory-compatible but sub-syllabic for Tibetan; compare syllable_*"
-    out["ci95"] = {k: mean_ci([r[k] for r in per_item])["ci95"] for k in lf_similarity.KEYS}
+    out["ci95"] = mean_cis({k: [r[k] for r in per_item] for k in lf_similarity.KEYS})
     return out
 
 

@@ -126,3 +126,10 @@ def test_cli_bad_input_is_one_line(tmp_path, content, msg):
     proc = run_hearme("metrics", pred)
     assert proc.returncode == 2 and msg in proc.stderr and "Traceback" not in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_block_cache_gives_jiebas_own_tokens():
+    cut = lf_similarity.BlockCutter()
+    for p, l in sample_pairs(200, seed=11) + [(e, e) for e in EDGE]:
+        for t in (p, l, p + "\n\t  " + l, "abc 123.5% #tag " + p):
+            assert cut(t) == lf_similarity.jieba_tokens(t), t
