@@ -1,0 +1,224 @@
+"""Chinese -> Tibetan translation of dialogues, utterance by utterance, turn structure kept.
+
+Backends: (a) any OpenAI-compatible chat LLM through hearme.llm (cached: a killed job resumes
+without paying twice); (b) a local NLLB-200 / MADLAD-400 seq2seq model (hearme.tibetan.mt_local,
+sentence by sentence, cached too). A record whose translation fails or is not Tibetan is
+rejected with the turn and the reason. An optional glossary TSV (zh, bo, note) is put into
+the LLM prompt and checked in the output of both backends.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from hearme import io, schema
+from hearme.tibetan import prompts
+from hearme.tibetan import text as T
+
+MIN_TIBETAN = 0.5
+_LABEL_RE = re.compile(r"^\s*(?:藏文译文|藏文翻译|译文|翻译|藏文|Tibetan(?: translation)?|Translation)\s*[:：]\s*", re.I)
+_FENCE_RE = re.compile(r"^```[a-zA-Z]*\s*|\s*```$")
+
+
+# ---------------------------------------------------------------- glossary
+
+@dataclass
+class Term:
+    zh: str
+    bo: str
+    note: str
+    syllables: list[str]
+
+
+class Glossary:
+    def __init__(self, terms: list[Term], path: str = ""):
+        self.terms = sorted(terms, key=lambda t: -len(t.zh))  # longest first
+        self.path = path
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Glossary":
+        text, _ = io.read_text(path)
+        terms, seen = [], set()
+        for n, line in enumerate(text.splitlines(), 1):
+            if not line.strip() or line.startswith("#"):
+                continue
+            cols = line.split("\t")
+            if n == 1 and cols[0].strip().lower() in ("zh", "chinese", "中文"):
+                continue  # header
+            if len(cols) < 2 or not cols[0].strip() or not cols[1].strip():
+                raise io.InputError(path, f"line {n}", "expected `zh<TAB>bo[<TAB>note]`")
+            zh, bo = cols[0].strip(), cols[1].strip()
+            if T.tibetan_share(bo) < 0.9:
+                raise io.InputError(path, f"line {n}", f"the Tibetan column is not Tibetan: {bo!r}")
+            if zh in seen:
+                raise io.InputError(path, f"line {n}", f"duplicate Chinese term {zh!r}")
+            seen.add(zh)
+            terms.append(Term(zh, bo, cols[2].strip() if len(cols) > 2 else "", T.syllables(bo)))
+        if not terms:
+            raise io.InputError(path, "", "the glossary has no terms")
+        return cls(terms, str(path))
+
+    def relevant(self, zh_text: str) -> list[Term]:
+        return [t for t in self.terms if t.zh in zh_text]
+
+    @staticmethod
+    def found(term: Term, bo_text: str) -> bool:
+        """The term's syllables in a row; the last may carry a case affix (སྨན་པའི for སྨན་པ)."""
+        syls, want = T.syllables(bo_text), term.syllables
+        n = len(want)
+        for i in range(len(syls) - n + 1):
+            if syls[i:i + n - 1] == want[:-1] and syls[i + n - 1].startswith(want[-1]) \
+                    and len(syls[i + n - 1]) - len(want[-1]) <= 3:
+                return True
+        return False
+
+    def check(self, pairs: list[tuple[str, str]]) -> dict:
+        """How often each term in a source utterance shows up in its translation."""
+        per: dict[str, dict] = {}
+        for src, out in pairs:
+            for t in self.relevant(src):
+                row = per.setdefault(t.zh, {"bo": t.bo, "in_source": 0, "in_translation": 0})
+                row["in_source"] += 1
+                row["in_translation"] += self.found(t, out)
+        total = sum(r["in_source"] for r in per.values())
+        hit = sum(r["in_translation"] for r in per.values())
+        return {"glossary": self.path, "terms": len(self.terms), "occurrences": total, "followed": hit,
+                "rate": round(hit / total, 4) if total else None,
+                "missed": sorted((k for k, r in per.items() if r["in_translation"] < r["in_source"]),
+                                 key=lambda k: -per[k]["in_source"]),
+                "per_term": per}
+
+
+# ---------------------------------------------------------------- backends
+
+class Backend(Protocol):
+    name: str
+
+    def translate(self, utterances: list[str], progress: bool) -> list[str | Exception]: ...
+
+    def stats(self) -> dict: ...
+
+
+class LLMBackend:
+    """One chat request per distinct utterance, the relevant glossary terms in the system prompt."""
+
+    def __init__(self, client, glossary: Glossary | None = None, temperature: float = 0.0, max_tokens: int = 2048):
+        self.client, self.glossary = client, glossary
+        self.temperature, self.max_tokens = temperature, max_tokens
+        self.name = f"llm:{client.model}"
+
+    def request(self, utterance: str) -> dict:
+        system = prompts.TRANSLATE_SYSTEM
+        terms = self.glossary.relevant(utterance) if self.glossary else []
+        if terms:
+            system += prompts.TRANSLATE_GLOSSARY.format(terms="\n".join(f"{t.zh} → {t.bo}" for t in terms))
+        return {"messages": [{"role": "system", "content": system}, {"role": "user", "content": utterance}],
+                "temperature": self.temperature, "max_tokens": self.max_tokens,
+                "prompt_version": prompts.TRANSLATE_VERSION}
+
+    def translate(self, utterances: list[str], progress: bool) -> list[str | Exception]:
+        self.client.progress = progress
+        res = self.client.map([self.request(u) for u in utterances], desc="translate")
+        return [r if isinstance(r, Exception) else clean_reply(r.text) for r in res]
+
+    def stats(self) -> dict:
+        return self.client.stats.as_dict()
+
+
+class LocalBackend:
+    """Sentence by sentence through a local seq2seq model."""
+
+    def __init__(self, translator):
+        self.mt = translator
+        self.name = translator.name
+
+    def translate(self, utterances: list[str], progress: bool) -> list[str | Exception]:
+        per = [T.sentences(u) or [u] for u in utterances]
+        flat = [s for p in per for s in p]
+        outs = iter(self.mt.translate(flat, progress=progress))
+        return [" ".join(next(outs) for _ in p).strip() for p in per]
+
+    def stats(self) -> dict:
+        return dict(self.mt.stats, style=self.mt.style)
+
+
+def clean_reply(text: str) -> str:
+    """Strip code fences, a leading label (译文：) and wrapping quotes from an LLM reply."""
+    t = _FENCE_RE.sub("", (text or "").strip()).strip()
+    t = _LABEL_RE.sub("", t).strip()
+    if len(t) >= 2 and t[0] + t[-1] in ('""', "“”", "''", "「」", "《》"):
+        t = t[1:-1].strip()
+    return t
+
+
+def check_translation(out: str) -> str | None:
+    """The reason a translated utterance is unusable, or None."""
+    if not out.strip():
+        return "empty translation"
+    share = T.tibetan_share(out)
+    if share < MIN_TIBETAN:
+        return f"not Tibetan ({share:.0%} Tibetan letters, looks {T.detect_lang(out)!r})"
+    return None
+
+
+# ---------------------------------------------------------------- the run
+
+def require_chinese(path: Path, records: list[dict]) -> None:
+    sample = "\n".join(m["content"] for r in records[:200] for m in schema.dialogue_turns(r))
+    census = T.script_census(sample)
+    total = sum(census.values()) or 1
+    if census.get("han", 0) / total < 0.3:
+        lang = T.detect_lang(sample)
+        hint = " (it is Tibetan already)" if lang == "bo" else ""
+        raise io.InputError(path, "", f"translate expects Chinese source text, this looks {lang!r}{hint}")
+
+
+def run(inp: str | Path, out: str | Path, backend: Backend, *, glossary: Glossary | None = None,
+        translate_system: bool = True, progress: bool = True) -> dict:
+    inp, out = Path(inp), Path(out)
+    records = io.load_records(inp)
+    if not records:
+        raise io.InputError(inp, "", "no records")
+    require_chinese(inp, records)
+
+    def wanted(m: dict) -> bool:
+        return m["role"] != "system" or translate_system
+
+    distinct = sorted({m["content"] for r in records for m in r["messages"] if wanted(m)})
+    results = dict(zip(distinct, backend.translate(distinct, progress)))
+
+    tally = io.Tally()
+    kept, pairs = [], []
+    for i, rec in enumerate(records):
+        tally.read += 1
+        msgs, problems = [], []
+        for j, m in enumerate(rec["messages"]):
+            if not wanted(m):
+                msgs.append(dict(m))
+                continue
+            res = results[m["content"]]
+            reason = f"endpoint error: {res}" if isinstance(res, Exception) else check_translation(res)
+            if reason:
+                problems.append(f"message {j} ({m['role']}): {reason}")
+                continue
+            msgs.append({"role": m["role"], "content": res})
+            pairs.append((m["content"], res))
+        if problems:
+            tally.reject(inp, rec.get("id") or f"record {i}", "; ".join(problems[:3]), rec)
+            continue
+        new = {k: v for k, v in rec.items() if k != "messages"}
+        new.update(messages=msgs, lang="bo", source_lang=rec.get("lang") or "zh", translated_by=backend.name)
+        schema.validate(new)
+        kept.append(new)
+        tally.written += 1
+    io.write_records(out, kept)
+    tally.write_rejects(out)
+    assert tally.balanced
+    report = {"input": str(inp), "output": str(out), "backend": backend.name, **tally.as_dict(),
+              "utterances": len(distinct), "backend_stats": backend.stats(),
+              "glossary": glossary.check(pairs) if glossary else None}
+    io.write_json(out.with_name(out.name.rsplit(".", 1)[0] + ".translate.json"), report)
+    return report
