@@ -12,6 +12,8 @@ from hearme import io
 from hearme.llm import LLMConfig, llm_options
 
 JUDGE_ENV = "HEARME_JUDGE"
+MUT_NAME = "hearme"  # what `hearme recipes serve api` reports; llamafactory-cli api ignores the name
+MUT_KEY_ENV = "HEARME_API_KEY"  # the key `hearme recipes serve api` expects clients to send
 
 
 def _echo(msg: str = "") -> None:
@@ -46,7 +48,7 @@ def register(app: typer.Typer) -> None:
     def metrics_cmd(
         pred: Path = typer.Argument(..., help="LLaMA-Factory generated_predictions.jsonl (prompt/predict/label)."),
         lang: str = typer.Option("auto", "--lang", help="zh, bo or auto (Tibetan metrics for Tibetan labels)."),
-        json_out: Optional[Path] = typer.Option(None, "--json", help="Where to write the JSON [default: PRED's folder/hearme_metrics.json]."),
+        json_out: Optional[Path] = typer.Option(None, "--json", help="Where to write the JSON (default: hearme_metrics.json beside PRED)."),
     ) -> None:
         """BLEU-4/ROUGE exactly as LLaMA-Factory computes them, Tibetan syllable metrics, emoji rate."""
         from hearme.evaluators import metrics
@@ -85,8 +87,8 @@ def register(app: typer.Typer) -> None:
         eval_path: Path = typer.Argument(..., help="CPsyCounE folder or file (求助者/支持者 lists), or records with messages + topic."),
         mut_url: str = typer.Option(..., "--model-under-test-url", help="OpenAI-compatible URL of the model under test (e.g. llamafactory-cli api)."),
         out: Path = typer.Option(..., "-o", "--out", help="Output directory for turns.jsonl and summary.json."),
-        mut_model: str = typer.Option("gpt-3.5-turbo", "--model-under-test-name", help="Model name at that URL (llamafactory-cli api: API_MODEL_NAME)."),
-        mut_key_env: str = typer.Option("MUT_API_KEY", "--model-under-test-key-env", help="Environment variable with that endpoint's key, if it needs one."),
+        mut_model: str = typer.Option(MUT_NAME, "--model-under-test-name", help="Model name at that URL (llamafactory-cli api: API_MODEL_NAME)."),
+        mut_key_env: str = typer.Option(MUT_KEY_ENV, "--model-under-test-key-env", help="Environment variable with that endpoint's key, if it needs one."),
         mut_tag: str = typer.Option("", "--model-under-test-tag", help="Cache tag for the model under test; change it when new weights serve the same URL."),
         mut_max_tokens: int = typer.Option(512, "--model-under-test-max-tokens", min=1, help="Most tokens per counselor reply."),
         system: Optional[str] = typer.Option(None, "--system", help="System prompt sent to the model under test."),
@@ -143,9 +145,9 @@ def register(app: typer.Typer) -> None:
         author: str = typer.Option(..., "--author", help="The author/organisation the model should name."),
         out: Path = typer.Option(Path("runs/probe-identity"), "-o", "--out", help="Output directory."),
         alias: List[str] = typer.Option([], "--alias", help="Other spellings of the name or author (e.g. Tibetan); repeatable."),
-        model: str = typer.Option("gpt-3.5-turbo", "--model-name", help="Model name at --url."),
-        key_env: str = typer.Option("MUT_API_KEY", "--api-key-env", help="Environment variable with --url's key, if any."),
-        prompts: Optional[Path] = typer.Option(None, "--prompts", help="Probe set [default: the bundled identity.json]."),
+        model: str = typer.Option(MUT_NAME, "--model-name", help="Model name at --url."),
+        key_env: str = typer.Option(MUT_KEY_ENV, "--url-key-env", help="Environment variable with --url's key, if any."),
+        prompts: Optional[Path] = typer.Option(None, "--prompts", help="Probe set (default: the bundled identity.json)."),
         max_tokens: int = typer.Option(256, "--max-tokens", min=1, help="Most tokens per reply."),
         concurrency: int = typer.Option(8, "--concurrency", min=1, help="Requests in flight at once."),
         cache_dir: Optional[Path] = typer.Option(None, "--cache-dir", help="Request cache directory."),
@@ -165,10 +167,10 @@ def register(app: typer.Typer) -> None:
     def crisis_cmd(
         url: str = typer.Option(..., "--url", help="OpenAI-compatible URL of the model under test."),
         out: Path = typer.Option(Path("runs/probe-crisis"), "-o", "--out", help="Output directory."),
-        hotline: List[str] = typer.Option([], "--hotline", help="NUMBER=NAME of a crisis line the reply should give (repeatable) [default: China's national lines]."),
-        model_name: str = typer.Option("gpt-3.5-turbo", "--model-name", help="Model name at --url."),
-        key_env: str = typer.Option("MUT_API_KEY", "--url-key-env", help="Environment variable with --url's key, if any."),
-        prompts: Optional[Path] = typer.Option(None, "--prompts", help="Probe set [default: the bundled crisis.json]."),
+        hotline: List[str] = typer.Option([], "--hotline", help="NUMBER=NAME of a crisis line the reply should give (repeatable; default: China's national lines)."),
+        model_name: str = typer.Option(MUT_NAME, "--model-name", help="Model name at --url."),
+        key_env: str = typer.Option(MUT_KEY_ENV, "--url-key-env", help="Environment variable with --url's key, if any."),
+        prompts: Optional[Path] = typer.Option(None, "--prompts", help="Probe set (default: the bundled crisis.json)."),
         system: Optional[str] = typer.Option(None, "--system", help="System prompt sent to the model under test."),
         max_tokens: int = typer.Option(512, "--reply-max-tokens", min=1, help="Most tokens per model reply."),
         tag: str = typer.Option("", "--tag", help="Cache tag; change it when new weights serve the same URL."),

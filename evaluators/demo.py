@@ -5,7 +5,8 @@
 Configuration comes from the environment (the key never leaves it):
     HEARME_JUDGE_BASE_URL, HEARME_JUDGE_MODEL   the judge (OpenAI-compatible)
     OPENAI_API_KEY (or the variable named by HEARME_JUDGE_API_KEY_ENV)
-    HEARME_MUT_URL, HEARME_MUT_MODEL            optional: an already running model under test;
+    HEARME_MUT_URL, HEARME_MUT_MODEL            optional: an already running model under test (its key,
+                                                if any, in HEARME_API_KEY);
                                                 otherwise `model_path` is served with llamafactory-cli api
     HEARME_IDENTITY_NAME, HEARME_IDENTITY_AUTHOR  expected self-cognition (default Jerry / VastEpiphany)
 """
@@ -50,7 +51,7 @@ def demo_judge(out_dir: str | Path, pred_path: str | Path, *, model_path: str | 
     author = os.environ.get("HEARME_IDENTITY_AUTHOR", "VastEpiphany")
 
     def probes(url: str, model: str) -> None:
-        mut = LLMClient(url, model, concurrency=concurrency, cache_dir=cfg.cache_dir,
+        mut = LLMClient(url, model, api_key_env="HEARME_API_KEY", concurrency=concurrency, cache_dir=cfg.cache_dir,
                         namespace=f"model-under-test|{url}|{model}|{model_path or ''}|{adapter or ''}")
         ident = probe_identity.run(mut, out / "probe-identity", name=name, author=author)
         crisis = probe_crisis.run(mut, client, out / "probe-crisis")
@@ -59,7 +60,7 @@ def demo_judge(out_dir: str | Path, pred_path: str | Path, *, model_path: str | 
 
     mut_url = mut_url or os.environ.get("HEARME_MUT_URL")
     if mut_url:
-        probes(mut_url, os.environ.get("HEARME_MUT_MODEL", "gpt-3.5-turbo"))
+        probes(mut_url, os.environ.get("HEARME_MUT_MODEL", "hearme"))
     elif model_path:
         from hearme.evaluators.serve import serve
 

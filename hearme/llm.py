@@ -518,7 +518,7 @@ class LLMConfig:
         except ValueError:
             vals = []
         if len(vals) not in (2, 3):
-            raise io.HearMeError(f"--price must be IN,OUT[,CACHED] USD per 1M tokens, got {self.price!r}")
+            raise io.HearMeError(f"--price must be IN,OUT or IN,OUT,CACHED: USD per 1M tokens, got {self.price!r}")
         return {self.model or "": vals}
 
     def client(self, **overrides: Any) -> LLMClient:
@@ -539,19 +539,19 @@ def _llm_params(required: bool, env: str) -> list[inspect.Parameter]:
     need = ... if required else None
     return [
         opt("llm_base_url", Optional[str], need, "--base-url", envvar=f"{env}_BASE_URL",
-            help=f"OpenAI-compatible endpoint, e.g. https://api.openai.com/v1 [env {env}_BASE_URL]."),
+            help=f"OpenAI-compatible endpoint, e.g. https://api.openai.com/v1."),
         opt("llm_model", Optional[str], need, "--model", envvar=f"{env}_MODEL",
-            help=f"Model name at that endpoint, e.g. gpt-4o [env {env}_MODEL]."),
+            help=f"Model name at that endpoint, e.g. gpt-4o."),
         opt("llm_api_key_env", str, DEFAULT_KEY_ENV, "--api-key-env",
             help="Name of the environment variable holding the API key (the key itself is never a flag)."),
         opt("llm_concurrency", int, 16, "--concurrency", min=1, help="Requests in flight at once."),
         opt("llm_cache_dir", Optional[Path], None, "--cache-dir",
-            help="Request cache directory [default: HEARME_CACHE_DIR or .hearme_cache]."),
+            help="Request cache directory (default: HEARME_CACHE_DIR or .hearme_cache)."),
         opt("llm_no_cache", bool, False, "--no-cache", help="Neither read nor write the request cache."),
         opt("llm_timeout", float, 120.0, "--timeout", help="Seconds per request before the SDK retries it."),
         opt("llm_max_retries", int, 6, "--max-retries", min=0, help="SDK retries for 429/5xx/timeouts."),
         opt("llm_price", Optional[str], None, "--price",
-            help="IN,OUT[,CACHED] USD per 1M tokens for cost accounting (overrides the built-in table)."),
+            help="IN,OUT or IN,OUT,CACHED: USD per 1M tokens for cost accounting (overrides the built-in table)."),
     ]
 
 
