@@ -94,12 +94,14 @@ def section_card(run: Run, assets: Path) -> list[str]:
 
 
 def section_hyper(run: Run) -> list[str]:
-    cfg = run.train_config
-    if not cfg:
+    if not run.train_configs:
         return [f"_{_t('未找到训练配置', 'no training recipe found')}_", ""]
-    keys = [k for k in HYPER_FIRST if k in cfg] + sorted(k for k in cfg if k not in HYPER_FIRST)
-    rows = [[k, str(cfg[k])[:80]] for k in keys]  # as written: 2.0e-05 must not round to 0.0000
-    return [f"{_t('来源', 'source')}: `{run.train_config_path}`", "", _table([_t("参数", "parameter"), _t("取值", "value")], rows), ""]
+    out = []
+    for path, cfg in run.train_configs:
+        keys = [k for k in HYPER_FIRST if k in cfg] + sorted(k for k in cfg if k not in HYPER_FIRST)
+        rows = [[k, str(cfg[k])[:80]] for k in keys]  # as written: 2.0e-05 must not round to 0.0000
+        out += [f"{_t('来源', 'source')}: `{path}`", "", _table([_t("参数", "parameter"), _t("取值", "value")], rows), ""]
+    return out
 
 
 def section_metrics(run: Run) -> list[str]:
@@ -116,9 +118,15 @@ def section_metrics(run: Run) -> list[str]:
     return out
 
 
+def _cut(text: str, n: int) -> str:
+    text = text.strip()
+    return text if len(text) <= n else text[:n] + "…"
+
+
 def section_judge(summary: dict | None, what: str) -> list[str]:
     if not summary:
-        return [f"_{_t('未运行', 'not run')} ({what})_", ""]
+        return [f"_{_t('未运行', 'not run')}: `{what} ... --base-url URL --model gpt-4o -o RUN/judge` "
+                f"({_t('密钥只从 OPENAI_API_KEY 读取', 'key from OPENAI_API_KEY only')})_", ""]
     rows = [[f"{d['zh']} {d['en']}", f"0–{d['range'][1]}", _fmt(d["mean"]), _ci(d["ci95"]), d.get("n", "")]
             for d in summary["dimensions"].values()]
     usage = summary.get("usage", {})
@@ -158,9 +166,9 @@ def section_samples(run: Run, n: int) -> list[str]:
         out += [f"#### {_t('样例', 'Sample')} {k} (line {item['line']})", ""]
         for t in parse_prompt(item["prompt"])[-4:]:
             who = _t("来访者", "client") if t["role"] == "user" else _t("咨询师", "counselor")
-            out.append(f"> **{who}**: {t['content'][:400]}")
-        out += ["", f"- **{_t('模型回复', 'model reply')}**: {item['predict'][:600] or '(empty)'}",
-                f"- **{_t('参考回复', 'reference')}**: {item['label'].strip()[:600]}",
+            out.append(f"> **{who}**: {_cut(t['content'], 400)}")
+        out += ["", f"- **{_t('模型回复', 'model reply')}**: {_cut(item['predict'], 600) or '(empty)'}",
+                f"- **{_t('参考回复', 'reference')}**: {_cut(item['label'], 600)}",
                 f"- BLEU-4 {item['bleu-4']:.2f}, ROUGE-L {item['rouge-l']:.2f}"
                 + (f", syllable BLEU {item['syllable_bleu']:.2f}" if "syllable_bleu" in item else ""), ""]
     return out

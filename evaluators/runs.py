@@ -31,8 +31,7 @@ class Run:
     dialogues: dict | None = None
     probes: dict[str, dict] = field(default_factory=dict)
     trainer_logs: list[Path] = field(default_factory=list)
-    train_config: dict | None = None
-    train_config_path: Path | None = None
+    train_configs: list[tuple[Path, dict]] = field(default_factory=list)  # every training recipe found
     data_card: Path | None = None
 
 
@@ -92,7 +91,7 @@ def load(spec: str) -> Run:
             data = _json(p) or {}
             hm = data.get("hearme_metrics") if isinstance(data, dict) else None
             if isinstance(hm, dict):
-                run.metrics = hm.get("all", hm)
+                run.metrics = merge_langs(hm)
         elif n == "summary.json":
             data = _json(p)
             if not isinstance(data, dict):
@@ -107,7 +106,7 @@ def load(spec: str) -> Run:
             run.trainer_logs.append(p)
         elif n == "card.md" and run.data_card is None:
             run.data_card = p
-        elif p.suffix in (".yaml", ".yml") and run.train_config is None:
+        elif p.suffix in (".yaml", ".yml"):
             try:
                 import yaml
 
@@ -115,8 +114,22 @@ def load(spec: str) -> Run:
             except Exception:  # not ours to validate; just not a recipe
                 continue
             if _is_train_config(cfg):
-                run.train_config, run.train_config_path = cfg, p
+                run.train_configs.append((p, cfg))
     return run
+
+
+def merge_langs(hm: dict) -> dict:
+    """The demo keeps metrics per language ({"zh": ..., "bo": ...}); flatten for tables: the
+    Chinese numbers as they are, plus the Tibetan file's syllable metrics and chrF++."""
+    if "all" in hm:
+        return hm["all"]
+    if not all(isinstance(v, dict) for v in hm.values()):
+        return hm
+    out = dict(hm.get("zh") or next(iter(hm.values()), {}))
+    for k, v in (hm.get("bo") or {}).items():
+        if k.startswith(("syllable_", "chrf")):
+            out[k] = v
+    return out
 
 
 def metric_values(run: Run) -> dict[str, float]:
