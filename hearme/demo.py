@@ -17,19 +17,16 @@ from typing import Any, Callable
 
 from hearme import io, lf, paths, samples
 
-TRAIN_RECIPE = "train/qwen2.5_stage2_counseling.yaml"
-PREDICT_RECIPE = "predict/qwen2.5_counseling.yaml"
-MERGE_RECIPE = "merge/qwen2.5_counseling.yaml"
+STAGE1 = "train/qwen2.5_stage1_selfcog.yaml"
+STAGE2 = "train/qwen2.5_stage2_counseling.yaml"
+TIBETAN = "train/qwen2.5_tibetan_qlora.yaml"
+PREDICT = "predict/qwen2.5_counseling.yaml"
+PREDICT_BO = "predict/qwen2.5_tibetan.yaml"
+MERGE = "merge/qwen2.5_counseling.yaml"
 
-TRAIN_SETS = "hearme_selfcog_train,hearme_counseling_zh_train,hearme_knowledge_zh,hearme_emoji_zh,hearme_tibetan_bo_train"
-TEST_SETS = "hearme_counseling_zh_test,hearme_tibetan_bo_test"
-
-# Settings that make the tiny model run in seconds on 2 CPU cores; a real model keeps the recipe's.
-TINY_TRAIN = {"bf16": False, "per_device_train_batch_size": 4, "gradient_accumulation_steps": 1,
-              "learning_rate": 2.0e-3, "cutoff_len": 512, "preprocessing_num_workers": 1,
-              "dataloader_num_workers": 0, "logging_steps": 5, "warmup_ratio": 0.0}
-TINY_PREDICT = {"bf16": False, "cutoff_len": 512, "max_new_tokens": 32, "per_device_eval_batch_size": 4,
-                "preprocessing_num_workers": 1}
+# The tiny model learns nothing at the recipes' learning rates in a few dozen steps.
+TINY_EXTRA = {"learning_rate": 2.0e-3, "warmup_ratio": 0.0, "per_device_train_batch_size": 4,
+              "gradient_accumulation_steps": 1, "logging_steps": 5}
 
 
 class Demo:
@@ -61,52 +58,76 @@ class Demo:
             md = card(samples.records_by_bundle(self.data_dir), self.out / "card")
             self.results["card"] = str(md)
 
-    def _lf(self, command: str, recipe: str, overrides: dict, name: str) -> float:
-        cfg = lf.resolve_recipe(recipe, overrides)
-        return lf.run(command, cfg, self.out / "configs" / f"{name}.yaml", self.out / "logs" / f"{name}.log")
+    def _recipe(self, command: str, recipe: str, name: str, *, adapter: str | None = None,
+                extra: dict | None = None) -> Path:
+        """Run a shipped recipe; the tiny model gets `tiny_overrides`, a real model keeps the recipe."""
+        from hearme.recipes import tiny_overrides
 
-    def _common(self) -> dict:
-        c: dict[str, Any] = {"model_name_or_path": self.model, "dataset_dir": str(self.data_dir)}
-        if self.template:
-            c["template"] = self.template
-        return c
-
-    def step_train(self) -> None:
-        out = self.out / "train"
-        over = {**self._common(), "dataset": TRAIN_SETS, "output_dir": str(out), "max_steps": self.max_steps,
-                "save_steps": self.max_steps}
+        cfg = lf.resolve_recipe(recipe)
+        out = self.out / name
         if self.tiny:
-            over.update(TINY_TRAIN)
-        self._lf("train", TRAIN_RECIPE, over, "train")
+            over, notes = tiny_overrides(cfg, self.model, dataset_dir=self.data_dir, output_dir=out, adapter=adapter,
+                                         max_steps=self.max_steps, cutoff_len=384)
+            self.notes += [f"{name}: {n}" for n in notes if f"{name}: {n}" not in self.notes]
+            if cfg.get("do_train"):
+                over.update(TINY_EXTRA)
+            if cfg.get("do_predict"):
+                over.update(max_new_tokens=32, per_device_eval_batch_size=4)
+            if command == "export":  # export's parser has no precision flags
+                over.update(bf16=None, fp16=None)
+        else:
+            over = {"model_name_or_path": self.model, "adapter_name_or_path": adapter}
+            over["export_dir" if command == "export" else "output_dir"] = str(out)
+            if command != "export":
+                over["dataset_dir"] = str(self.data_dir)
+            if cfg.get("do_train"):
+                over.update(max_steps=self.max_steps, save_steps=self.max_steps)
+        if self.template:
+            over["template"] = self.template
+        over.update(extra or {})
+        lf.run(command, lf.resolve_recipe(recipe, over), self.out / "configs" / f"{name}.yaml",
+               self.out / "logs" / f"{name}.log")
+        return out
+
+    def _train_result(self, out: Path, recipe: str) -> dict:
         res = json.loads((out / "train_results.json").read_text())
+        png = out / "training_loss.png"
+        return {"recipe": f"recipes/{recipe}", "adapter": str(out), "train_loss": res.get("train_loss"),
+                "train_runtime": res.get("train_runtime"), "epoch": res.get("epoch"),
+                "loss_curve": str(png) if png.exists() else None}
+
+    def step_stage1(self) -> None:
+        out = self._recipe("train", STAGE1, "stage1_selfcog")
+        self.results["stage1"] = self._train_result(out, STAGE1)
+
+    def step_stage2(self) -> None:
+        out = self._recipe("train", STAGE2, "stage2_counseling", adapter=self.results["stage1"]["adapter"])
+        self.results["train"] = self._train_result(out, STAGE2)
         self.results["adapter"] = str(out)
-        self.results["train"] = {k: res.get(k) for k in ("train_loss", "train_runtime", "epoch")}
-        self.results["train"]["recipe"] = f"recipes/{TRAIN_RECIPE}"
-        self.results["train"]["loss_curve"] = str(out / "training_loss.png") if (out / "training_loss.png").exists() else None
 
     def step_predict(self) -> None:
-        out = self.out / "predict"
-        over = {**self._common(), "adapter_name_or_path": self.results["adapter"], "eval_dataset": TEST_SETS,
-                "output_dir": str(out)}
-        if self.tiny:
-            over.update(TINY_PREDICT)
-        self._lf("train", PREDICT_RECIPE, over, "predict")
+        out = self._recipe("train", PREDICT, "predict_counseling", adapter=self.results["adapter"])
         self.results["predict"] = json.loads((out / "predict_results.json").read_text())
         self.results["generated_predictions"] = str(out / "generated_predictions.jsonl")
 
+    def step_tibetan_train(self) -> None:
+        out = self._recipe("train", TIBETAN, "tibetan_qlora")
+        self.results["tibetan_train"] = self._train_result(out, TIBETAN)
+        pred = self._recipe("train", PREDICT_BO, "predict_tibetan", adapter=str(out))
+        self.results["tibetan_predict"] = json.loads((pred / "predict_results.json").read_text())
+        self.results["tibetan_predictions"] = str(pred / "generated_predictions.jsonl")
+
     def step_merge(self) -> None:
-        out = self.out / "merged"
-        over = {**self._common(), "adapter_name_or_path": self.results["adapter"], "export_dir": str(out)}
-        over.pop("dataset_dir")
-        if self.tiny:
-            over["export_size"] = 1
-        self._lf("export", MERGE_RECIPE, over, "merge")
+        out = self._recipe("export", MERGE, "merged", adapter=self.results["adapter"],
+                           extra={"export_size": 1} if self.tiny else None)
         self.results["merged_model"] = str(out)
 
     def step_metrics(self) -> None:
-        compute = self._optional("hearme.evaluators.metrics", "compute_by_lang")
+        compute = self._optional("hearme.evaluators.metrics", "compute")
         if compute:
-            self.results["hearme_metrics"] = compute(self.results["generated_predictions"])
+            self.results["hearme_metrics"] = {
+                "zh": compute(self.results["generated_predictions"], lang="zh"),
+                "bo": compute(self.results["tibetan_predictions"], lang="bo")}
 
     def step_tibetan(self) -> None:
         leg = self._optional("hearme.tibetan.demo", "demo_leg")
@@ -130,10 +151,12 @@ class Demo:
 
     def steps(self) -> list[tuple[str, Callable[[], None]]]:
         return [("tiny model" if self.tiny else "check model", self.step_model),
-                ("convert, split, register samples", self.step_data),
-                ("train LoRA (llamafactory-cli train)", self.step_train),
-                ("predict + BLEU/ROUGE (llamafactory-cli train, do_predict)", self.step_predict),
+                ("convert, split, register samples + data card", self.step_data),
+                ("stage 1: self-cognition LoRA", self.step_stage1),
+                ("stage 2: counseling LoRA from the stage-1 adapter", self.step_stage2),
+                ("predict + BLEU/ROUGE on the held-out split", self.step_predict),
                 ("merge adapter (llamafactory-cli export)", self.step_merge),
+                ("Tibetan LoRA + predict", self.step_tibetan_train),
                 ("HearMe metrics (incl. Tibetan)", self.step_metrics),
                 ("Tibetan pipeline leg", self.step_tibetan),
                 ("LLM judge + probes", self.step_judge)]
@@ -172,7 +195,8 @@ def write_outputs(demo: Demo) -> dict:
     metrics.update({"adapter": r["adapter"], "merged_model": r["merged_model"],
                     "generated_predictions": r["generated_predictions"], "train": r["train"],
                     "timing": r["timing"], "model": r["model"], "offline": os.environ.get("HF_HUB_OFFLINE") == "1"})
-    for key in ("hearme_metrics", "tibetan", "judge", "data", "card"):
+    for key in ("stage1", "tibetan_train", "tibetan_predict", "tibetan_predictions", "hearme_metrics", "tibetan",
+                "judge", "data", "card"):
         if key in r:
             metrics[key] = r[key]
     metrics["notes"] = demo.notes

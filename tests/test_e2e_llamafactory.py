@@ -48,19 +48,21 @@ def workdir(tmp_path_factory, tiny_model):
     return d
 
 
-def _tiny(cfg_over: dict, tiny_model: Path, data_dir: Path) -> dict:
-    base = {"model_name_or_path": str(tiny_model), "dataset_dir": str(data_dir), "bf16": False,
-            "preprocessing_num_workers": 1, "cutoff_len": 256, "report_to": "none"}
-    base.update(cfg_over)
-    return base
+def _tiny(recipe: str, extra: dict, tiny_model: Path, data_dir: Path | None, out: Path, adapter=None) -> dict:
+    """The shipped recipe + the same tiny-model overrides `hearme demo` uses + test specifics."""
+    from hearme.recipes import tiny_overrides
+
+    over, _ = tiny_overrides(lf.resolve_recipe(recipe), tiny_model, dataset_dir=data_dir, output_dir=out,
+                             adapter=adapter, max_steps=6, cutoff_len=256)
+    over.update(extra)
+    return lf.resolve_recipe(recipe, over)
 
 
 @pytest.fixture(scope="module")
 def trained(workdir, tiny_model):
     out = workdir / "train"
-    cfg = lf.resolve_recipe(TRAIN_RECIPE, _tiny({
-        "dataset": "e2e_train", "output_dir": str(out), "max_steps": 6, "per_device_train_batch_size": 2,
-        "learning_rate": 1e-3, "logging_steps": 1, "save_steps": 6, "dataloader_num_workers": 0}, tiny_model, workdir / "data"))
+    cfg = _tiny(TRAIN_RECIPE, {"dataset": "e2e_train", "eval_dataset": "e2e_test", "per_device_train_batch_size": 2,
+                               "learning_rate": 1e-3}, tiny_model, workdir / "data", out)
     lf.run("train", cfg, workdir / "configs" / "train.yaml", workdir / "logs" / "train.log")
     return out
 
@@ -76,9 +78,7 @@ def test_train_writes_adapter_and_logs(trained):
 
 def test_predict_writes_predictions_and_metrics(workdir, trained, tiny_model):
     out = workdir / "predict"
-    cfg = lf.resolve_recipe(PREDICT_RECIPE, _tiny({
-        "adapter_name_or_path": str(trained), "eval_dataset": "e2e_test", "output_dir": str(out),
-        "max_new_tokens": 8, "per_device_eval_batch_size": 2}, tiny_model, workdir / "data"))
+    cfg = _tiny(PREDICT_RECIPE, {"eval_dataset": "e2e_test"}, tiny_model, workdir / "data", out, adapter=trained)
     lf.run("train", cfg, workdir / "configs" / "predict.yaml", workdir / "logs" / "predict.log")
     metrics = json.loads((out / "predict_results.json").read_text())
     for key in ("predict_bleu-4", "predict_rouge-1", "predict_rouge-2", "predict_rouge-l"):
@@ -93,8 +93,7 @@ def test_merge_equals_base_plus_adapter(workdir, trained, tiny_model):
     from transformers import AutoModelForCausalLM
 
     out = workdir / "merged"
-    cfg = lf.resolve_recipe(MERGE_RECIPE, {"model_name_or_path": str(tiny_model), "adapter_name_or_path": str(trained),
-                                           "export_dir": str(out), "export_size": 1})
+    cfg = _tiny(MERGE_RECIPE, {"export_size": 1, "bf16": None, "fp16": None}, tiny_model, None, out, adapter=trained)
     lf.run("export", cfg, workdir / "configs" / "merge.yaml", workdir / "logs" / "merge.log")
     assert (out / "model.safetensors").exists()
 
@@ -109,8 +108,8 @@ def test_merge_equals_base_plus_adapter(workdir, trained, tiny_model):
 
 
 def test_failed_run_reports_log_tail(workdir, tiny_model):
-    cfg = lf.resolve_recipe(TRAIN_RECIPE, _tiny({"dataset": "no_such_dataset", "output_dir": str(workdir / "bad")},
-                                                tiny_model, workdir / "data"))
+    cfg = _tiny(TRAIN_RECIPE, {"dataset": "no_such_dataset", "eval_dataset": "e2e_test"}, tiny_model, workdir / "data",
+                workdir / "bad")
     with pytest.raises(io.HearMeError) as e:
         lf.run("train", cfg, workdir / "configs" / "bad.yaml", workdir / "logs" / "bad.log")
     assert "no_such_dataset" in str(e.value) and "bad.log" in str(e.value)
