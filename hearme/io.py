@@ -73,11 +73,16 @@ def write_jsonl(path, rows: Iterable[Any]) -> Path:
 
 
 def write_records(path, records: Iterable[schema.Record], sharegpt: bool = False) -> Path:
-    """Write a JSON array (or JSONL for *.jsonl) of records, OpenAI `messages` by default."""
-    rows = [schema.to_sharegpt(r) if sharegpt else r for r in records]
+    """Write a JSON array (or JSONL for *.jsonl) of records, OpenAI `messages` by default.
+
+    One record per line: readable, diff-friendly, and encoded by json's fast C path.
+    """
+    rows = (schema.to_sharegpt(r) if sharegpt else r for r in records)
     if str(path).endswith(".jsonl"):
         return write_jsonl(path, rows)
-    return write_json(path, rows, indent=1)
+    with atomic_open(path) as fh:
+        fh.write("[\n" + ",\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\n]\n")
+    return Path(path)
 
 
 # ---------------------------------------------------------------- reading
@@ -124,11 +129,8 @@ def iter_jsonl(path) -> Iterator[tuple[int, Any, str | None]]:
             yield lineno, None, f"invalid JSON ({e.msg} at column {e.colno})"
 
 
-def load_records(path, validate: bool = True) -> list[schema.Record]:
-    """Load a records file (.json array or .jsonl; messages or sharegpt form).
-
-    Malformed input raises one InputError naming the file and the line or record.
-    """
+def read_items(path) -> list[tuple[str, Any]]:
+    """(position, raw object) for each item of a .json array or .jsonl file, unvalidated."""
     path = Path(path)
     if not path.exists():
         raise InputError(path, "", "no such file")
@@ -145,6 +147,16 @@ def load_records(path, validate: bool = True) -> list[schema.Record]:
         if not isinstance(data, list):
             raise InputError(path, "", f"expected a JSON array of records, got {type(data).__name__}")
         items = [(f"record {i}", obj) for i, obj in enumerate(data)]
+    return items
+
+
+def load_records(path, validate: bool = True, items: list[tuple[str, Any]] | None = None) -> list[schema.Record]:
+    """Load a records file (.json array or .jsonl; messages or sharegpt form).
+
+    Malformed input raises one InputError naming the file and the line or record.
+    """
+    path = Path(path)
+    items = read_items(path) if items is None else items
     records = []
     for where, obj in items:
         try:

@@ -52,15 +52,12 @@ def save(info: dict, dataset_dir=None) -> Path:
 
 def _detect_style(records_file: Path) -> tuple[str, int]:
     """('messages' | 'sharegpt', record count) for a records file; validates every record."""
-    recs = io.load_records(records_file)
+    items = io.read_items(records_file)
+    recs = io.load_records(records_file, items=items)
     if not recs:
         raise io.InputError(records_file, "", "no records to register")
-    if records_file.suffix == ".jsonl":
-        first = next(obj for _, obj, _ in io.iter_jsonl(records_file))
-    else:
-        data = io.read_json(records_file)
-        first = data[0] if isinstance(data, list) else data
-    return ("sharegpt" if "conversations" in first else "messages"), len(recs)
+    first = items[0][1]
+    return ("sharegpt" if isinstance(first, dict) and "conversations" in first else "messages"), len(recs)
 
 
 def entry_for(records_file, dataset_dir=None, *, source: str = "", license: str = "", lang: str = "") -> dict:
