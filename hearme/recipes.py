@@ -42,7 +42,8 @@ def tiny_overrides(cfg: dict, model: str | Path, *, dataset_dir=None, output_dir
     o: dict = {"model_name_or_path": str(model), "preprocessing_num_workers": 1}
     notes = []
     if not torch.cuda.is_available():
-        o.update(bf16=False, fp16=False)
+        if cfg.get("stage") or "bf16" in cfg or "fp16" in cfg:  # training arguments (train / predict)
+            o.update(bf16=False, fp16=False)
         for key, (value, why) in GPU_ONLY.items():
             if cfg.get(key):
                 o[key] = value
@@ -70,8 +71,10 @@ def tiny_overrides(cfg: dict, model: str | Path, *, dataset_dir=None, output_dir
         o.update(max_steps=max_steps, logging_steps=1, save_steps=max_steps, dataloader_num_workers=0)
         if cfg.get("include_effective_tokens_per_second"):
             o["include_effective_tokens_per_second"] = False  # re-reads the dataset; seconds on CPU
-    if cfg.get("do_predict") or cfg.get("max_new_tokens"):
-        o.update(max_new_tokens=8, per_device_eval_batch_size=2)
+    if cfg.get("max_new_tokens"):
+        o["max_new_tokens"] = 8
+    if cfg.get("do_predict"):
+        o["per_device_eval_batch_size"] = 2
     if cfg.get("vllm_maxlen"):
         o["vllm_maxlen"] = cutoff_len + 8
     return o, notes
