@@ -161,9 +161,9 @@ def score_pair(pred: str, label: str, tokens: dict[str, list[str]] | None = None
             "bleu-4": round(sentence_bleu4(pred, label) * 100, 4)}
 
 
-def score_pairs(pairs: list[tuple[str, str]]) -> list[dict[str, float]]:
-    """Per-pair scores, tokenizing each distinct text once."""
-    cut = BlockCutter()
+def score_pairs(pairs: list[tuple[str, str]], cache_blocks: bool = True) -> list[dict[str, float]]:
+    """Per-pair scores, tokenizing each distinct text once (and each distinct jieba block once)."""
+    cut = BlockCutter() if cache_blocks else jieba_tokens
     tokens = {t: cut(t) for t in {t for pair in pairs for t in pair}}
     return [score_pair(p, l, tokens) for p, l in pairs]
 
