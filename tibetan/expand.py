@@ -105,7 +105,9 @@ def run(inp: str | Path, out: str | Path, client, cfg: Config | None = None, *, 
                 user = prompts.EXPAND_USER.format(topic=topic, examples=_example_block(shown), n=cfg.batch)
                 reqs.append({"messages": [{"role": "system", "content": prompts.EXPAND_SYSTEM},
                                           {"role": "user", "content": user}],
-                             "temperature": cfg.temperature, "prompt_version": prompts.EXPAND_VERSION})
+                             "temperature": cfg.temperature, "prompt_version": prompts.EXPAND_VERSION,
+                             # distinct per round and slot: a repeated prompt must not replay a cached answer
+                             "seed": cfg.seed * 10000 + rnd * 100 + k})
                 whose.append(topic)
         if not reqs:
             break

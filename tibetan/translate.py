@@ -194,7 +194,7 @@ def run(inp: str | Path, out: str | Path, backend: Backend, *, glossary: Glossar
     kept, pairs = [], []
     for i, rec in enumerate(records):
         tally.read += 1
-        msgs, problems = [], []
+        msgs, problems, done = [], [], []
         for j, m in enumerate(rec["messages"]):
             if not wanted(m):
                 msgs.append(dict(m))
@@ -205,7 +205,7 @@ def run(inp: str | Path, out: str | Path, backend: Backend, *, glossary: Glossar
                 problems.append(f"message {j} ({m['role']}): {reason}")
                 continue
             msgs.append({"role": m["role"], "content": res})
-            pairs.append((m["content"], res))
+            done.append((m["content"], res))
         if problems:
             tally.reject(inp, rec.get("id") or f"record {i}", "; ".join(problems[:3]), rec)
             continue
@@ -213,6 +213,7 @@ def run(inp: str | Path, out: str | Path, backend: Backend, *, glossary: Glossar
         new.update(messages=msgs, lang="bo", source_lang=rec.get("lang") or "zh", translated_by=backend.name)
         schema.validate(new)
         kept.append(new)
+        pairs += done  # the glossary is checked in what is written
         tally.written += 1
     io.write_records(out, kept)
     tally.write_rejects(out)
