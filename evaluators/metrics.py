@@ -105,6 +105,8 @@ def compute(pred_path: str | Path, lang: str = "auto", tally: io.Tally | None = 
         main = "bo" if set(groups) == {"bo"} else ("zh" if len(groups) == 1 else "mixed")
         out = _score(rows, "zh")
         out["lang"] = main
+        if main == "bo":
+            out["note"] = "bleu-4/rouge-* are LLaMA-Factory-compatible but sub-syllabic for Tibetan; compare syllable_*"
         if "bo" in groups:
             from hearme.evaluators import tibetan_metrics
 

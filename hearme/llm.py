@@ -344,7 +344,7 @@ class LLMClient:
                 resp = await sdk.chat.completions.create(model=self.model, messages=messages, **params)
             except openai.OpenAIError as e:
                 self.stats.failures += 1
-                raise LLMError(describe_error(e, os.environ.get(self.api_key_env))) from None
+                raise LLMError(describe_error(e, self._secret())) from None
             except ValueError as e:  # a 200 whose body is not a completion (JSON or schema errors)
                 self.stats.failures += 1
                 raise LLMError(f"malformed response from the server: {' '.join(str(e).split())[:200]}") from None
