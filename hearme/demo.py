@@ -137,7 +137,8 @@ class Demo:
     def step_judge(self) -> None:
         judge = self._optional("hearme.evaluators.demo", "demo_judge")
         if judge:
-            self.results["judge"] = judge(self.out / "judge", self.results["generated_predictions"])
+            self.results["judge"] = judge(self.out / "judge", self.results["generated_predictions"],
+                                          model_path=self.results["merged_model"], template=self.template or "qwen")
 
     # ------------------------------------------------------------ plumbing
     def _optional(self, module: str, attr: str) -> Callable | None:
