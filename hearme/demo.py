@@ -140,6 +140,12 @@ class Demo:
             self.results["judge"] = judge(self.out / "judge", self.results["generated_predictions"],
                                           model_path=self.results["merged_model"], template=self.template or "qwen")
 
+    def step_training_report(self) -> None:
+        report = self._optional("hearme.evaluators.report", "run")
+        if report:
+            paths_ = report([str(self.out)], self.out / "training_report")
+            self.results["training_report"] = {k: str(v) for k, v in paths_.items()}
+
     # ------------------------------------------------------------ plumbing
     def _optional(self, module: str, attr: str) -> Callable | None:
         import importlib
@@ -160,7 +166,8 @@ class Demo:
                 ("Tibetan LoRA + predict", self.step_tibetan_train),
                 ("HearMe metrics (incl. Tibetan)", self.step_metrics),
                 ("Tibetan pipeline leg", self.step_tibetan),
-                ("LLM judge + probes", self.step_judge)]
+                ("LLM judge + probes", self.step_judge),
+                ("bilingual training report (hearme report)", self.step_training_report)]
 
 
 def run(out: str | Path, model: str | None = None, template: str | None = None, max_steps: int = 30) -> dict:
@@ -197,7 +204,7 @@ def write_outputs(demo: Demo) -> dict:
                     "generated_predictions": r["generated_predictions"], "train": r["train"],
                     "timing": r["timing"], "model": r["model"], "offline": os.environ.get("HF_HUB_OFFLINE") == "1"})
     for key in ("stage1", "tibetan_train", "tibetan_predict", "tibetan_predictions", "hearme_metrics", "tibetan",
-                "judge", "data", "card"):
+                "judge", "data", "card", "training_report"):
         if key in r:
             metrics[key] = r[key]
     metrics["notes"] = demo.notes

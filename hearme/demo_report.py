@@ -85,6 +85,13 @@ def render(out: Path, m: dict) -> str:
     else:
         s += [f"Skipped: no judge endpoint configured. {JUDGE_HOWTO}", ""]
 
+    if m.get("training_report"):
+        tr = m["training_report"]
+        s += ["## 7. Bilingual training report", "",
+              f"`hearme report` built the course-style report (中文 / English) from these artifacts: "
+              f"[{_rel(out, tr['markdown'])}]({_rel(out, tr['markdown'])}) and the self-contained "
+              f"[{_rel(out, tr['html'])}]({_rel(out, tr['html'])}).", ""]
+
     s += ["## Timing", "", _table([[k, v] for k, v in m["timing"].items()], ["step", "seconds"]), ""]
     if m.get("notes"):
         s += ["## Notes", ""] + [f"- {n}" for n in m["notes"]] + [""]
