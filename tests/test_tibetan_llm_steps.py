@@ -258,3 +258,17 @@ def test_local_model_errors(tmp_path):
 
     with pytest.raises(io.InputError, match="no config.json"):
         LocalTranslator(tmp_path)
+
+
+def test_dead_endpoint_is_one_clear_line(tmp_path):
+    from tests.conftest import run_hearme
+
+    io.write_records(tmp_path / "in.json", [single(0, "我失眠了", "试试规律作息。")])
+    for cmd in ("multiturn", "translate", "expand"):
+        p = run_hearme("tibetan", cmd, tmp_path / "in.json", "-o", tmp_path / f"{cmd}.json",
+                       "--base-url", "http://127.0.0.1:9/v1", "--model", "m", "--max-retries", "0",
+                       "--cache-dir", tmp_path / "c")
+        assert p.returncode == 2, (cmd, p.stderr)
+        errors = [ln for ln in p.stderr.splitlines() if ln.startswith("error:")]  # the rest is the progress bar
+        assert len(errors) == 1 and errors[0].startswith("error: every request failed") and "cannot connect" in errors[0]
+        assert "Traceback" not in p.stderr

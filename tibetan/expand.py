@@ -18,6 +18,7 @@ from pathlib import Path
 
 from hearme import io, schema
 from hearme.tibetan import prompts, topics
+from hearme.tibetan.translate import fail_if_all_failed
 
 _SPACE_PUNCT = re.compile(r"[\s\W_]+")
 
@@ -112,7 +113,10 @@ def run(inp: str | Path, out: str | Path, client, cfg: Config | None = None, *, 
         if not reqs:
             break
         requests_sent += len(reqs)
-        for topic, reply in zip(whose, client.map(reqs, desc=f"expand round {rnd + 1}")):
+        replies = client.map(reqs, desc=f"expand round {rnd + 1}")
+        if rnd == 0:
+            fail_if_all_failed(replies)
+        for topic, reply in zip(whose, replies):
             _absorb(topic, reply, pools[topic], new[topic], cfg, tally, inp)
     kept = []
     if with_seeds:

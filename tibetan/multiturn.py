@@ -16,6 +16,7 @@ from pathlib import Path
 from hearme import io, schema
 from hearme.tibetan import prompts
 from hearme.tibetan import text as T
+from hearme.tibetan.translate import fail_if_all_failed
 
 _LINE_RE = re.compile(rf"^\s*(?:\d+\s*[.、)）]\s*)?[*#>\-\s]*(?:\*\*)?({prompts.SEEKER}|{prompts.SUPPORTER}|来访者|咨询师)"
                       r"(?:\*\*)?\s*[:：]\s*(?:\*\*)?\s*(.*)$")
@@ -150,4 +151,5 @@ def run(inp: str | Path, out: str | Path, client, rules: Rules | None = None, *,
     report = {"input": str(inp), "output": str(out), **tally.as_dict(), "llm": client.stats.as_dict(),
               "mean_exchanges": round(sum(exch) / len(exch), 3) if exch else None, "rules": vars(rules)}
     io.write_json(out.with_name(out.name.rsplit(".", 1)[0] + ".multiturn.json"), report)
+    fail_if_all_failed(replies)
     return report

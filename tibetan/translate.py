@@ -222,4 +222,11 @@ def run(inp: str | Path, out: str | Path, backend: Backend, *, glossary: Glossar
               "utterances": len(distinct), "backend_stats": backend.stats(),
               "glossary": glossary.check(pairs) if glossary else None}
     io.write_json(out.with_name(out.name.rsplit(".", 1)[0] + ".translate.json"), report)
+    fail_if_all_failed(list(results.values()))
     return report
+
+
+def fail_if_all_failed(results: list) -> None:
+    """One clear line when the endpoint answered nothing usable (down, wrong URL, wrong key)."""
+    if results and all(isinstance(r, Exception) for r in results):
+        raise io.HearMeError(f"every request failed ({len(results)}); the first: {results[0]}")
