@@ -79,7 +79,8 @@ def extra_metrics(pred_file: Path) -> dict[str, float]:
     except ImportError:
         return {}
     scores = metrics.compute(pred_file)
-    return {f"hearme_{k}": float(v) for k, v in scores.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    return {f"hearme_{k}": float(v) for k, v in scores.items()
+            if isinstance(v, (int, float)) and not isinstance(v, bool) and k != "n" and not k.startswith("n_")}
 
 
 def run_cv(recipe: str, out: Path, *, kfold: int = 5, seed: int = 42, datasets: str | None = None,

@@ -37,11 +37,15 @@ N_RECORDS = 8
 DEEPSPEED = {"train/qwen2.5_stage2_counseling_ds_z2.yaml", "train/glm4_stage2_counseling_ds_z3.yaml"}
 # Train recipes that need the plugin's templates: run in the overlay environment below.
 PLUGIN = {"train/llama2_tibetan_qlora.yaml", "train/baichuan2_tibetan_qlora.yaml"}
-# The rest, run directly; values: which fixture provides adapter_name_or_path.
-DIRECT = {"train/qwen2.5_stage1_selfcog.yaml": None, "train/qwen2.5_stage2_counseling.yaml": "stage1",
-          "train/glm4_stage1_selfcog.yaml": None, "train/glm4_stage2_counseling.yaml": "stage1",
-          "train/chatglm3_stage1_selfcog.yaml": None, "train/chatglm3_stage2_counseling.yaml": "stage1",
+# The rest, run directly; values: the train recipe whose adapter it continues (None: fresh).
+DIRECT = {"train/qwen2.5_stage1_selfcog.yaml": None, "train/qwen2.5_stage2_counseling.yaml": "train/qwen2.5_stage1_selfcog.yaml",
+          "train/glm4_stage1_selfcog.yaml": None, "train/glm4_stage2_counseling.yaml": "train/glm4_stage1_selfcog.yaml",
+          "train/chatglm3_stage1_selfcog.yaml": None,
+          "train/chatglm3_stage2_counseling.yaml": "train/chatglm3_stage1_selfcog.yaml",
           "train/qwen2.5_tibetan_qlora.yaml": None}
+# Recipes whose architecture exists natively in transformers run on a tiny model of that
+# architecture; the rest (ChatGLM3 and Baichuan2 remote code) on the tiny Qwen2.
+ARCH_OF = {"glm4_": "Glm4Config", "llama2_": "LlamaConfig"}
 
 
 def dialogue_records(src, lang: str, n: int = N_RECORDS) -> list[dict]:
@@ -92,6 +96,57 @@ def assert_trained(out: Path, recipe: str, steps: int = 2) -> None:
     assert (adapter["r"], adapter["lora_alpha"]) == (cfg["lora_rank"], cfg["lora_alpha"])
     logs = [json.loads(line) for line in (out / "trainer_log.jsonl").read_text().splitlines()]
     assert max(entry["current_steps"] for entry in logs) == steps
+
+
+def build_tiny_arch(config_class: str, tiny_model: Path, dest: Path) -> Path:
+    """A random ~100k-parameter model of another architecture, sharing the tiny tokenizer."""
+    import shutil
+
+    import torch
+    import transformers
+
+    tiny = json.loads((tiny_model / "config.json").read_text())
+    ids = {k: tiny[k] for k in ("vocab_size", "bos_token_id", "eos_token_id", "pad_token_id")}
+    extra = {"attention_bias": True, "head_dim": 16} if config_class == "Glm4Config" else {}
+    cfg = getattr(transformers, config_class)(hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                                              num_attention_heads=4, num_key_value_heads=2,
+                                              max_position_embeddings=1024, **ids, **extra)
+    torch.manual_seed(0)
+    transformers.AutoModelForCausalLM.from_config(cfg).save_pretrained(dest)
+    for f in tiny_model.iterdir():
+        if f.name.startswith(("tokenizer", "special_tokens", "chat_template")):
+            shutil.copy(f, dest / f.name)
+    return dest
+
+
+@pytest.fixture(scope="module")
+def model_for(work, tiny_model):
+    """recipe -> the tiny model of its architecture (built once)."""
+    built: dict[str, Path] = {}
+
+    def get(recipe: str) -> Path:
+        cls = next((c for prefix, c in ARCH_OF.items() if Path(recipe).name.startswith(prefix)), None)
+        if cls is None:
+            return tiny_model
+        if cls not in built:
+            built[cls] = build_tiny_arch(cls, tiny_model, work / f"tiny-{cls}")
+        return built[cls]
+    return get
+
+
+@pytest.fixture(scope="module")
+def trained(work, ds_dir, model_for, request):
+    """Run a train recipe once (continuing its stage-1 adapter where it has one); returns its output."""
+    done: dict[str, Path] = {}
+
+    def run(recipe: str) -> Path:
+        if recipe not in done:
+            adapter = run(DIRECT[recipe]) if DIRECT.get(recipe) else None
+            out = work / Path(recipe).stem
+            run_recipe(recipe, model_for(recipe), ds_dir, out, adapter=adapter)
+            done[recipe] = out
+        return done[recipe]
+    return run
 
 
 @pytest.fixture(scope="module")
@@ -175,14 +230,17 @@ def test_stage2_continues_from_stage1_adapter(stage1, stage2):
 
 
 @pytest.mark.parametrize("recipe", [r for r in DIRECT if not r.startswith(("train/qwen2.5_stage", "train/qwen2.5_tibetan"))])
-def test_train_recipe_runs(recipe, work, tiny_model, ds_dir, request):
-    adapter = request.getfixturevalue(DIRECT[recipe]) if DIRECT[recipe] else None
-    out = work / Path(recipe).stem
-    log = run_recipe(recipe, tiny_model, ds_dir, out, adapter=adapter)
+def test_train_recipe_runs(recipe, trained, model_for):
+    out = trained(recipe)
     assert_trained(out, recipe)
+    log = out.with_suffix(".log").read_text()
     template = lf.resolve_recipe(recipe)["template"]
     marker = {"glm4": "[gMASK]<sop>", "chatglm3": "[gMASK]sop"}[template]
-    assert marker in log.read_text().replace(" ", "")
+    assert marker in log.replace(" ", "")
+    arch = json.loads((model_for(recipe) / "config.json").read_text())["architectures"][0]
+    assert f'"{arch}"' in log  # the recipe ran on a model of its own architecture where one exists
+    if DIRECT[recipe]:
+        assert f"Loaded adapter(s): {trained(DIRECT[recipe])}" in log
 
 
 def test_tibetan_qlora_trains_every_assistant_turn(tibetan):
@@ -236,10 +294,10 @@ def test_plugin_reaches_training_launched_like_the_webui(overlay, work, tiny_mod
     assert_trained(out, recipe)
 
 
-def test_plugin_reaches_a_fresh_llamafactory_cli(overlay, work, tiny_model, ds_dir):
+def test_plugin_reaches_a_fresh_llamafactory_cli(overlay, work, model_for, ds_dir):
     recipe = "train/llama2_tibetan_qlora.yaml"
     out = work / "llama2_cli"
-    cfg_path = lf.dump_yaml(tiny_config(recipe, tiny_model, ds_dir, out), work / "llama2_cli.yaml")
+    cfg_path = lf.dump_yaml(tiny_config(recipe, model_for(recipe), ds_dir, out), work / "llama2_cli.yaml")
     proc = subprocess.run(["llamafactory-cli", "train", str(cfg_path)], env=overlay_env(overlay),
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
@@ -259,19 +317,21 @@ def test_shipped_recipes_pass_check(overlay, ds_dir, tiny_model):
 
 
 # ---------------------------------------------------------------- predict, merge, serve
-PREDICTS = {"predict/qwen2.5_counseling.yaml": "stage2", "predict/glm4_counseling.yaml": "stage1",
+PREDICTS = {"predict/qwen2.5_counseling.yaml": "stage2", "predict/glm4_counseling.yaml": "train/glm4_stage2_counseling.yaml",
             "predict/qwen2.5_tibetan.yaml": "tibetan"}
 
 
 @pytest.fixture(scope="module")
-def predicted(work, tiny_model, ds_dir, request):
+def predicted(work, ds_dir, model_for, trained, request):
     """Run each predict recipe once (with the adapter its stage produced); returns its output dir."""
     done: dict[str, Path] = {}
 
     def run(recipe: str) -> Path:
         if recipe not in done:
             out = work / Path(recipe).stem
-            run_recipe(recipe, tiny_model, ds_dir, out, adapter=request.getfixturevalue(PREDICTS[recipe]))
+            src = PREDICTS[recipe]
+            adapter = trained(src) if src.startswith("train/") else request.getfixturevalue(src)
+            run_recipe(recipe, model_for(recipe), ds_dir, out, adapter=adapter)
             done[recipe] = out
         return done[recipe]
     return run
