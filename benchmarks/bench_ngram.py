@@ -5,7 +5,7 @@ syllables) of a synthetic Zipfian Tibetan-like corpus; target <= 60 s. In the sa
   - nltk's KneserNeyInterpolated on a small slice (the baseline: ~94 trigrams/s measured),
   - agreement with the independent slow reference (tests/kn_reference.py) within 1e-6.
 
-    .venv/bin/python benchmarks/bench_ngram.py [--train 10e6] [--score 36e6] [--repeats 3] [--workers 1]
+    .venv/bin/python benchmarks/bench_ngram.py [--train 10e6] [--score 36e6] [--repeats 3] [--workers 1] [--diverse]
 """
 
 from __future__ import annotations
@@ -78,10 +78,13 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=1, help="processes for scoring")
     ap.add_argument("--nltk-train", type=int, default=200_000, help="syllables nltk trains on")
     ap.add_argument("--nltk-seconds", type=float, default=5.0, help="time budget for nltk scoring")
+    ap.add_argument("--diverse", action="store_true",
+                    help="a harder corpus: 12k syllable types, 60k words, weaker word chains (more n-gram types)")
     a = ap.parse_args()
 
     t0 = time.perf_counter()
-    gen = synth.Generator(seed=0, n_words=20000, follow_p=0.5)
+    gen = synth.Generator(n_syllables=12000, n_words=60000, seed=0, follow_p=0.3) if a.diverse else \
+        synth.Generator(seed=0, n_words=20000, follow_p=0.5)
     train = gen.lines(int(a.train))
     test = gen.lines(int(a.score))
     n_train, n_test = count_syllables(train), count_syllables(test)

@@ -33,7 +33,7 @@ class ReferenceKN:
             for i in range(2, len(s)):
                 self.c3[tuple(s[i - 2:i + 1])] += 1
         self.a2: Counter = Counter(bos)
-        for (u, v, w) in self.c3:
+        for (_u, v, w) in self.c3:
             self.a2[(v, w)] += 1
         self.a1: Counter = Counter(w for (v, w) in self.a2)
         self.vocab_size = len(self.a1) + 1  # + <unk>; <s> never follows anything
