@@ -272,3 +272,19 @@ def test_dead_endpoint_is_one_clear_line(tmp_path):
         errors = [ln for ln in p.stderr.splitlines() if ln.startswith("error:")]  # the rest is the progress bar
         assert len(errors) == 1 and errors[0].startswith("error: every request failed") and "cannot connect" in errors[0]
         assert "Traceback" not in p.stderr
+
+
+@pytest.mark.slow
+def test_cli_tiny_mt_and_local_translate(tmp_path):
+    from tests.conftest import run_hearme
+
+    p = run_hearme("tibetan", "tiny-mt", tmp_path / "mt", "--style", "nllb")
+    assert p.returncode == 0 and (tmp_path / "mt" / "config.json").exists()
+    io.write_records(tmp_path / "zh.json", [single(0, "我最近很焦虑，晚上失眠。", "听起来你压力很大。")])
+    p = run_hearme("tibetan", "translate", tmp_path / "zh.json", "-o", tmp_path / "bo.json", "--mt-model",
+                   tmp_path / "mt", "--num-beams", "1", "--glossary", GLOSSARY, "--cache-dir", tmp_path / "c")
+    assert p.returncode == 0, p.stderr
+    assert "read=1 written=1 rejected=0" in p.stdout and "glossary: 0/3 term occurrences" in p.stdout
+    assert io.load_records(tmp_path / "bo.json")[0]["translated_by"] == "local:mt"
+    p = run_hearme("tibetan", "translate", tmp_path / "zh.json", "-o", tmp_path / "x.json")
+    assert p.returncode == 2 and "needs --base-url and --model" in p.stderr
