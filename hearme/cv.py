@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from hearme import io, lf, registry
 

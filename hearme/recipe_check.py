@@ -75,8 +75,13 @@ def _uses_lf_parser(kind: str, cfg: dict) -> str:
 
 
 def known_keys(parser: str) -> set[str]:
-    from llamafactory.hparams import (DataArguments, FinetuningArguments, GeneratingArguments, ModelArguments,
-                                      TrainingArguments)
+    from llamafactory.hparams import (
+        DataArguments,
+        FinetuningArguments,
+        GeneratingArguments,
+        ModelArguments,
+        TrainingArguments,
+    )
 
     classes = [ModelArguments, DataArguments, FinetuningArguments, GeneratingArguments]
     if parser == "train":
@@ -115,8 +120,8 @@ def check_template(cfg: dict) -> list[str]:
     if name in lf_plugin.PLUGIN_TEMPLATES:
         if lf_plugin.active():
             return []
-        return [f"template {name!r} comes from the HearMe plugin, which is not active here: "
-                f"run `hearme recipes plugin install` (LLaMA-Factory would stop with 'Template {name} does not exist')"]
+        return [(f"template {name!r} comes from the HearMe plugin, which is not active here: "
+                 f"run `hearme recipes plugin install` (LLaMA-Factory would stop with 'Template {name} does not exist')")]
     if name in TEMPLATES:
         return []
     close = difflib.get_close_matches(name, list(TEMPLATES) + list(lf_plugin.PLUGIN_TEMPLATES), n=3)
