@@ -65,9 +65,9 @@ def build_model(arch: str, out: Path) -> Path:
     tinymodel.ensure(out.parent / "tokenizer")  # a tokenizer whose ids fit any vocabulary
     if not (out / "config.json").exists():
         cls_name, kw = ARCHS[arch]
-        cfg = getattr(transformers, cls_name)(**kw, torch_dtype="bfloat16")
+        cfg = getattr(transformers, cls_name)(**kw)
         with torch.device("cuda" if torch.cuda.is_available() else "cpu"):
-            model = transformers.AutoModelForCausalLM.from_config(cfg, torch_dtype=torch.bfloat16)
+            model = transformers.AutoModelForCausalLM.from_config(cfg, dtype=torch.bfloat16)
         model.save_pretrained(out)
         for f in (out.parent / "tokenizer").iterdir():
             if f.name.startswith(("tokenizer", "special_tokens", "chat_template")):
