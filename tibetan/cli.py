@@ -7,6 +7,7 @@ lm-score, tiny-mt and demo. Heavy imports (torch, transformers, numpy) stay insi
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections import Counter
 from pathlib import Path
@@ -31,7 +32,7 @@ def _summary(report: dict, out: Path | None) -> None:
         _echo(f"  {key}: {n}")
     if report.get("rejected") and out is not None:
         try:
-            reasons = Counter(json.loads(x)["reason"].split(":")[0][:60]
+            reasons = Counter(_reason_kind(json.loads(x)["reason"])
                               for x in io.rejected_path(out).read_text(encoding="utf-8").splitlines() if x.strip())
             for reason, n in reasons.most_common(5):
                 _echo(f"  rejected {n}: {reason}")
@@ -39,6 +40,17 @@ def _summary(report: dict, out: Path | None) -> None:
             pass
         _echo(f"  rejections with position and reason: {io.rejected_path(out)}")
     _echo(f"read={report['read']} written={report['written']} rejected={report['rejected']}")
+
+
+_WHERE = re.compile(r"^(?:turn \d+ \w+|line|message \d+ \(\w+\))$")
+
+
+def _reason_kind(reason: str) -> str:
+    """`turn 2 assistant: script: 58% ...` -> `script` (the position prefix skipped)."""
+    parts = [p.strip() for p in reason.split(":")]
+    while len(parts) > 1 and _WHERE.match(parts[0]):
+        parts.pop(0)
+    return parts[0][:60]
 
 
 def _register(out: Path, name: str, dataset_dir: Optional[Path]) -> None:
