@@ -154,7 +154,7 @@ def filter_cmd(
                       min_syllables=min_syllables, max_syllables=max_syllables)
     lm, threshold = None, None
     if not no_lm:
-        lm, threshold = _lm_and_threshold(corpus, lm_path, heldout, lm_min, lm_percentile, lm_relative, save_lm)
+        lm, threshold = F.lm_and_threshold(corpus, lm_path, heldout, lm_min, lm_percentile, lm_relative, save_lm)
         _echo(f"LM threshold: {threshold.describe()}")
     report = F.run(inp, out, lm, threshold, checks, on_fail=on_fail, min_exchanges=min_exchanges, workers=workers)
     for key, n in sorted(report["rejected_by_check"].items()):
@@ -165,29 +165,10 @@ def filter_cmd(
 
 
 def _lm_and_threshold(corpus, lm_path, heldout, lm_min, lm_percentile, lm_relative, save_lm):
+    """Kept for callers of the earlier private name (the WebUI's Tibetan tab)."""
     from hearme.tibetan import filter as F
-    from hearme.tibetan import ngram
 
-    modes = [(m, v) for m, v in (("absolute", lm_min), ("percentile", lm_percentile), ("relative", lm_relative))
-             if v is not None]
-    if len(modes) > 1:
-        raise io.HearMeError("give one of --lm-min, --lm-percentile, --lm-relative")
-    mode, value = modes[0] if modes else ("percentile", 1.0)
-    if (corpus is None) == (lm_path is None):
-        raise io.HearMeError("give --corpus (monolingual Tibetan text to train the LM) or --lm (a trained model), "
-                             "or --no-lm")
-    held = ngram.read_corpus(heldout) if heldout else None
-    if corpus is not None:
-        lines = ngram.read_corpus(corpus)
-        if held is None and mode != "absolute":
-            lines, held = F.heldout_split(lines)
-        lm = ngram.KNTrigram.fit(lines, progress=True)
-        if save_lm:
-            lm.save(save_lm)
-    else:
-        lm = ngram.KNTrigram.load(lm_path)
-    threshold = F.Threshold(mode, float(value)).resolve(F.lm_score(lm, held) if held else None)
-    return lm, threshold
+    return F.lm_and_threshold(corpus, lm_path, heldout, lm_min, lm_percentile, lm_relative, save_lm)
 
 
 # ---------------------------------------------------------------- IFD

@@ -291,3 +291,34 @@ def heldout_split(lines: list[str], every: int = 10) -> tuple[list[str], list[st
     held = lines[every - 1::every]
     train = [ln for i, ln in enumerate(lines, 1) if i % every]
     return train, held
+
+
+def lm_and_threshold(corpus=None, lm_path=None, heldout=None, lm_min: float | None = None,
+                     lm_percentile: float | None = None, lm_relative: float | None = None, save_lm=None,
+                     progress: bool = True) -> tuple[KNTrigram, Threshold]:
+    """The LM (trained on `corpus` or loaded from `lm_path`) and its resolved threshold.
+
+    One of lm_min / lm_percentile / lm_relative picks the mode (default: percentile 1). Without
+    `heldout`, every 10th corpus line is held out for percentile/relative thresholds."""
+    from hearme.tibetan import ngram
+
+    modes = [(m, v) for m, v in (("absolute", lm_min), ("percentile", lm_percentile), ("relative", lm_relative))
+             if v is not None]
+    if len(modes) > 1:
+        raise io.HearMeError("give one of --lm-min, --lm-percentile, --lm-relative")
+    mode, value = modes[0] if modes else ("percentile", 1.0)
+    if (corpus is None) == (lm_path is None):
+        raise io.HearMeError("give --corpus (monolingual Tibetan text to train the LM) or --lm (a trained model), "
+                             "or --no-lm")
+    held = ngram.read_corpus(heldout) if heldout else None
+    if corpus is not None:
+        lines = ngram.read_corpus(corpus)
+        if held is None and mode != "absolute":
+            lines, held = heldout_split(lines)
+        lm = ngram.KNTrigram.fit(lines, progress=progress)
+        if save_lm:
+            lm.save(save_lm)
+    else:
+        lm = ngram.KNTrigram.load(lm_path)
+    threshold = Threshold(mode, float(value)).resolve(lm_score(lm, held) if held else None)
+    return lm, threshold
