@@ -34,5 +34,7 @@ else
 fi
 "$VENV/bin/python" -c "import llamafactory, jieba, nltk, rouge_chinese, hearme" \
   || { echo "[hearme] install check failed" >&2; exit 1; }
+# Templates LLaMA-Factory 0.9.5 lacks (baichuan2, hearme_firefly), for every llamafactory-cli process.
+"$VENV/bin/hearme" recipes plugin install
 echo "$WANT" > "$STAMP"
 echo "[hearme] environment ready: $VENV"
