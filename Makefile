@@ -1,7 +1,10 @@
 # Two commands do all the setup; each builds .venv when it is missing.
 VENV ?= .venv
 OUT ?= runs/demo
-export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_DATASETS_OFFLINE=1 GRADIO_ANALYTICS_ENABLED=False
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export HF_DATASETS_OFFLINE := 1
+export GRADIO_ANALYTICS_ENABLED := False
 
 .PHONY: demo test env
 

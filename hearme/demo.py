@@ -45,6 +45,9 @@ class Demo:
         if self.tiny:
             from hearme import tinymodel
 
+            self.notes.append(f"tiny model: every train recipe runs max_steps={self.max_steps}, cutoff_len=384, fp32, "
+                              "learning_rate 2e-3, batch 4 (a real --model keeps the recipe's own values)")
+
             self.model = str(tinymodel.ensure(self.out / "tiny-model"))
         elif not Path(self.model).exists():
             raise io.HearMeError(f"--model {self.model}: no such directory (the demo never downloads models)")

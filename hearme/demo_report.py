@@ -52,31 +52,43 @@ def render(out: Path, m: dict) -> str:
                 s += [f"![{png.stem}]({_rel(out, str(png))})"]
             s += [""]
 
-    t = m["train"]
     s += ["## 2. Training (LoRA, `llamafactory-cli train`)", "",
-          f"- recipe: `{t['recipe']}` with tiny-model overrides (see `configs/train.yaml`)",
-          f"- train loss: {_fmt(t.get('train_loss'))}, runtime: {_fmt(t.get('train_runtime'))} s, epochs: {_fmt(t.get('epoch'))}",
-          f"- adapter: `{_rel(out, m['adapter'])}`", ""]
-    if t.get("loss_curve"):
-        s += [f"![training loss]({_rel(out, t['loss_curve'])})", ""]
+          "Each run is a shipped recipe plus the overrides listed under Notes; the resolved YAML is in `configs/`.", ""]
+    runs = [("stage 1: self-cognition", m.get("stage1")), ("stage 2: counseling, from the stage-1 adapter", m["train"]),
+            ("Tibetan", m.get("tibetan_train"))]
+    rows = [[label, f"`{t['recipe']}`", _fmt(t.get("train_loss")), _fmt(t.get("train_runtime")), _fmt(t.get("epoch")),
+             f"`{_rel(out, t['adapter'])}`"] for label, t in runs if t]
+    s += [_table(rows, ["run", "recipe", "train loss", "runtime (s)", "epochs", "adapter"]), ""]
+    for label, t in runs:
+        if t and t.get("loss_curve"):
+            s += [f"![{label}]({_rel(out, t['loss_curve'])})"]
+    s += [""]
 
     s += ["## 3. Prediction metrics (LLaMA-Factory `predict_with_generate`)", ""]
     keys = ["predict_bleu-4", "predict_rouge-1", "predict_rouge-2", "predict_rouge-l"]
-    s += [_table([[k, _fmt(m[k])] for k in keys], ["metric", "value"]), "",
-          f"Predictions: `{_rel(out, m['generated_predictions'])}`", ""]
+    bo = m.get("tibetan_predict", {})
+    s += [_table([[k, _fmt(m[k]), _fmt(bo.get(k, ""))] for k in keys],
+                 ["metric", "counseling (zh)", "Tibetan (bo)"]), "",
+          f"Predictions: `{_rel(out, m['generated_predictions'])}`"
+          + (f" and `{_rel(out, m['tibetan_predictions'])}`" if m.get("tibetan_predictions") else ""), ""]
     if m.get("hearme_metrics"):
         s += ["### HearMe metrics per language", "",
               "LLaMA-Factory's numbers are character/jieba based and sub-syllabic for Tibetan; "
               "the syllable metrics below are the ones to compare for Tibetan.", ""]
         by_lang = m["hearme_metrics"]
-        cols = sorted({k for v in by_lang.values() if isinstance(v, dict) for k, x in v.items() if isinstance(x, (int, float))})
-        s += [_table([[lang] + [_fmt(v.get(c, "")) for c in cols] for lang, v in by_lang.items() if isinstance(v, dict)],
+        cols = ["n", "bleu-4", "rouge-1", "rouge-2", "rouge-l", "syllable_bleu", "syllable_rouge-1", "syllable_rouge-2",
+                "syllable_rouge-l", "chrf++", "emoji_rate"]
+        cols = [c for c in cols if any(isinstance(v, dict) and c in v for v in by_lang.values())]
+        s += [_table([[lang] + [_fmt(v.get(c, "–")) for c in cols] for lang, v in by_lang.items() if isinstance(v, dict)],
                      ["lang"] + cols), ""]
 
     s += ["## 4. Merged model (`llamafactory-cli export`)", "", f"`{_rel(out, m['merged_model'])}`", ""]
 
     if m.get("tibetan"):
-        s += ["## 5. Tibetan pipeline leg", "", "```json", json.dumps(m["tibetan"], ensure_ascii=False, indent=1)[:3000], "```", ""]
+        tib = m["tibetan"]
+        s += ["## 5. Tibetan pipeline leg (`hearme tibetan ...`)", ""]
+        s += [f"- {line}" for line in tib.get("summary", [])] or ["```json", json.dumps(tib, ensure_ascii=False, indent=1)[:3000], "```"]
+        s += ["", f"Outputs: `{_rel(out, str(out / 'tibetan'))}/`", ""]
 
     s += ["## 6. LLM judge and probes", ""]
     j = m.get("judge")
@@ -96,5 +108,5 @@ def render(out: Path, m: dict) -> str:
     if m.get("notes"):
         s += ["## Notes", ""] + [f"- {n}" for n in m["notes"]] + [""]
     s += ["## Reproduce", "", "Each LLaMA-Factory step's resolved YAML is in `configs/`; re-run one with e.g.",
-          "", "```bash", f"llamafactory-cli train {_rel(out, str(out / 'configs' / 'train.yaml'))}", "```", ""]
+          "", "```bash", f"llamafactory-cli train {_rel(out, str(out / 'configs' / 'stage1_selfcog.yaml'))}", "```", ""]
     return "\n".join(s)

@@ -32,5 +32,4 @@ OFFLINE_ENV = {
 
 def set_offline() -> None:
     """Nothing may reach a model hub: set the HF offline switches for this process and children."""
-    for k, v in OFFLINE_ENV.items():
-        os.environ.setdefault(k, v)
+    os.environ.update(OFFLINE_ENV)
