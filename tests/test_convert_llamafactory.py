@@ -13,6 +13,7 @@ import pytest
 
 from hearme import io, paths, registry
 from hearme.converters import run
+from tests.lf_helpers import sft_dataset
 
 pytestmark = pytest.mark.slow
 
@@ -39,18 +40,7 @@ def _sources() -> list[tuple[str, str, list[Path]]]:
 
 
 def _load_count(tiny_model, dataset_dir: Path, name: str) -> int:
-    from llamafactory.data import get_dataset, get_template_and_fix_tokenizer
-    from llamafactory.hparams import get_train_args
-    from llamafactory.model import load_tokenizer
-
-    args = dict(model_name_or_path=str(tiny_model), stage="sft", do_train=True, finetuning_type="lora",
-                dataset_dir=str(dataset_dir), dataset=name, template="qwen", cutoff_len=16384,
-                output_dir=str(dataset_dir / "out"), overwrite_cache=True, preprocessing_num_workers=1,
-                report_to="none", bf16=False)
-    model_args, data_args, training_args, *_ = get_train_args(args)
-    tok_mod = load_tokenizer(model_args)
-    tpl = get_template_and_fix_tokenizer(tok_mod["tokenizer"], data_args)
-    return len(get_dataset(tpl, model_args, data_args, training_args, stage="sft", **tok_mod)["train_dataset"])
+    return len(sft_dataset(tiny_model, dataset_dir, name)[1])
 
 
 def test_every_format_loads_with_zero_skipped(tiny_model, tmp_path):

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from tests.conftest import run_hearme
+from tests.lf_helpers import merge_gaps
 
 pytestmark = pytest.mark.slow
 
@@ -51,3 +52,17 @@ def test_report_says_what_ran_and_what_was_skipped(demo_out):
     assert "Skipped: no judge endpoint configured" in report and "HEARME_JUDGE_BASE_URL" in report
     m = json.loads((demo_out / "metrics.json").read_text())
     assert "syllable_bleu" in m["hearme_metrics"]["bo"]
+
+
+def test_merged_model_equals_base_plus_adapter(demo_out):
+    m = json.loads((demo_out / "metrics.json").read_text())
+    to_peft, to_base = merge_gaps(m["model"], m["adapter"], m["merged_model"])
+    assert to_peft < 1e-5, "export did not reproduce base + adapter"
+    assert to_base > 1e-4, "the adapter did not change the model"
+
+
+def test_adapter_carries_the_recipe_lora_settings(demo_out):
+    cfg = json.loads((demo_out / "stage2_counseling" / "adapter_config.json").read_text())
+    assert cfg["r"] == 8 and cfg["lora_alpha"] == 16
+    log = [json.loads(l) for l in (demo_out / "stage2_counseling" / "trainer_log.jsonl").read_text().splitlines()]
+    assert log[-1]["current_steps"] == 4

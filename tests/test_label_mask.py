@@ -6,31 +6,21 @@ from __future__ import annotations
 import pytest
 
 from hearme import io, registry, schema
+from tests.lf_helpers import sft_dataset
 
 IGNORE = -100
 TURNS = [("ང་ལ་སེམས་ཁྲལ་ཡོད།", "བཀྲ་ཤིས་བདེ་ལེགས།"), ("我睡不着。", "能多说说吗？😊"), ("Thanks.", "ང་བོད་པ་ཡིན།")]
 
 
 def _encode(tiny_model, tmp_path, template: str, **extra):
-    from llamafactory.data import get_dataset, get_template_and_fix_tokenizer
-    from llamafactory.hparams import get_train_args
-    from llamafactory.model import load_tokenizer
-
     msgs = [{"role": "system", "content": "你是Jerry。"}]
     for u, a in TURNS:
         msgs += [{"role": "user", "content": u}, {"role": "assistant", "content": a}]
     io.write_records(tmp_path / "d.json", [schema.make(msgs, id="m1", source="test", lang="mixed")])
     registry.register(tmp_path / "d.json", "mask3", tmp_path)
-    args = dict(model_name_or_path=str(tiny_model), stage="sft", do_train=True, finetuning_type="lora",
-                dataset_dir=str(tmp_path), dataset="mask3", template=template, cutoff_len=1024,
-                output_dir=str(tmp_path / "out"), overwrite_cache=True, preprocessing_num_workers=1,
-                report_to="none", bf16=False, **extra)
-    model_args, data_args, training_args, *_ = get_train_args(args)
-    tok_mod = load_tokenizer(model_args)
-    tpl = get_template_and_fix_tokenizer(tok_mod["tokenizer"], data_args)
-    ds = get_dataset(tpl, model_args, data_args, training_args, stage="sft", **tok_mod)["train_dataset"]
+    tok, ds = sft_dataset(tiny_model, tmp_path, "mask3", template=template, cutoff_len=1024, **extra)
     assert len(ds) == 1, "the example was skipped"
-    return tok_mod["tokenizer"], ds[0]["input_ids"], ds[0]["labels"]
+    return tok, ds[0]["input_ids"], ds[0]["labels"]
 
 
 def _spans(labels):

@@ -8,23 +8,13 @@ import json
 import pytest
 
 from hearme import io, paths, registry, samples
+from tests.lf_helpers import sft_dataset
 
 INFO = registry.load(paths.REPO_ROOT)
 
 
-def _load_count(tiny_model, name: str, tmp_path) -> int:
-    from llamafactory.data import get_dataset, get_template_and_fix_tokenizer
-    from llamafactory.hparams import get_train_args
-    from llamafactory.model import load_tokenizer
-
-    args = dict(model_name_or_path=str(tiny_model), stage="sft", do_train=True, finetuning_type="lora",
-                dataset_dir=str(paths.REPO_ROOT), dataset=name, template="qwen", cutoff_len=4096,
-                output_dir=str(tmp_path / "out"), overwrite_cache=True, preprocessing_num_workers=1,
-                report_to="none", bf16=False)
-    model_args, data_args, training_args, *_ = get_train_args(args)
-    tok = load_tokenizer(model_args)
-    tpl = get_template_and_fix_tokenizer(tok["tokenizer"], data_args)
-    return len(get_dataset(tpl, model_args, data_args, training_args, stage="sft", **tok)["train_dataset"])
+def _load_count(tiny_model, name: str) -> int:
+    return len(sft_dataset(tiny_model, paths.REPO_ROOT, name, cutoff_len=4096)[1])
 
 
 def test_registry_is_not_empty():
@@ -37,7 +27,7 @@ def test_every_registered_dataset_loads_without_skips(tiny_model, tmp_path, name
     assert entry["formatting"] == "sharegpt" and entry.get("license") and entry.get("source")
     n_file = len(io.load_records(registry.file_of(name, paths.REPO_ROOT)))
     assert n_file == entry["records"]
-    assert _load_count(tiny_model, name, tmp_path) == n_file
+    assert _load_count(tiny_model, name) == n_file
 
 
 def test_committed_samples_match_a_fresh_build(tmp_path):
