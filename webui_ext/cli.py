@@ -45,6 +45,9 @@ def register(app: typer.Typer) -> None:
         ddir = Path(dataset_dir).resolve() if dataset_dir else paths.dataset_dir()
         if not ddir.is_dir():
             raise io.HearMeError(f"--dataset-dir {ddir}: no such directory")
+        if not (ddir / "dataset_info.json").exists():
+            typer.echo(f"note: {ddir} has no dataset_info.json yet; `hearme samples` registers the bundled samples, "
+                       "or convert your own data in the Data tab", err=True)
         os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # before gradio is imported
         from hearme.webui_ext import app as webui
 

@@ -61,6 +61,7 @@ def convert(lang, fmt, files, path, scrub, sc_name, sc_author, progress=None):
     from hearme import converters
 
     empty = (_preview([]), _rejects([]), None)
+    uploaded: list[Path] = []
     try:
         if fmt not in converters.CONVERTERS:
             raise io.HearMeError(f"unknown format {fmt!r}")
@@ -77,7 +78,7 @@ def convert(lang, fmt, files, path, scrub, sc_name, sc_author, progress=None):
         options = {"name": sc_name, "author": sc_author} if fmt == "self-cognition" else {}
         records, tally = converters.run(fmt, inputs, scrub=bool(scrub), progress=True, **options)
     except Exception as e:  # noqa: BLE001 - every failure becomes a visible message
-        return (ui.fail(lang, e), *empty)
+        return (ui.fail(lang, e, uploads=uploaded), *empty)
     status = labels.msg("converted", lang, read=tally.read, written=tally.written, rejected=tally.rejected,
                         records=len(records))
     notes = ", ".join(f"{k}: {v}" for k, v in sorted(tally.notes.items()))

@@ -293,7 +293,7 @@ def create(ctx: "ui.Ctx") -> dict[str, Any]:
         try:
             dest = keep_upload(Path(f), work_dir)
         except Exception as e:  # noqa: BLE001
-            return gr.update(value=cur), ui.fail(lang, e)
+            return gr.update(value=cur), ui.fail(lang, e, uploads=[Path(f)])
         return gr.update(choices=list_predictions(work_dir), value=str(dest)), ui.ok(f"{Path(f).name} → {dest}")
 
     def judge_fn(lang, p, u, m, k, n, r, progress=gr.Progress(track_tqdm=True)):

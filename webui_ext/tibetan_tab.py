@@ -87,7 +87,7 @@ def on_filter(lang, dataset, upload, use_lm, corpus, heldout, relative, register
         report = run_filter(inp, out, bool(use_lm), corpus, heldout, relative)
         extra = _register(out, register_as, ctx.dataset_dir) if report["kind"] == "records" and report["written"] else ""
     except Exception as e:  # noqa: BLE001
-        return ui.fail(lang, e), ui.table([], REJECT_COLS)
+        return ui.fail(lang, e, uploads=ui.paths_of(upload)), ui.table([], REJECT_COLS)
     status = labels.msg("filter_done", lang, read=report["read"], written=report["written"], rejected=report["rejected"])
     checks = ", ".join(f"{k} {v}" for k, v in sorted(report.get("rejected_by_check", {}).items()))
     return ui.ok(status + (f"  \nfailing utterances by check: {checks}" if checks else "") + f"  \n→ {out}" + extra), \
@@ -123,12 +123,21 @@ def on_ifd(lang, dataset, upload, model_path, top_fraction, register_as, ctx: "u
         report = run_ifd(inp, out, model_path, top_fraction)
         extra = _register(out, register_as, ctx.dataset_dir) if report["written"] else ""
     except Exception as e:  # noqa: BLE001
-        return ui.fail(lang, e), ui.table([], IFD_COLS)
+        return ui.fail(lang, e, uploads=ui.paths_of(upload)), ui.table([], IFD_COLS)
     status = labels.msg("ifd_done", lang, kept=report["written"], n=report["read"])
     s = report.get("ifd") or {}
     if s.get("mean") is not None:
         status += f" IFD mean {s['mean']:.4f} (min {s['min']:.4f}, max {s['max']:.4f})"
     return ui.ok(status + f"  \n→ {out}" + extra), _ifd_table(out)
+
+
+def _default_relative() -> float:
+    """The demo's threshold, tuned for the small bundled corpus (the paper's 0.85 assumes a large one)."""
+    try:
+        from hearme.tibetan.demo import DEMO_RELATIVE
+    except ImportError:
+        return 0.85
+    return float(DEMO_RELATIVE)
 
 
 def _datasets(dataset_dir: Path) -> list[str]:
@@ -164,7 +173,7 @@ def create(ctx: "ui.Ctx") -> dict[str, Any]:
             corpus = gr.Textbox(value=str(corpus_default) if corpus_default.exists() else "", scale=3, elem_id="hm-bo-corpus")
             heldout = gr.Textbox(value=str(heldout_default) if heldout_default.exists() else "", scale=3,
                                  elem_id="hm-bo-heldout")
-            relative = gr.Number(value=0.85, minimum=0.01, scale=1, elem_id="hm-bo-relative")
+            relative = gr.Number(value=_default_relative(), minimum=0.01, scale=1, elem_id="hm-bo-relative")
         with gr.Row():
             filter_register = gr.Textbox(scale=3, elem_id="hm-bo-filter-register")
             filter_btn = gr.Button(variant="primary", scale=1, elem_id="hm-bo-filter-btn")

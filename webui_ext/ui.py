@@ -29,9 +29,13 @@ def ok(text: str) -> str:
     return f"✅ {text}"
 
 
-def error_text(e: BaseException, secrets: Iterable[str] = ()) -> str:
-    """One line for the user; known input errors keep their message, others name their type."""
+def error_text(e: BaseException, secrets: Iterable[str] = (), uploads: Iterable[Path] = ()) -> str:
+    """One line for the user; known input errors keep their message, others name their type.
+
+    Uploaded files are named by their own name, not gradio's temp path."""
     text = str(e) if isinstance(e, USER_ERRORS) else f"{type(e).__name__}: {e}"
+    for p in uploads:
+        text = text.replace(str(p), Path(p).name)
     text = " ".join(text.split())[:600] or type(e).__name__
     for s in secrets:
         if s:
@@ -39,7 +43,7 @@ def error_text(e: BaseException, secrets: Iterable[str] = ()) -> str:
     return text
 
 
-def fail(lang: str | None, e: BaseException | str, secrets: Iterable[str] = ()) -> str:
+def fail(lang: str | None, e: BaseException | str, secrets: Iterable[str] = (), uploads: Iterable[Path] = ()) -> str:
     """Show a toast and return the Markdown status for an error; the server keeps running."""
     import gradio as gr
 
@@ -50,7 +54,7 @@ def fail(lang: str | None, e: BaseException | str, secrets: Iterable[str] = ()) 
             for s in secrets:
                 tb = tb.replace(s, "***")
             sys.stderr.write(tb)
-        text = error_text(e, secrets)
+        text = error_text(e, secrets, uploads)
     else:
         text = e
     message = labels.msg("error", lang, msg=text)
