@@ -265,13 +265,14 @@ def test_train_tab_runs_stage1_on_the_tiny_model_with_a_hearme_dataset_and_plugi
     assert B.has_option(page, template_box, "hearme_firefly"), "HearMe's plugin templates belong in the template list"
     B.pick(page, template_box, "hearme_firefly")
     B.pick(page, page.locator("#tab-train").get_by_label("Dataset", exact=True), "hearme_selfcog_train")
+    page.evaluate("window.scrollTo(0, 0)")
+    B.shot(page, "03-train-setup")
     page.get_by_text("Extra configurations").first.click()
     B.labelled(page, "Extra arguments").fill(json.dumps({
-        "optim": "adamw_torch", "max_steps": 2, "cutoff_len": 128, "per_device_train_batch_size": 1,
+        "optim": "adamw_torch", "max_steps": 4, "logging_steps": 1, "cutoff_len": 128, "per_device_train_batch_size": 1,
         "gradient_accumulation_steps": 1, "preprocessing_num_workers": 1, "dataloader_num_workers": 0,
         "disable_gradient_checkpointing": True}))
     B.labelled(page, "Extra arguments").press("Tab")
-    B.shot(page, "03-train-setup")
     saves = webui.work / "saves" / "Custom" / "lora"
     start = page.locator("#tab-train").get_by_role("button", name="Start", exact=True)
     for _ in range(3):  # a click during a re-layout can miss; a second Start while running is refused by LF
@@ -294,4 +295,5 @@ def test_train_tab_runs_stage1_on_the_tiny_model_with_a_hearme_dataset_and_plugi
     assert args["dataset"] == "hearme_selfcog_train" and args["dataset_dir"] == str(webui.dataset_dir)
     assert args["template"] == "hearme_firefly" and not args.get("bf16") and not args.get("fp16")
     page.get_by_text("Finished", exact=False).first.wait_for(timeout=120_000)
+    start.scroll_into_view_if_needed()
     B.shot(page, "03-train-done")
