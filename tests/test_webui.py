@@ -110,7 +110,7 @@ def test_data_tab_converts_registers_and_draws_the_card(page, webui):
     page.locator("#hm-data-split").get_by_label("80/20").check()
     assert "webui_cps_train" in B.run(page, "#hm-data-register", "#hm-data-reg-status", "Registered")
     page.locator("#hm-data-card img").first.wait_for()
-    B.shot(page, "02-data", full_page=True)
+    B.shot(page, "02-data", locator=page.locator("#hm-tab-data"))
 
     info = registry.load(webui.dataset_dir)  # on disk, where the Train tab reads it
     parts = {k: v for k, v in info.items() if k.startswith("webui_cps_")}
@@ -203,7 +203,7 @@ def test_evaluate_tab_metrics_judge_compare_probes_and_the_key_stays_in_memory(p
     B.run(page, "#hm-eval-probe-btn", "#hm-eval-probe-status", "Probes done")
     probes = page.locator("#hm-eval-probes").inner_text()
     assert "identity" in probes and "crisis" in probes
-    B.shot(page, "04-evaluate", full_page=True)
+    B.shot(page, "04-evaluate", locator=page.locator("#hm-tab-eval"))
 
     # The key was used (the judge answered) but is in no file the server wrote, in no log, and not
     # in the server's environment. Everything the server writes is under webui.root.
@@ -241,7 +241,7 @@ def test_tibetan_tab_segments_filters_and_selects(page, webui, tmp_path, tiny_mo
     ifd_rows = page.locator("#hm-bo-ifd-table").inner_text()
     assert all(str(r["id"]) in ifd_rows for r in clean + [bad])
     assert (webui.work / "saves" / "hearme_tibetan" / "bo_mix" / "ifd_selected.ifd.jsonl").exists()
-    B.shot(page, "06-tibetan", full_page=True)
+    B.shot(page, "06-tibetan", locator=page.locator("#hm-tab-tibetan"))
 
 
 def test_language_switch_relabels_hearme_tabs(page):
@@ -259,6 +259,8 @@ def test_language_switch_relabels_hearme_tabs(page):
 def test_train_tab_runs_stage1_on_the_tiny_model_with_a_hearme_dataset_and_plugin_template(page, webui, tiny_model):
     """LLaMA-Factory trains in a separate process: it must see HearMe's datasets and plugin templates."""
     B.pick(page, page.get_by_label("Model name", exact=True), "Custom")
+    # LLaMA-Factory answers a model change with model path + template defaults, then a warning; let it finish
+    page.get_by_test_id("toast-body").filter(has_text="non-instruct").first.wait_for()
     B.labelled(page, "Model path").fill(str(tiny_model))
     B.labelled(page, "Model path").press("Tab")
     template_box = page.get_by_label("Chat template", exact=True)
@@ -273,6 +275,11 @@ def test_train_tab_runs_stage1_on_the_tiny_model_with_a_hearme_dataset_and_plugi
         "gradient_accumulation_steps": 1, "preprocessing_num_workers": 1, "dataloader_num_workers": 0,
         "disable_gradient_checkpointing": True}))
     B.labelled(page, "Extra arguments").press("Tab")
+    # "Preview command" shows what the server received: the same inputs Start will send
+    train = page.locator("#tab-train")
+    train.get_by_role("button", name="Preview command", exact=True).click()
+    for text in (str(tiny_model), "hearme_firefly", "hearme_selfcog_train", "max_steps"):
+        train.get_by_text(text).first.wait_for()
     saves = webui.work / "saves" / "Custom" / "lora"
     start = page.locator("#tab-train").get_by_role("button", name="Start", exact=True)
     for _ in range(3):  # a click during a re-layout can miss; a second Start while running is refused by LF
