@@ -133,5 +133,8 @@ def launch(host: str = "127.0.0.1", port: int | None = None, dataset_dir: Path |
     dataset_dir = Path(dataset_dir or paths.dataset_dir()).resolve()
     prepare(dataset_dir)
     demo = build(dataset_dir)
-    demo.queue().launch(server_name=host, server_port=port, share=False, inbrowser=False, show_error=True,
-                        allowed_paths=allowed_paths(dataset_dir))
+    try:
+        demo.queue().launch(server_name=host, server_port=port, share=False, inbrowser=False, show_error=True,
+                            allowed_paths=allowed_paths(dataset_dir))
+    except OSError as e:  # port taken, address not available: one line, not a traceback
+        raise io.HearMeError(f"cannot serve on {host}:{port or 'the default port'}: {e}") from None

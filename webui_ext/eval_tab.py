@@ -51,9 +51,9 @@ def keep_upload(upload: Path, work_dir: Path) -> Path:
     return dest
 
 
-def _pred_path(pred: str | None) -> Path:
+def _pred_path(pred: str | None, lang: str | None = "en") -> Path:
     if not pred or not str(pred).strip():
-        raise io.HearMeError(labels.msg("no_pred", "en"))
+        raise io.HearMeError(labels.msg("no_pred", lang))
     p = Path(str(pred).strip()).expanduser()
     if not p.is_file():
         raise io.InputError(p, "", "no such file")
