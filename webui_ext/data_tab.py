@@ -46,7 +46,7 @@ def _rejects(rows: list[dict]) -> Any:
 
 
 def _check_types(fmt: str, files: list[Path]) -> str | None:
-    """The first uploaded file whose suffix the converter does not read, as a message key's arguments."""
+    """The name of the first uploaded file whose suffix the converter does not read, if any."""
     from hearme.converters import CONVERTERS
 
     want = CONVERTERS[fmt].suffixes
