@@ -165,3 +165,18 @@ def test_predictions_upload_is_checked_before_it_is_kept(tmp_path):
         with pytest.raises(io.HearMeError, match=why):
             eval_tab.keep_upload(f, tmp_path / "other")
     assert not (tmp_path / "other").exists()
+
+
+def test_tibetan_filter_with_the_lm_and_its_reasons(tmp_path):
+    from hearme import samples
+    from hearme.webui_ext import tibetan_tab
+
+    samples.build(tmp_path / "data", tmp_path)
+    inp = registry.file_of("hearme_tibetan_bo_train", tmp_path)
+    out = tmp_path / "out" / "filtered.json"
+    report = tibetan_tab.run_filter(inp, out, True, str(tibetan_tab.SAMPLES / "corpus_bo.txt"),
+                                    str(tibetan_tab.SAMPLES / "heldout_bo.txt"), tibetan_tab._default_relative())
+    assert report["read"] == report["written"] + report["rejected"] and report["threshold"]["mode"] == "relative"
+    assert report["lm"]["sentences"] > 0 and out.exists()
+    with pytest.raises(io.InputError, match="LM corpus"):
+        tibetan_tab.run_filter(inp, out, True, str(tmp_path / "missing.txt"), "", 0.85)

@@ -63,13 +63,11 @@ def run_filter(inp: Path, out: Path, use_lm: bool, corpus: str, heldout: str, re
 
     lm = threshold = None
     if use_lm:
-        from hearme.tibetan.cli import _lm_and_threshold  # the CLI's corpus -> LM + threshold logic
-
         corpus_p = Path(corpus.strip()) if (corpus or "").strip() else None
         if corpus_p is None or not corpus_p.is_file():
             raise io.InputError(corpus or "(empty)", "", "LM corpus: no such file (monolingual Tibetan text, one line each)")
         held_p = Path(heldout.strip()) if (heldout or "").strip() else None
-        lm, threshold = _lm_and_threshold(corpus_p, None, held_p, None, None, float(relative), None)
+        lm, threshold = F.lm_and_threshold(corpus_p, heldout=held_p, lm_relative=float(relative))
     return F.run(inp, out, lm, threshold, progress=True)
 
 
