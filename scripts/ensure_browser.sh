@@ -15,6 +15,6 @@ grep -i "Tibetan Machine\|Noto Serif Tibetan" <<<"$installed_fonts" >/dev/null |
 grep -i "Color Emoji" <<<"$installed_fonts" >/dev/null || fonts+=(fonts-noto-color-emoji)
 if (( ${#fonts[@]} )); then
   echo "[hearme] installing fonts for the WebUI screenshots: ${fonts[*]}"
-  $SUDO apt-get update -qq >/dev/null
+  $SUDO apt-get update -qq >/dev/null || true
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${fonts[@]}" >/dev/null || echo "[hearme] fonts not installed (screenshots may show boxes)"
 fi
