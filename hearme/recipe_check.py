@@ -267,12 +267,12 @@ def run_checks(targets: list[Path] | None, *, tiny_model: Path | None = None, da
     os.environ.setdefault("LLAMAFACTORY_VERBOSITY", "WARN")
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     paths.set_offline()
+    recipes = find_recipes(targets)  # bad paths fail before any model work
     if tiny_model is None:
         from hearme import tinymodel
 
         tiny_model = tinymodel.ensure(paths.cache_dir() / "tiny-model")
-    return [check(p, tiny_model=Path(tiny_model), dataset_dir=dataset_dir, world_size=world_size)
-            for p in find_recipes(targets)]
+    return [check(p, tiny_model=Path(tiny_model), dataset_dir=dataset_dir, world_size=world_size) for p in recipes]
 
 
 def _rel(p: Path) -> str:

@@ -69,8 +69,14 @@ def build(out_dir: str | Path, hidden: int = 64, layers: int = 2, vocab_size: in
     if tmp.exists():
         import shutil
         shutil.rmtree(tmp)
+    from transformers.utils import logging as hf_logging
+
     hf_tok.save_pretrained(tmp)
-    model.save_pretrained(tmp)
+    hf_logging.disable_progress_bar()  # one quiet line from the CLI instead of a shard bar
+    try:
+        model.save_pretrained(tmp)
+    finally:
+        hf_logging.enable_progress_bar()
     summary = {"path": str(out.resolve()), "parameters": sum(p.numel() for p in model.parameters()),
                "vocab": len(hf_tok), "special_tokens": len(SPECIAL_TOKENS), "hidden": hidden, "layers": layers}
     io.write_json(tmp / "hearme_tiny.json", summary)
