@@ -34,12 +34,13 @@ def tiny_model(
     hidden: int = typer.Option(64, help="Hidden size."),
     layers: int = typer.Option(2, help="Number of transformer layers."),
     seed: int = typer.Option(0, help="Random seed for the weights."),
+    max_positions: int = typer.Option(1024, help="Context length (max_position_embeddings)."),
 ) -> None:
     """Build an offline tiny model (BPE tokenizer + random Qwen2, ~100k parameters)."""
     from hearme import paths, tinymodel
 
     paths.set_offline()
-    info = tinymodel.build(out_dir, hidden=hidden, layers=layers, seed=seed)
+    info = tinymodel.build(out_dir, hidden=hidden, layers=layers, seed=seed, max_positions=max_positions)
     echo(f"tiny model: {info['path']}  parameters={info['parameters']}  vocab={info['vocab']}")
 
 

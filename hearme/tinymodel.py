@@ -32,7 +32,8 @@ CHATML = (
 )
 
 
-def build(out_dir: str | Path, hidden: int = 64, layers: int = 2, vocab_size: int = 1024, seed: int = 0) -> dict:
+def build(out_dir: str | Path, hidden: int = 64, layers: int = 2, vocab_size: int = 1024, seed: int = 0,
+          max_positions: int = 1024) -> dict:
     """Write tokenizer + random model to out_dir; return a summary dict."""
     import torch
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
@@ -54,11 +55,11 @@ def build(out_dir: str | Path, hidden: int = 64, layers: int = 2, vocab_size: in
         unk_token="<unk>", additional_special_tokens=[t for t in SPECIAL_TOKENS if t not in ("<s>", "<|endoftext|>", "<unk>")],
     )
     hf_tok.chat_template = CHATML
-    hf_tok.model_max_length = 1024
+    hf_tok.model_max_length = max_positions
 
     torch.manual_seed(seed)
     cfg = Qwen2Config(hidden_size=hidden, intermediate_size=hidden * 2, num_hidden_layers=layers,
-                      num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=1024,
+                      num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=max_positions,
                       tie_word_embeddings=True, vocab_size=len(hf_tok),
                       bos_token_id=hf_tok.bos_token_id, eos_token_id=hf_tok.eos_token_id,
                       pad_token_id=hf_tok.pad_token_id)

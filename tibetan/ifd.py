@@ -182,12 +182,12 @@ class Scorer:
             for batch in batches:
                 width = max(len(passes[i].ids) for i in batch)
                 ids = torch.full((len(batch), width), self.pad_id, dtype=torch.long)
-                mask = torch.zeros((len(batch), width), dtype=torch.long)
                 for row, i in enumerate(batch):
                     p = passes[i].ids
                     ids[row, :len(p)] = torch.tensor(p, dtype=torch.long)
-                    mask[row, :len(p)] = 1
-                logits = self.model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device)).logits
+                # Right padding under causal attention: real tokens never see the pads after them,
+                # so no mask is needed and SDPA keeps its fast causal kernel (same values).
+                logits = self.model(input_ids=ids.to(self.device)).logits
                 # CE of token j (j >= 1) predicted at position j-1
                 logp = torch.log_softmax(logits[:, :-1].float(), dim=-1)
                 target = ids[:, 1:].to(self.device)
