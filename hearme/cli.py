@@ -123,6 +123,30 @@ def _register_areas() -> None:
 
 _register_areas()
 
+PANELS = {  # in data-flow order
+    "Run": ("demo", "webui"),
+    "Data": ("convert", "scrub", "select", "dedup", "split", "stats", "register", "datasets", "samples", "tibetan"),
+    "Train": ("recipes", "cv", "tiny-model"),
+    "Evaluate": ("metrics", "judge", "judge-dialogues", "probe", "compare", "report"),
+}
+
+
+def _group_help() -> None:
+    """Group `hearme --help` by stage of the data flow."""
+    order = [name for names in PANELS.values() for name in names]
+    panel_of = {name: panel for panel, names in PANELS.items() for name in names}
+
+    def name_of(cmd) -> str:
+        return cmd.name or (cmd.callback.__name__.replace("_", "-") if cmd.callback else "")
+
+    for items, key in ((app.registered_commands, name_of), (app.registered_groups, lambda g: g.name or "")):
+        items.sort(key=lambda c: order.index(key(c)) if key(c) in order else len(order))
+        for c in items:
+            c.rich_help_panel = panel_of.get(key(c), "Other")
+
+
+_group_help()
+
 
 def main(argv: list[str] | None = None) -> None:
     try:
