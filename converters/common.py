@@ -39,6 +39,23 @@ def need_text(value: Any, what: str) -> str:
     return text
 
 
+def conversation_of(raw: Any, item: str, turn_keys: str) -> list[dict]:
+    """The `conversation` list of an xtuner/Firefly-style item, every turn an object, or a Reject."""
+    if isinstance(raw, Reject):
+        raise raw
+    if not isinstance(raw, dict):
+        raise Reject(f"{item} is {type(raw).__name__}, expected an object with `conversation`")
+    conv = raw.get("conversation")
+    if conv is None:
+        raise Reject("`conversation` is missing")
+    if not isinstance(conv, list) or not conv:
+        raise Reject(f"`conversation` must be a non-empty list of {{{turn_keys}}} turns")
+    for i, turn in enumerate(conv):
+        if not isinstance(turn, dict):
+            raise Reject(f"turn {i} is {type(turn).__name__}, expected an object")
+    return conv
+
+
 def merge_turns(turns: Iterable[tuple[str, str]], note=None) -> list[tuple[str, str]]:
     """Join consecutive turns of the same role (blank line between); count merges via note()."""
     out: list[tuple[str, str]] = []

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from hearme import io, schema
 from hearme.converters.base import Converter, Reject, register_converter
-from hearme.converters.common import clean, need_text
+from hearme.converters.common import clean, conversation_of, need_text
 
 
 @register_converter("emollm")
@@ -35,19 +35,9 @@ class EmoLLMConverter(Converter):
             yield f"record {i}", item
 
     def convert(self, raw, path: Path, position):
-        if isinstance(raw, Reject):
-            raise raw
-        if not isinstance(raw, dict):
-            raise Reject(f"item is {type(raw).__name__}, expected an object with `conversation`")
-        conv = raw.get("conversation")
-        if conv is None:
-            raise Reject("`conversation` is missing")
-        if not isinstance(conv, list) or not conv:
-            raise Reject("`conversation` must be a non-empty list of {input, output} turns")
+        conv = conversation_of(raw, "item", "input, output")
         messages, system = [], None
         for i, turn in enumerate(conv):
-            if not isinstance(turn, dict):
-                raise Reject(f"turn {i} is {type(turn).__name__}, expected an object")
             sys_text = turn.get("system")
             if sys_text is not None and not isinstance(sys_text, str):
                 raise Reject(f"turn {i} system is {type(sys_text).__name__}, expected text")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from hearme import io, schema
 from hearme.converters.base import Converter, Reject, register_converter
-from hearme.converters.common import clean, lang_of, need_text
+from hearme.converters.common import clean, conversation_of, lang_of, need_text
 
 
 @register_converter("firefly")
@@ -32,19 +32,9 @@ class FireflyConverter(Converter):
             yield f"line {lineno}", (obj if err is None else Reject(err))
 
     def convert(self, raw, path: Path, position):
-        if isinstance(raw, Reject):
-            raise raw
-        if not isinstance(raw, dict):
-            raise Reject(f"line is {type(raw).__name__}, expected an object")
-        conv = raw.get("conversation")
-        if conv is None:
-            raise Reject("`conversation` is missing")
-        if not isinstance(conv, list) or not conv:
-            raise Reject("`conversation` must be a non-empty list of {human, assistant} turns")
+        conv = conversation_of(raw, "line", "human, assistant")
         messages = []
         for i, turn in enumerate(conv):
-            if not isinstance(turn, dict):
-                raise Reject(f"turn {i} is {type(turn).__name__}, expected an object")
             messages.append({"role": "user", "content": need_text(turn.get("human"), f"turn {i} human")})
             messages.append({"role": "assistant", "content": need_text(turn.get("assistant"), f"turn {i} assistant")})
         system = raw.get("system")
