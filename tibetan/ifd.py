@@ -9,8 +9,9 @@ IFD (`--aggregate mean`) or the token-weighted ratio (`--aggregate tokens`).
 
 Speed: the causal mask gives every answer's CAS from ONE forward pass over the dialogue (the
 paper's Figure 4 trick); DAS passes are short. All passes are length-bucketed into batches
-under a token budget. Histories longer than the model limit are cut from the left per answer,
-so the batched values equal the one-at-a-time values.
+under a token budget, right-padded (no attention mask needed under causal attention), and the
+LM head runs only where a scored token is predicted. Histories longer than the model limit are
+cut from the left per answer, so the batched values equal the one-at-a-time values.
 """
 
 from __future__ import annotations
@@ -81,6 +82,7 @@ class Scorer:
             model = PeftModel.from_pretrained(model, str(adapter))
         self.model = model.to(device).eval()
         self.device, self.torch = device, torch
+        self.split_head = _split_head(self.model)
         self.template = template and bool(getattr(self.tok, "chat_template", None))
         self.notes = [] if self.template or not template else ["the tokenizer has no chat template: scored as plain text"]
         limit = max_length or getattr(self.model.config, "max_position_embeddings", None) or 2048
@@ -185,21 +187,48 @@ class Scorer:
                 for row, i in enumerate(batch):
                     p = passes[i].ids
                     ids[row, :len(p)] = torch.tensor(p, dtype=torch.long)
-                # Right padding under causal attention: real tokens never see the pads after them,
-                # so no mask is needed and SDPA keeps its fast causal kernel (same values).
-                logits = self.model(input_ids=ids.to(self.device)).logits
-                # CE of token j (j >= 1) predicted at position j-1
-                logp = torch.log_softmax(logits[:, :-1].float(), dim=-1)
-                target = ids[:, 1:].to(self.device)
-                ce = -logp.gather(-1, target.unsqueeze(-1)).squeeze(-1).cpu().double()
-                for row, i in enumerate(batch):
-                    for r, k, kind, a, b in passes[i].spans:
-                        results[(r, k, kind)] = (float(ce[row, a - 1:b - 1].sum()), b - a)
+                ids = ids.to(self.device)
+                if batched and self.split_head:
+                    self._ce_at_spans(ids, [passes[i] for i in batch], batch, results)
+                else:  # the whole-logits path: Cherry LLM's loop computes exactly this
+                    self._ce_full(ids, [passes[i] for i in batch], batch, results)
                 if bar:
                     bar.update(1)
         if bar:
             bar.close()
         return results
+
+    # Right padding under causal attention: real tokens never see the pads after them, so no
+    # attention mask is needed and SDPA keeps its fast causal kernel (same values).
+    def _ce_full(self, ids, passes: list[Pass], batch: list[int], results: dict) -> None:
+        logits = self.model(input_ids=ids).logits
+        logp = self.torch.log_softmax(logits[:, :-1].float(), dim=-1)  # token j predicted at j-1
+        ce = -logp.gather(-1, ids[:, 1:].unsqueeze(-1)).squeeze(-1).cpu().double()
+        for row, (i, p) in enumerate(zip(batch, passes)):
+            for r, k, kind, a, b in p.spans:
+                results[(r, k, kind)] = (float(ce[row, a - 1:b - 1].sum()), b - a)
+
+    def _ce_at_spans(self, ids, passes: list[Pass], batch: list[int], results: dict) -> None:
+        """The LM head and softmax only where a scored token is predicted: far less memory
+        than [batch, width, vocab] logits with a large vocabulary, and less compute."""
+        torch = self.torch
+        backbone, head = self.split_head
+        hidden = backbone(input_ids=ids).last_hidden_state
+        rows, cols, owners = [], [], []
+        for row, (i, p) in enumerate(zip(batch, passes)):
+            for span in p.spans:
+                a, b = span[3], span[4]
+                rows += [row] * (b - a)
+                cols += range(a - 1, b - 1)
+                owners.append((span, b - a))
+        r_idx = torch.tensor(rows, device=ids.device)
+        c_idx = torch.tensor(cols, device=ids.device)
+        logp = torch.log_softmax(head(hidden[r_idx, c_idx]).float(), dim=-1)
+        ce = -logp.gather(-1, ids[r_idx, c_idx + 1].unsqueeze(-1)).squeeze(-1).cpu().double()
+        pos = 0
+        for (r, k, kind, a, b), n in owners:
+            results[(r, k, kind)] = (float(ce[pos:pos + n].sum()), n)
+            pos += n
 
     def score(self, records: Sequence[dict], *, batched: bool = True, aggregate: str = "mean",
               progress: bool = False) -> list[dict]:
@@ -219,6 +248,20 @@ class Scorer:
                               "ifd": cas / das if das > 0 else math.nan})
             out.append(_aggregate(rec, turns, aggregate, enc.notes))
         return out
+
+
+def _split_head(model):
+    """(backbone, lm_head) when logits are exactly lm_head(last hidden state), else None."""
+    cfg = getattr(model, "config", None)
+    if any(getattr(cfg, k, None) for k in ("final_logit_softcapping", "logit_scale", "logits_scaling")):
+        return None
+    try:
+        backbone, head = model.get_decoder(), model.get_output_embeddings()
+    except (AttributeError, NotImplementedError):
+        return None
+    if backbone is None or head is None or backbone is model:
+        return None
+    return backbone, head
 
 
 def _aggregate(rec: dict, turns: list[dict], how: str, notes: list[str]) -> dict:
