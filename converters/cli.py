@@ -32,13 +32,10 @@ def _report(tally: io.Tally, out: Path | None) -> None:
     _echo(tally.summary())
 
 
-def _register(out: Path, name: str, dataset_dir: Optional[Path], records, license: str = "") -> None:
+def _register(out: Path, name: str, dataset_dir: Optional[Path]) -> None:
     from hearme import registry
 
-    source = ",".join(sorted({r.get("source", "") for r in records} - {""}))
-    lang = ",".join(sorted({r.get("lang", "") for r in records} - {""}))
-    license = license or ",".join(sorted({r.get("license", "") for r in records} - {""}))
-    entry = registry.register(out, name, dataset_dir, source=source, license=license, lang=lang)
+    entry = registry.register(out, name, dataset_dir)  # source, license, lang come from the records
     _echo(f"registered {name}: {entry['records']} records -> {registry.registry_path(dataset_dir)}")
 
 
@@ -70,7 +67,7 @@ def register(app: typer.Typer) -> None:
         if register_as:
             if not records:
                 raise io.HearMeError(f"nothing to register: {out} has no records")
-            _register(out, register_as, dataset_dir, records)
+            _register(out, register_as, dataset_dir)
         _report(tally, out)
 
     @app.command("scrub")

@@ -101,13 +101,11 @@ def split_file(path, *, ratios: str | None = None, kfold: int | None = None, see
     empty = [p for p, recs in parts.items() if not recs]
     if empty:
         raise io.HearMeError(f"{path}: {len(records)} records are too few for this split ({', '.join(empty)} would be empty)")
-    license = license or ",".join(sorted({r.get("license", "") for r in records} - {""}))
-    source = ",".join(sorted({r.get("source", "") for r in records} - {""}))
-    lang = ",".join(sorted({r.get("lang", "") for r in records} - {""}))
+    meta = {**registry.record_meta(records), **({"license": license} if license else {})}  # of all parts
     written: dict[str, tuple[Path, int]] = {}
     for part, recs in parts.items():
         out = io.write_records(out_dir / f"{name}_{part}.json", recs)
         if register:
-            registry.register(out, f"{name}_{part}", dataset_dir, source=source, license=license, lang=lang)
+            registry.register(out, f"{name}_{part}", dataset_dir, **meta)
         written[part] = (out, len(recs))
     return written

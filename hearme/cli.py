@@ -49,17 +49,13 @@ def register_cmd(
     records: Path = typer.Argument(..., help="Records file (.json array or .jsonl) to register."),
     name: str = typer.Option(..., "--name", "-n", help="Dataset name used in recipes (`dataset: NAME`)."),
     dataset_dir: Optional[Path] = typer.Option(None, help="Directory of dataset_info.json [default: the repository root]."),
-    source: str = typer.Option("", help="Where the data came from (e.g. CPsyCoun)."),
-    license: str = typer.Option("", "--license", help="License of the source data (e.g. CC BY 4.0)."),
-    lang: str = typer.Option("", help="Language code(s) of the data, e.g. zh or bo."),
+    source: str = typer.Option("", help="Where the data came from (e.g. CPsyCoun) [default: from the records]."),
+    license: str = typer.Option("", "--license", help="License of the source data (e.g. CC BY 4.0) [default: from the records]."),
+    lang: str = typer.Option("", help="Language code(s) of the data, e.g. zh or bo [default: from the records]."),
 ) -> None:
     """Add or update a dataset_info.json entry (sharegpt formatting with role/content tags)."""
     from hearme import registry
 
-    if not source or not lang:
-        recs = io.load_records(records)
-        source = source or ",".join(sorted({r.get("source", "") for r in recs} - {""}))
-        lang = lang or ",".join(sorted({r.get("lang", "") for r in recs} - {""}))
     entry = registry.register(records, name, dataset_dir, source=source, license=license, lang=lang)
     echo(f"registered {name}: {entry['records']} records -> {registry.registry_path(dataset_dir)}")
 

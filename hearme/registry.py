@@ -6,6 +6,7 @@ which in LLaMA-Factory 0.9.5 appends "detailed thinking off" to the system promp
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 from pathlib import Path
@@ -50,27 +51,37 @@ def save(info: dict, dataset_dir=None) -> Path:
     return registry_path(dataset_dir)
 
 
-def _detect_style(records_file: Path) -> tuple[str, int]:
-    """('messages' | 'sharegpt', record count) for a records file; validates every record."""
+def record_meta(records: list[dict]) -> dict[str, str]:
+    """source, license and lang of the records, each the sorted distinct values joined by commas."""
+    def joined(key: str) -> str:
+        return ",".join(sorted({str(r.get(key) or "") for r in records} - {""}))
+    return {key: joined(key) for key in ("source", "license", "lang")}
+
+
+def _read(records_file: Path) -> tuple[str, list[dict]]:
+    """('messages' | 'sharegpt', records) for a records file; validates every record."""
     items = io.read_items(records_file)
     recs = io.load_records(records_file, items=items)
     if not recs:
         raise io.InputError(records_file, "", "no records to register")
     first = items[0][1]
-    return ("sharegpt" if isinstance(first, dict) and "conversations" in first else "messages"), len(recs)
+    return ("sharegpt" if isinstance(first, dict) and "conversations" in first else "messages"), recs
 
 
 def entry_for(records_file, dataset_dir=None, *, source: str = "", license: str = "", lang: str = "") -> dict:
+    """The dataset_info.json entry; source/license/lang not given come from the records."""
     records_file = Path(records_file).resolve()
     base = Path(dataset_dir or paths.dataset_dir()).resolve()
-    style, n = _detect_style(records_file)
+    style, recs = _read(records_file)
     try:
         file_name = str(records_file.relative_to(base))
     except ValueError:
         file_name = str(records_file)
-    entry = {"file_name": file_name, **json.loads(json.dumps(SHAREGPT_ENTRY if style == "sharegpt" else MESSAGES_ENTRY))}
-    entry.update({k: v for k, v in {"source": source, "license": license, "lang": lang}.items() if v})
-    entry["records"] = n
+    entry = {"file_name": file_name, **copy.deepcopy(SHAREGPT_ENTRY if style == "sharegpt" else MESSAGES_ENTRY)}
+    given = {"source": source, "license": license, "lang": lang}
+    derived = record_meta(recs)
+    entry.update({k: v for k, v in ((k, given[k] or derived[k]) for k in given) if v})
+    entry["records"] = len(recs)
     return entry
 
 

@@ -61,7 +61,7 @@ def build(files_dir: str | Path, dataset_dir: str | Path, seed: int = 42) -> dic
         if b.split:
             split = split_records(records, ratios=list(b.split), seed=seed)
             parts = {f"{b.name}_{b.split_names.get(k, k)}": v for k, v in split.items()}
-        langs = ",".join(sorted({r["lang"] for r in records}))
+        langs = registry.record_meta(records)["lang"]  # of the whole bundle, for every part
         for name, recs in parts.items():
             path = files_dir / f"{name}.json"
             io.write_records(path, recs)

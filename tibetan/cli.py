@@ -56,9 +56,7 @@ def _reason_kind(reason: str) -> str:
 def _register(out: Path, name: str, dataset_dir: Optional[Path]) -> None:
     from hearme import registry
 
-    recs = io.load_records(out)
-    source = ",".join(sorted({r.get("source", "") for r in recs} - {""}))
-    entry = registry.register(out, name, dataset_dir, source=source, license="", lang="bo")
+    entry = registry.register(out, name, dataset_dir, lang="bo")
     _echo(f"registered {name}: {entry['records']} records -> {registry.registry_path(dataset_dir)}")
 
 

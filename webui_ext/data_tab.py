@@ -90,12 +90,6 @@ def _valid_name(name: str) -> bool:
     return bool(name) and not any(c in name for c in ", /\\\t\n") and not name.startswith(".")
 
 
-def _meta(records: list[dict]) -> dict[str, str]:
-    def joined(key: str) -> str:
-        return ",".join(sorted({str(r.get(key, "")) for r in records} - {""}))
-    return {"source": joined("source"), "license": joined("license"), "lang": joined("lang")}
-
-
 def register(lang, state, name, split, overwrite, dataset_dir: Path):
     """Write the parts and register them; returns (status, gallery, card markdown)."""
     from hearme import registry
@@ -123,7 +117,7 @@ def register(lang, state, name, split, overwrite, dataset_dir: Path):
         rejected = io.Tally()
         rejected.rejects = list(state.get("rejects") or [])
         rejected.write_rejects(files_dir / f"{name}.json")
-        meta = _meta(records)
+        meta = registry.record_meta(records)  # of all parts
         for p, out in written.items():
             info[p] = registry.entry_for(out, dataset_dir, **meta)
         registry.save(info, dataset_dir)
