@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
 from hearme import io, schema
+from hearme.progress import bar as progress_bar
 
 
 class Reject(Exception):
@@ -110,7 +111,7 @@ def run(fmt: str, inputs: Iterable[str | os.PathLike], *, scrub: bool = True, pr
     named = {Path(p) for p in inputs if not Path(p).is_dir()}
     scrubber = _scrubber() if scrub else None
     records: list[schema.Record] = []
-    bar = _bar(len(files), f"convert {fmt}") if progress and len(files) > 1 else None
+    bar = progress_bar(len(files), f"convert {fmt}", "file", enabled=progress and len(files) > 1)
     for path, root in files or [(None, None)]:
         ctx.root = root
         before = ctx.tally.read
@@ -179,9 +180,3 @@ def _scrubber():
     except ModuleNotFoundError:
         return None
     return scrub_record
-
-
-def _bar(total: int, desc: str):
-    from tqdm import tqdm
-
-    return tqdm(total=total, desc=desc, unit="file", leave=False, dynamic_ncols=True)

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from hearme import io, schema
+from hearme.progress import bar as progress_bar
 from hearme.tibetan import text as T
 from hearme.tibetan.ngram import KNTrigram
 
@@ -194,7 +195,7 @@ def run(inp: str | Path, out: str | Path, lm: KNTrigram | None, threshold: Thres
     tally = io.Tally()
     kept, score_rows, reasons_count = [], [], {}
     k = 0
-    bar = _bar(len(items), progress)
+    bar = progress_bar(len(items), "filter", enabled=progress)
     for it in items:
         tally.read += 1
         turn_rows, first_bad = [], None
@@ -273,14 +274,6 @@ def scores_path(out: Path) -> Path:
 
 def report_path(out: Path) -> Path:
     return out.with_name(out.name.rsplit(".", 1)[0] + ".filter.json")
-
-
-def _bar(total: int, enabled: bool):
-    if not enabled:
-        return None
-    from tqdm import tqdm
-
-    return tqdm(total=total, desc="filter", unit="item", leave=False, dynamic_ncols=True)
 
 
 def heldout_split(lines: list[str], every: int = 10) -> tuple[list[str], list[str]]:

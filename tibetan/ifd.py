@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Sequence
 
 from hearme import io
+from hearme.progress import bar as progress_bar
 
 
 @dataclass
@@ -179,7 +180,7 @@ class Scorer:
             else:
                 batches.append([i])
         results: dict = {}
-        bar = _bar(len(batches), progress, "IFD")
+        bar = progress_bar(len(batches), "IFD", "batch", enabled=progress)
         with torch.inference_mode():
             for batch in batches:
                 width = max(len(passes[i].ids) for i in batch)
@@ -345,11 +346,3 @@ def run(inp: str | Path, out: str | Path, model: str | Path, *, adapter: str | N
 
 def scores_path(out: Path) -> Path:
     return out.with_name(out.name.rsplit(".", 1)[0] + ".ifd.jsonl")
-
-
-def _bar(total: int, enabled: bool, desc: str):
-    if not enabled:
-        return None
-    from tqdm import tqdm
-
-    return tqdm(total=total, desc=desc, unit="batch", leave=False, dynamic_ncols=True)

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Iterable
 
 from hearme import io, paths
+from hearme.progress import bar as progress_bar
 
 STYLES = ("nllb", "madlad")
 NLLB_SRC, NLLB_TGT, MADLAD_PREFIX = "zho_Hans", "bod_Tibt", "<2bo>"
@@ -105,7 +106,7 @@ class LocalTranslator:
         self.stats["sentences"] += len(flat)
         self.stats["cache_hits"] += len(flat) - len(todo)
         todo.sort(key=len)
-        bar = _bar(len(todo), progress)
+        bar = progress_bar(len(todo), "translate (local)", "sent", enabled=progress)
         for i in range(0, len(todo), self.batch_size):
             batch = todo[i:i + self.batch_size]
             outs = self._generate(batch)
@@ -163,14 +164,6 @@ class _LineCache:
             fh.write(json.dumps(entries, ensure_ascii=False) + "\n")
             fh.flush()
             os.fsync(fh.fileno())
-
-
-def _bar(total: int, enabled: bool):
-    if not enabled or not total:
-        return None
-    from tqdm import tqdm
-
-    return tqdm(total=total, desc="translate (local)", unit="sent", leave=False, dynamic_ncols=True)
 
 
 # ---------------------------------------------------------------- the tiny offline model
