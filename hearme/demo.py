@@ -56,10 +56,10 @@ class Demo:
     def step_data(self) -> None:
         report = samples.build(self.data_dir, self.data_dir)
         self.results["data"] = report
-        card = self._optional("hearme.converters.card", "build_card")
-        if card:
-            md = card(samples.records_by_bundle(self.data_dir), self.out / "card")
-            self.results["card"] = str(md)
+        from hearme.converters.card import build_card
+
+        md = build_card(samples.records_by_bundle(self.data_dir), self.out / "card")
+        self.results["card"] = str(md)
 
     def _recipe(self, command: str, recipe: str, name: str, *, adapter: str | None = None,
                 extra: dict | None = None) -> Path:
@@ -88,7 +88,7 @@ class Demo:
         if self.template:
             over["template"] = self.template
         over.update(extra or {})
-        lf.run(command, lf.resolve_recipe(recipe, over), self.out / "configs" / f"{name}.yaml",
+        lf.run(command, lf.apply_overrides(cfg, over), self.out / "configs" / f"{name}.yaml",
                self.out / "logs" / f"{name}.log")
         return out
 
@@ -126,39 +126,29 @@ class Demo:
         self.results["merged_model"] = str(out)
 
     def step_metrics(self) -> None:
-        compute = self._optional("hearme.evaluators.metrics", "compute")
-        if compute:
-            self.results["hearme_metrics"] = {
-                "zh": compute(self.results["generated_predictions"], lang="zh"),
-                "bo": compute(self.results["tibetan_predictions"], lang="bo")}
+        from hearme.evaluators.metrics import compute
+
+        self.results["hearme_metrics"] = {"zh": compute(self.results["generated_predictions"], lang="zh"),
+                                          "bo": compute(self.results["tibetan_predictions"], lang="bo")}
 
     def step_tibetan(self) -> None:
-        leg = self._optional("hearme.tibetan.demo", "demo_leg")
-        if leg:
-            self.results["tibetan"] = leg(self.out / "tibetan", self.model if self.tiny else None, self.data_dir)
+        from hearme.tibetan.demo import demo_leg
+
+        self.results["tibetan"] = demo_leg(self.out / "tibetan", self.model if self.tiny else None, self.data_dir)
 
     def step_judge(self) -> None:
-        judge = self._optional("hearme.evaluators.demo", "demo_judge")
-        if judge:
-            self.results["judge"] = judge(self.out / "judge", self.results["generated_predictions"],
-                                          model_path=self.results["merged_model"], template=self.template or "qwen")
+        from hearme.evaluators.demo import demo_judge
+
+        self.results["judge"] = demo_judge(self.out / "judge", self.results["generated_predictions"],
+                                           model_path=self.results["merged_model"], template=self.template or "qwen")
 
     def step_training_report(self) -> None:
-        report = self._optional("hearme.evaluators.report", "run")
-        if report:
-            paths_ = report([str(self.out)], self.out / "training_report")
-            self.results["training_report"] = {k: str(v) for k, v in paths_.items()}
+        from hearme.evaluators import report
+
+        made = report.run([str(self.out)], self.out / "training_report")
+        self.results["training_report"] = {k: str(v) for k, v in made.items()}
 
     # ------------------------------------------------------------ plumbing
-    def _optional(self, module: str, attr: str) -> Callable | None:
-        import importlib
-
-        try:
-            return getattr(importlib.import_module(module), attr)
-        except (ModuleNotFoundError, AttributeError):
-            self.notes.append(f"{module}.{attr} not available; step skipped")
-            return None
-
     def steps(self) -> list[tuple[str, Callable[[], None]]]:
         return [("tiny model" if self.tiny else "check model", self.step_model),
                 ("convert, split, register samples + data card", self.step_data),

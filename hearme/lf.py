@@ -40,18 +40,23 @@ def dump_yaml(cfg: dict, path) -> Path:
     return io.write_text(path, yaml.safe_dump(cfg, sort_keys=False, allow_unicode=True))
 
 
-def resolve_recipe(recipe, overrides: dict[str, Any] | None = None) -> dict:
-    """Load a recipe (path, or a name under recipes/) and apply overrides (None deletes a key)."""
-    path = Path(recipe)
-    if not path.exists() and (paths.RECIPES / recipe).exists():
-        path = paths.RECIPES / recipe
-    cfg = load_yaml(path)
+def apply_overrides(cfg: dict, overrides: dict[str, Any] | None = None) -> dict:
+    """A copy of cfg with overrides applied (None deletes a key)."""
+    cfg = dict(cfg)
     for k, v in (overrides or {}).items():
         if v is None:
             cfg.pop(k, None)
         else:
             cfg[k] = v
     return cfg
+
+
+def resolve_recipe(recipe, overrides: dict[str, Any] | None = None) -> dict:
+    """Load a recipe (path, or a name under recipes/) and apply overrides (None deletes a key)."""
+    path = Path(recipe)
+    if not path.exists() and (paths.RECIPES / recipe).exists():
+        path = paths.RECIPES / recipe
+    return apply_overrides(load_yaml(path), overrides)
 
 
 def cli_path() -> str:
