@@ -124,11 +124,7 @@ def build_card(inputs: Mapping[str, list[schema.Record]] | Sequence[str | os.Pat
     figs: dict[str, str] = {}
 
     def save(fig, fname: str, title: str) -> None:
-        fig.tight_layout()
-        tmp = out_dir / f".{fname}.tmp.png"
-        fig.savefig(tmp, dpi=110)
-        plt.close(fig)
-        os.replace(tmp, out_dir / fname)
+        io.save_figure(fig, out_dir / fname)
         figs[fname] = title
 
     # 1. dialogue length per dataset

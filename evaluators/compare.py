@@ -106,10 +106,7 @@ def charts(runs: list[Run], rows: list[dict], out: Path) -> list[Path]:
         ax.set_ylabel("score (0-100)")
         ax.set_title("Similarity metrics")
         ax.legend()
-        fig.tight_layout()
-        made.append(out / "metrics_bar.png")
-        fig.savefig(made[-1], dpi=110)
-        plt.close(fig)
+        made.append(io.save_figure(fig, out / "metrics_bar.png"))
     jrows = [r for r in rows if r["section"] == "judge"] or [r for r in rows if r["section"] == "dialogues"]
     if jrows:
         labels = [r["metric"].split(" ")[0] for r in jrows]
@@ -124,10 +121,7 @@ def charts(runs: list[Run], rows: list[dict], out: Path) -> list[Path]:
         ax.set_xticks(x + width * (len(runs) - 1) / 2, [f"{l} (0-{m})" for l, m in zip(labels, maxima)])
         ax.set_title("LLM judge, mean with 95% CI")
         ax.legend()
-        fig.tight_layout()
-        made.append(out / "judge_bar.png")
-        fig.savefig(made[-1], dpi=110)
-        plt.close(fig)
+        made.append(io.save_figure(fig, out / "judge_bar.png"))
         angles = np.linspace(0, 2 * np.pi, len(jrows), endpoint=False).tolist()
         fig = plt.figure(figsize=(5, 5))
         ax = fig.add_subplot(polar=True)
@@ -139,10 +133,7 @@ def charts(runs: list[Run], rows: list[dict], out: Path) -> list[Path]:
         ax.set_ylim(0, 1)
         ax.set_title("Judge scores / maximum")
         ax.legend(loc="lower right", bbox_to_anchor=(1.15, -0.1))
-        fig.tight_layout()
-        made.append(out / "judge_radar.png")
-        fig.savefig(made[-1], dpi=110)
-        plt.close(fig)
+        made.append(io.save_figure(fig, out / "judge_radar.png"))
     return made
 
 

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 from hearme import io
-from hearme.evaluators import rubric
 from hearme.evaluators.runs import Run, load, loss_points, metric_values
 
 HYPER_FIRST = ("model_name_or_path", "template", "stage", "finetuning_type", "lora_rank", "lora_alpha", "lora_dropout",
@@ -63,11 +62,7 @@ def loss_chart(run: Run, assets: Path) -> Path | None:
     ax.set_title(f"Training loss: {run.name}")
     if len(series) > 1:
         ax.legend()
-    fig.tight_layout()
-    path = assets / f"loss_{_slug(run.name)}.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return io.save_figure(fig, assets / f"loss_{_slug(run.name)}.png")
 
 
 def _slug(s: str) -> str:

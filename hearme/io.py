@@ -72,6 +72,17 @@ def write_jsonl(path, rows: Iterable[Any]) -> Path:
     return Path(path)
 
 
+def save_figure(fig, path, dpi: float = 110) -> Path:
+    """Save a matplotlib figure atomically (format from the suffix) and close it."""
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    with atomic_open(path, "wb") as fh:
+        fig.savefig(fh, format=Path(path).suffix.lstrip(".") or "png", dpi=dpi)
+    plt.close(fig)
+    return Path(path)
+
+
 def write_records(path, records: Iterable[schema.Record], sharegpt: bool = False) -> Path:
     """Write a JSON array (or JSONL for *.jsonl) of records, OpenAI `messages` by default.
 

@@ -69,8 +69,7 @@ def plots(stats: dict, out_dir: Path) -> list[Path]:
     ax.set_xlabel("turns (help-seeker/supporter exchanges) per dialogue")
     ax.set_ylabel("dialogues")
     ax.set_title(f"Figure 2: turn-count distribution (n={stats['table4']['dialogues']})")
-    fig.tight_layout()
-    files.append(_save(fig, out_dir / "figure2_turns.png"))
+    files.append(io.save_figure(fig, out_dir / "figure2_turns.png", dpi=100))
 
     rows = stats["table3"]
     fig, ax = plt.subplots(figsize=(6, 3.8), dpi=120)
@@ -85,16 +84,8 @@ def plots(stats: dict, out_dir: Path) -> list[Path]:
     ax.set_xlabel("share of dialogues (%)")
     ax.set_title("Table 3: topic shares")
     ax.legend(loc="lower right", fontsize=8)
-    fig.tight_layout()
-    files.append(_save(fig, out_dir / "table3_topics.png"))
-    plt.close("all")
+    files.append(io.save_figure(fig, out_dir / "table3_topics.png", dpi=100))
     return files
-
-
-def _save(fig, path: Path) -> Path:
-    with io.atomic_open(path, "wb") as fh:
-        fig.savefig(fh, format="png")
-    return path
 
 
 def card(stats: dict, name: str, images: list[Path]) -> str:
