@@ -7,7 +7,6 @@ repository's dataset_info.json is never touched. Screenshots go to artifacts/web
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import subprocess
