@@ -13,7 +13,7 @@ import sys
 import time
 from collections import deque
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from hearme import io, paths
 
@@ -73,8 +73,7 @@ def child_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     return env
 
 
-def run(command: str, config: dict, config_path, log_path, *, on_line: Callable[[str], None] | None = None,
-        timeout: float | None = None, env: dict[str, str] | None = None) -> float:
+def run(command: str, config: dict, config_path, log_path) -> float:
     """`llamafactory-cli COMMAND CONFIG`, logging to log_path. Returns wall seconds.
 
     On failure raises HearMeError with the log's last lines, so the reason is visible.
@@ -89,17 +88,12 @@ def run(command: str, config: dict, config_path, log_path, *, on_line: Callable[
         log.write("$ " + " ".join(cmd) + "\n")
         log.flush()
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                encoding="utf-8", errors="replace", env=child_env(env), bufsize=1)
+                                encoding="utf-8", errors="replace", env=child_env(), bufsize=1)
         try:
             assert proc.stdout is not None
             for line in proc.stdout:
                 log.write(line)
                 tail.append(line.rstrip())
-                if on_line:
-                    on_line(line)
-                if timeout and time.time() - t0 > timeout:
-                    proc.kill()
-                    raise io.HearMeError(f"llamafactory-cli {command} exceeded {timeout:.0f}s (log: {log_path})")
             rc = proc.wait()
         except BaseException:
             proc.kill()
