@@ -95,13 +95,6 @@ def register(records_file, name: str, dataset_dir=None, **meta) -> dict:
     return info[name]
 
 
-def unregister(name: str, dataset_dir=None) -> None:
-    info = load(dataset_dir)
-    require(name, info)
-    del info[name]
-    save(info, dataset_dir)
-
-
 def require(names: str | Iterable[str], info: dict | None = None, dataset_dir=None) -> list[str]:
     """Check dataset names (comma-separated or list); unknown names list the known ones."""
     info = load(dataset_dir) if info is None else info

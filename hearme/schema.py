@@ -10,7 +10,7 @@ record it rejects would otherwise be skipped silently at training time.
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from typing import Any
 
 Record = dict[str, Any]
 
@@ -55,14 +55,6 @@ def validate(record: Any) -> Record:
         if key != "messages" and value is not None and not isinstance(value, str):
             raise InvalidRecord(f"metadata `{key}` must be a flat string, got {type(value).__name__}")
     return record
-
-
-def is_valid(record: Any) -> bool:
-    try:
-        validate(record)
-        return True
-    except InvalidRecord:
-        return False
 
 
 def make(messages: list[dict], *, id: str, source: str, lang: str = "zh", topic: str = "",
@@ -114,10 +106,3 @@ def from_sharegpt(item: Record) -> Record:
     out = {k: v for k, v in item.items() if k not in ("conversations", "system")}
     out["messages"] = msgs
     return out
-
-
-def iter_texts(records: Iterable[Record], role: str | None = None) -> Iterable[str]:
-    for rec in records:
-        for m in rec["messages"]:
-            if role is None or m["role"] == role:
-                yield m["content"]
