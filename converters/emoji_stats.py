@@ -31,10 +31,6 @@ def _prefilter() -> re.Pattern:
 _FIRST = _prefilter()
 
 
-def count_emoji(text: str) -> int:
-    return emoji.emoji_count(text) if _FIRST.search(text) else 0
-
-
 def has_emoji(text: str) -> bool:
     return bool(_FIRST.search(text)) and emoji.emoji_count(text) > 0
 

@@ -15,7 +15,6 @@ from typing import Iterable
 
 from hearme import schema
 
-TYPES = ("EMAIL", "QQ", "WECHAT", "ID", "PHONE", "ADDRESS")
 
 _FULLWIDTH = {**{0xFF10 + i: ord("0") + i for i in range(10)},
               **{0xFF21 + i: ord("A") + i for i in range(26)},

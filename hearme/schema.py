@@ -15,7 +15,6 @@ from typing import Any
 Record = dict[str, Any]
 
 ROLES = ("system", "user", "assistant")
-META_KEYS = ("id", "source", "lang", "topic")
 SHAREGPT_ROLE = {"system": "system", "user": "human", "assistant": "gpt"}
 FROM_SHAREGPT = {v: k for k, v in SHAREGPT_ROLE.items()}
 

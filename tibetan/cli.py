@@ -162,13 +162,6 @@ def filter_cmd(
         _register(out, register_as, dataset_dir)
 
 
-def _lm_and_threshold(corpus, lm_path, heldout, lm_min, lm_percentile, lm_relative, save_lm):
-    """Kept for callers of the earlier private name (the WebUI's Tibetan tab)."""
-    from hearme.tibetan import filter as F
-
-    return F.lm_and_threshold(corpus, lm_path, heldout, lm_min, lm_percentile, lm_relative, save_lm)
-
-
 # ---------------------------------------------------------------- IFD
 
 @tib_app.command("ifd")

@@ -26,7 +26,6 @@ from typing import Any
 from hearme import io, paths
 
 SHIM = "#!/bin/sh\n# HearMe: LLaMA-Factory with HearMe's plugin registered (see hearme/webui_ext/app.py)\nexec {python} -m hearme.webui_ext.lf_launch \"$@\"\n"
-LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 
 def install_plugin_hook() -> bool:
