@@ -12,7 +12,9 @@ Sources, each measured on its own:
   Figure 3 lines, read from --paper at run time (skipped when absent).
 
 Nothing here was tuned on: the thresholds come from the shipped held-out lines. Runs the real
-CLI twice per source (default and --no-lm) and prints the time ratio of the two.
+CLI twice per source (default and --no-lm) and prints the time ratio of the two; --speed N
+also times the order check against plain LM scoring on N utterances of ~57 syllables (the
+paper's mean), in the same run.
 """
 
 from __future__ import annotations
@@ -116,6 +118,7 @@ def main() -> None:
     ap.add_argument("--real", type=Path, default=REAL, help="README.md with the released Tibetan dialogue")
     ap.add_argument("--paper", type=Path, default=PAPER, help="the Tibetan paper as text (for its Figure 3)")
     ap.add_argument("--per-line", type=int, default=5, help="variants per line for the random classes")
+    ap.add_argument("--speed", type=int, default=0, help="also time the order check on this many utterances")
     a = ap.parse_args()
     fig3 = figure3_lines(a.paper) if a.paper.exists() else []
     sources = {"ours (bundled dialogues)": ours()}
@@ -132,6 +135,29 @@ def main() -> None:
             print("\n".join(rows))
             print(f"    time: default {secs:.1f} s, --no-lm {cheap:.1f} s (ratio {secs / cheap:.2f}x; "
                   f"includes building the default model)\n")
+    if a.speed:
+        speed(a.speed)
+
+
+def speed(n: int) -> None:
+    import random
+
+    from hearme.tibetan import filter as F
+    from hearme.tibetan import ngram
+
+    dm = F.default_model()
+    lines = [ln for p in F.BUNDLED for ln in ngram.read_corpus(p)]
+    rng = random.Random(0)
+    utts = [" ".join(rng.sample(lines, 5)) for _ in range(n)]
+    syl = sum(len(T.syllables(u)) for u in utts)
+    t0 = time.perf_counter()
+    F.lm_score(dm.lm, utts)
+    t1 = time.perf_counter()
+    dm.order.scores(dm.lm, utts)
+    t2 = time.perf_counter()
+    print(f"speed, {n} utterances, {syl} syllables: LM score {t1 - t0:.2f} s ({syl / (t1 - t0) / 1e6:.2f} M syl/s); "
+          f"order check ({dm.order.shuffles} shuffles) {t2 - t1:.2f} s ({syl / (t2 - t1) / 1e3:.0f} k syl/s); "
+          f"ratio {(t2 - t1) / (t1 - t0):.1f}x")
 
 
 if __name__ == "__main__":

@@ -312,8 +312,9 @@ class KNTrigram:
             orig = totals(arr)
             rng = np.random.default_rng([seed, c0])
             rounds = np.empty((shuffles, len(part)))
+            owner = pos_text[movable].astype(np.float64)
             for r in range(shuffles):
-                order = np.lexsort((rng.random(len(movable)), pos_text[movable]))
+                order = np.argsort(owner + rng.random(len(movable)))  # a permutation within each text
                 a = arr.copy()
                 a[movable] = arr[movable[order]]
                 rounds[r] = totals(a)
