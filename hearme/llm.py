@@ -165,7 +165,7 @@ class Stats:
     def as_dict(self) -> dict:
         cost, saved = self.cost(), self.cost(self.saved)
         return {"model": self.model, "paid_calls": self.paid_calls, "cache_hits": self.cache_hits,
-                "failures": self.failures, **self.usage.as_dict(),
+                "failures": self.failures, "malformed_retries": self.malformed_retries, **self.usage.as_dict(),
                 "cost_usd": None if cost is None else round(cost, 6),
                 "saved_by_cache_usd": None if saved is None else round(saved, 6)}
 
@@ -353,8 +353,6 @@ class LLMClient:
 
     async def chat(self, messages: list[dict], *, prompt_version: str = "", **params: Any) -> ChatResult:
         """One chat completion, from the cache when this exact request was answered before."""
-        import openai
-
         key = request_key(self.model, messages, params, prompt_version, self.namespace)
         if self.cache is not None:
             hit = await asyncio.to_thread(self.cache.get, key)
@@ -586,7 +584,8 @@ def _llm_params(required: bool, env: str) -> list[inspect.Parameter]:
             help="Request cache directory (default: HEARME_CACHE_DIR or .hearme_cache)."),
         opt("llm_no_cache", bool, False, "--no-cache", help="Neither read nor write the request cache."),
         opt("llm_timeout", float, 120.0, "--timeout", help="Seconds per request before the SDK retries it."),
-        opt("llm_max_retries", int, 6, "--max-retries", min=0, help="SDK retries for 429/5xx/timeouts."),
+        opt("llm_max_retries", int, 6, "--max-retries", min=0,
+            help="Retries for 429/5xx/timeouts (by the SDK) and for 200 replies that are not a chat completion."),
         opt("llm_price", Optional[str], None, "--price",
             help="IN,OUT or IN,OUT,CACHED: USD per 1M tokens for cost accounting (overrides the built-in table)."),
     ]
