@@ -128,6 +128,8 @@ def test_multiturn_reasks_each_broken_rule_naming_it(tmp_path):
         "rule-forum": (good.replace("我第2次说起", "楼主你好，我第2次说起"), "论坛用语“楼主”"),
         "rule-label": (good.replace("我第3次说起我的烦恼。", "我第3次说起我的烦恼。支持者：嗯。"), "说话人标签"),
         "rule-format": ("好的，我会按要求改写。", "没有找到"),
+        "rule-empty": (good.replace("我第2次说起我的烦恼。", ""), "空的话轮"),
+        "rule-long": (good.replace("我第2次说起我的烦恼。", "我很烦。" * 200), "不要超过 600 个字"),
     }
     recs = [single(i, f"{case} 我最近很烦。", "慢慢来。") for i, case in enumerate([*broken, "rule-always"])]
     script = {"rules": [{"match": "rule-always", "replies": [{"text": broken["rule-forum"][0]}], "sticky": True},
@@ -145,7 +147,7 @@ def test_multiturn_reasks_each_broken_rule_naming_it(tmp_path):
         assert reask[-2]["role"] == "assistant" and words in reask[-1]["content"], (case, reask[-1]["content"])
     assert {k for k in rep["notes"] if k.startswith("re-asked")} == {
         "re-asked: seeker-first", "re-asked: too-short", "re-asked: forum-words", "re-asked: label-inside",
-        "re-asked: format"}
+        "re-asked: format", "re-asked: empty", "re-asked: too-long"}
     assert all(len(r["messages"]) == 12 and "楼主" not in json.dumps(r, ensure_ascii=False)
                for r in io.load_records(tmp_path / "out.json"))
     rej = json.loads(io.rejected_path(tmp_path / "out.json").read_text(encoding="utf-8"))
