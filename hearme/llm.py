@@ -24,7 +24,9 @@ fenced JSON, the last JSON object) and a failed parse or check is re-asked a bou
 times with the reason, then raised as `ParseError` carrying every raw reply.
 
 Retries: 429 (honouring Retry-After), 408/409, 5xx, timeouts and dropped connections are
-retried by the SDK itself (`max_retries`, `timeout`); there is no home-made HTTP retry loop.
+retried by the SDK itself (`max_retries`, `timeout`). A 200 whose body is not a chat completion
+(an HTML page, empty `choices`, truncated JSON) passes the SDK's retry logic, so `chat` retries
+it the same way: the SDK's backoff, at most `max_retries` times, then an LLMError.
 
 Cache: one JSON file per request, `<cache_dir>/llm/<ab>/<sha256>.json`, written atomically
 (temp file + rename), so concurrent writers and kill -9 never leave a partial entry, and a
@@ -147,6 +149,7 @@ class Stats:
     paid_calls: int = 0
     cache_hits: int = 0
     failures: int = 0
+    malformed_retries: int = 0  # 200 replies that were not a chat completion, asked again
     usage: Usage = field(default_factory=Usage)  # paid calls only
     saved: Usage = field(default_factory=Usage)  # what the cache hits would have cost
     prices: dict | None = None
@@ -162,7 +165,7 @@ class Stats:
     def as_dict(self) -> dict:
         cost, saved = self.cost(), self.cost(self.saved)
         return {"model": self.model, "paid_calls": self.paid_calls, "cache_hits": self.cache_hits,
-                "failures": self.failures, **self.usage.as_dict(),
+                "failures": self.failures, "malformed_retries": self.malformed_retries, **self.usage.as_dict(),
                 "cost_usd": None if cost is None else round(cost, 6),
                 "saved_by_cache_usd": None if saved is None else round(saved, 6)}
 
@@ -270,6 +273,29 @@ def describe_error(e: BaseException, secret: str | None = None) -> str:
     return msg.replace(secret, "***") if secret and secret != NO_KEY else msg
 
 
+# The SDK's own backoff (openai/_constants.py): 0.5 s doubling to 8 s, minus up to 25 % jitter.
+RETRY_INITIAL_DELAY, RETRY_MAX_DELAY = 0.5, 8.0
+
+
+def retry_delay(attempt: int) -> float:
+    """Seconds before retry number attempt + 1, as the SDK waits before its own retries."""
+    import random
+
+    return min(RETRY_INITIAL_DELAY * 2.0 ** attempt, RETRY_MAX_DELAY) * (1 - 0.25 * random.random())
+
+
+def malformed_completion(resp: Any) -> str | None:
+    """Why an SDK result is not a usable chat completion (None when it is)."""
+    choices = getattr(resp, "choices", None)
+    if not isinstance(choices, list):
+        return f"not a chat completion: {str(resp)[:200]!r}"
+    if not choices:
+        return "empty `choices`"
+    if getattr(choices[0], "message", None) is None:
+        return "no `message` in the first choice"
+    return None
+
+
 class LLMClient:
     """An OpenAI-compatible chat endpoint with a semaphore, SDK retries, disk cache and accounting."""
 
@@ -327,8 +353,6 @@ class LLMClient:
 
     async def chat(self, messages: list[dict], *, prompt_version: str = "", **params: Any) -> ChatResult:
         """One chat completion, from the cache when this exact request was answered before."""
-        import openai
-
         key = request_key(self.model, messages, params, prompt_version, self.namespace)
         if self.cache is not None:
             hit = await asyncio.to_thread(self.cache.get, key)
@@ -340,18 +364,8 @@ class LLMClient:
                                   key, system_fingerprint=hit.get("system_fingerprint"))
         sdk, sem = self._loop_state()
         async with sem:
-            try:
-                resp = await sdk.chat.completions.create(model=self.model, messages=messages, **params)
-            except openai.OpenAIError as e:
-                self.stats.failures += 1
-                raise LLMError(describe_error(e, self._secret())) from None
-            except ValueError as e:  # a 200 whose body is not a completion (JSON or schema errors)
-                self.stats.failures += 1
-                raise LLMError(f"malformed response from the server: {' '.join(str(e).split())[:200]}") from None
-        choices = getattr(resp, "choices", None)
-        if not choices or getattr(choices[0], "message", None) is None:
-            self.stats.failures += 1
-            raise LLMError(f"malformed response from the server (no choices): {str(resp)[:200]!r}")
+            resp = await self._create(sdk, messages, params)
+        choices = resp.choices
         usage = Usage.from_sdk(getattr(resp, "usage", None))
         text = choices[0].message.content or ""
         self.stats.paid_calls += 1
@@ -366,6 +380,30 @@ class LLMClient:
                                                                   if k not in UNKEYED_PARAMS}}}
             await asyncio.to_thread(self.cache.put, key, entry)
         return result
+
+    async def _create(self, sdk: Any, messages: list[dict], params: dict) -> Any:
+        """One completion. A 200 whose body is not a chat completion (an HTML page, empty `choices`,
+        truncated JSON) is retried like a 5xx: the SDK's backoff, at most `max_retries` times."""
+        import openai
+
+        for attempt in range(self.max_retries + 1):
+            try:
+                resp = await sdk.chat.completions.create(model=self.model, messages=messages, **params)
+                problem = malformed_completion(resp)
+            except openai.APIResponseValidationError as e:
+                problem = f"not a chat completion ({' '.join(str(e).split())[:200]})"
+            except openai.OpenAIError as e:
+                self.stats.failures += 1
+                raise LLMError(describe_error(e, self._secret())) from None
+            except ValueError as e:  # the body is not JSON (truncated, HTML)
+                problem = f"not JSON ({' '.join(str(e).split())[:200]})"
+            if problem is None:
+                return resp
+            if attempt < self.max_retries:
+                self.stats.malformed_retries += 1
+                await asyncio.sleep(retry_delay(attempt))
+        self.stats.failures += 1
+        raise LLMError(f"malformed response from the server after {self.max_retries + 1} attempts: {problem}")
 
     async def chat_json(self, messages: list[dict], *, schema: dict | None = None, name: str = "answer",
                         check: Callable[[str], Any] | None = None, reasks: int = 2, prompt_version: str = "",
@@ -390,10 +428,7 @@ class LLMClient:
                     self.response_format_ok = False  # this server rejects json_schema: parse prose instead
                     p.pop("response_format")
                     r = await self.chat(msgs, prompt_version=prompt_version, **p)
-                elif str(e).startswith("malformed response") and attempt <= reasks:
-                    texts.append(f"<{e}>")
-                    continue
-                else:
+                else:  # malformed 200s were already retried in chat(): a bounded count
                     raise
             usage = usage + r.usage
             texts.append(r.text)
@@ -549,7 +584,8 @@ def _llm_params(required: bool, env: str) -> list[inspect.Parameter]:
             help="Request cache directory (default: HEARME_CACHE_DIR or .hearme_cache)."),
         opt("llm_no_cache", bool, False, "--no-cache", help="Neither read nor write the request cache."),
         opt("llm_timeout", float, 120.0, "--timeout", help="Seconds per request before the SDK retries it."),
-        opt("llm_max_retries", int, 6, "--max-retries", min=0, help="SDK retries for 429/5xx/timeouts."),
+        opt("llm_max_retries", int, 6, "--max-retries", min=0,
+            help="Retries for 429/5xx/timeouts (by the SDK) and for 200 replies that are not a chat completion."),
         opt("llm_price", Optional[str], None, "--price",
             help="IN,OUT or IN,OUT,CACHED: USD per 1M tokens for cost accounting (overrides the built-in table)."),
     ]

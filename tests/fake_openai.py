@@ -36,7 +36,10 @@ REPLY (every key optional)::
     {"status": 500}                        # any status >= 400 gives an error body
     {"drop": true}                         # close the connection without answering
     {"raw": "<html>oops", "content_type": "text/html"}   # a garbage 200 body
-    {"text": "reply content"}              # a normal completion with this content
+    {"text": "reply content"}              # a normal completion with this content; "{request_hash}"
+                                           # in it becomes 12 hex digits of sha256(messages, seed), so
+                                           # each distinct request gets its own (repeatable) reply
+    {"raw": '{"choices": []}'}             # (with "raw") a 200 that is valid JSON but no completion
     {"mode": "echo"}                       # content = the last user message
     {"mode": "auto", "style": "fenced", "fill": {"safety": 0}}
         # auto: an object built from the request's json_schema (or the script's "schema" when
@@ -54,6 +57,7 @@ REPLY (every key optional)::
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import re
 import sys
@@ -188,7 +192,11 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _content(self, body: dict, reply: dict) -> str:
         if "text" in reply:
-            return str(reply["text"])
+            text = str(reply["text"])
+            if "{request_hash}" in text:
+                blob = json.dumps([body.get("messages"), body.get("seed")], ensure_ascii=False, sort_keys=True)
+                text = text.replace("{request_hash}", hashlib.sha256(blob.encode("utf-8")).hexdigest()[:12])
+            return text
         msgs = body.get("messages") or []
         ignored = bool(self.state.script.get("ignore_response_format"))
         schema = ((body.get("response_format") or {}).get("json_schema") or {}).get("schema")

@@ -32,7 +32,7 @@ CASES = {
     "case-list": ([{"style": "list"}], False, "scored", 1),
     "case-oor-once": ([{"text": BAD.format(p=4, a=1)}], False, "scored", 2),  # re-asked with the reason
     "case-decimal-once": ([{"text": BAD.format(p=2, a=2.5)}], False, "scored", 2),
-    "case-garbage-once": ([{"raw": "<html>502 bad gateway</html>", "content_type": "text/html"}], False, "scored", 2),
+    "case-garbage-once": ([{"raw": "<html>502 bad gateway</html>", "content_type": "text/html"}], False, "scored", 1),  # retried by the client
     "case-oor-always": ([{"text": '{"rationale": "x", "comprehensiveness": 3, "professionalism": 2, '
                                   '"authenticity": 1, "safety": 1}'}], True, "unscored", 3),
     "case-refusal": ([{"text": "抱歉，我无法对此进行评分。"}], True, "unscored", 3),

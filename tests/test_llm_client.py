@@ -68,8 +68,10 @@ def test_exhausted_retries_hang_drop_and_garbage_end_as_one_line_errors(tmp_path
     script = {"rules": [{"match": "always429", "replies": [{"status": 429, "retry_after": 0}], "sticky": True},
                         {"match": "hang", "replies": [{"sleep": 5}], "sticky": True},
                         {"match": "drop", "replies": [{"drop": True}]},
-                        {"match": "html", "replies": [{"raw": "<html>busy</html>", "content_type": "text/html"}]},
-                        {"match": "badjson", "replies": [{"raw": "{nope", "content_type": "application/json"}]}]}
+                        {"match": "html", "replies": [{"raw": "<html>busy</html>", "content_type": "text/html"}],
+                         "sticky": True},  # malformed 200s are retried like a 5xx: they must keep failing
+                        {"match": "badjson", "replies": [{"raw": "{nope", "content_type": "application/json"}],
+                         "sticky": True}]}
     with FakeOpenAI(script) as srv:
         c = client(srv, tmp_path, timeout=0.5, max_retries=1)
         res = c.map([{"messages": msg(x)} for x in ("always429", "hang", "drop", "html", "badjson")])
@@ -83,7 +85,7 @@ def test_exhausted_retries_hang_drop_and_garbage_end_as_one_line_errors(tmp_path
         # failures are not cached: a later run asks again
         n = len(srv.requests)
         c.map([{"messages": msg("html")}])
-        assert len(srv.requests) == n + 1
+        assert len(srv.requests) == n + 2  # the request and its one retry
 
 
 def test_concurrency_is_bounded_and_parallel(tmp_path):

@@ -196,3 +196,98 @@ def test_cli_filter_and_errors(tmp_path):
     empty.write_text("\n", encoding="utf-8")
     p = run_hearme("tibetan", "filter", tmp_path / "in.jsonl", "-o", tmp_path / "o.json", "--corpus", empty)
     assert p.returncode == 2 and "the LM corpus is empty" in p.stderr and "Traceback" not in p.stderr
+
+
+# ---------------------------------------------------------------- stutters, Chinese, merged syllables
+
+def test_stutter_chinese_and_merged_syllables():
+    stutter = "".join(f"{s}་{s}་" for s in CLEAN.replace("།", "་").replace(" ", "").split("་") if s) + "།"
+    assert any(r.startswith("stutter:") for r in reasons(stutter))
+    assert reasons("ཡག་ཡག་ཡོད།") == [] and reasons("ང་ཚོ་ཡང་ཡང་ཐུག་གི་ཡོད། ཁྱེད་ཀྱིས་དལ་དལ་བྱོས།") == []
+    assert reasons(CLEAN.replace("སེམས་ཁྲལ", "焦虑")) == ["chinese: 2 Han characters left in a Tibetan utterance"]
+    assert any(r.startswith("chinese:") for r in reasons(CLEAN + "我们一起想想办法。"))
+    assert reasons(CLEAN.replace("སེམས་ཁྲལ", "焦虑"), max_han=2) == []
+    merged = "ང་ལ་སེམས\u200bཁྲལ་ཡོད།"  # a zero-width space where the tsheg belonged
+    m, r = F.measure(merged, F.Checks())
+    assert m["zero_width"] == 1 and r == ["malformed: 25% of 4 syllables"]
+
+
+# ---------------------------------------------------------------- the shipped default model
+
+def _our_lines() -> list[str]:
+    """Utterances of the bundled dialogues: our own writing, not among the default model's training lines."""
+    return [m["content"] for r in _clean_dialogues() for m in r["messages"] if m["role"] != "system"]
+
+
+@pytest.fixture(scope="module")
+def default():
+    return F.default_checks()
+
+
+def test_default_model_is_calibrated_on_held_out_lines(default):
+    dm, threshold, order = default
+    assert threshold is None and order is dm.order
+    assert dm.lines == 543 and dm.words > 30000
+    ref = order.reference
+    assert ref["heldout_lines"] > 500 and ref["percentile_z"] == pytest.approx(ref["p1"], abs=1e-3)  # percentile 1
+    assert order.cutoff == min(ref["p1"], F.ORDER_MAX_CUTOFF) and ref["garbage_pass_rate"] <= 0.01
+    assert F.default_model() is dm  # built once per process
+    corpus = set(ngram.read_corpus(SAMPLES / "corpus_bo.txt"))
+    assert not corpus & set(_our_lines())
+
+
+def test_order_z_separates_order_from_shuffles(default):
+    from hearme.tibetan import garbage
+
+    dm, _, order = default
+    lines = [ln for ln in _our_lines() if len(ngram.lm_tokens(ln)) >= 12]
+    z, gain = order.scores(dm.lm, lines)
+    zs, _ = order.scores(dm.lm, [garbage.shuffled(ln, __import__("random").Random(1)) for ln in lines])
+    assert np.median(z) > 5 and np.median(zs) < 1 and (gain > 0).mean() > 0.95
+    assert np.isnan(order.scores(dm.lm, ["ང་ལ་སེམས་ཁྲལ་ཡོད།"])[0][0])  # too short to judge
+
+
+def test_default_filter_keeps_clean_and_rejects_every_garbage_class(tmp_path, default):
+    from hearme.tibetan import garbage
+
+    dm, threshold, order = default
+    clean = _our_lines()
+    classes = {"clean": clean, **garbage.build(clean, per_line=1, seed=3), "figure 3": FIGURE3}
+    lines, labels = [], []
+    for cls, ls in classes.items():
+        lines += ls
+        labels += [cls] * len(ls)
+    io.write_text(tmp_path / "in.txt", "".join(ln + "\n" for ln in lines))
+    rep = F.run(tmp_path / "in.txt", tmp_path / "out.txt", dm.lm, threshold, order=order, progress=False)
+    rejected = {int(json.loads(x)["position"].split()[-1]): json.loads(x)["reason"]
+                for x in io.rejected_path(tmp_path / "out.txt").read_text(encoding="utf-8").splitlines()}
+    assert rep["read"] == rep["written"] + rep["rejected"] == len(lines)
+    rate = {c: sum(i in rejected for i, lab in enumerate(labels, 1) if lab == c) / len(ls) for c, ls in classes.items()}
+    assert rate["clean"] <= 0.05, rate
+    assert all(rate[c] >= 0.9 for c in classes if c != "clean"), rate
+    by = {c: " ".join(rejected[i] for i, lab in enumerate(labels, 1) if lab == c and i in rejected) for c in classes}
+    for cls, check in (("shuffled", "order:"), ("reversed", "order:"), ("random", "order:"), ("stutter", "stutter:"),
+                       ("chinese word", "chinese:"), ("chinese clause", "chinese:"), ("other script", "script:"),
+                       ("figure 3", "script:")):
+        assert check in by[cls], cls
+    assert set(rep["rejected_by_check"]) >= {"order", "stutter", "chinese", "script"}
+
+
+def test_cli_default_filter_needs_no_lm_flags(tmp_path):
+    from hearme.tibetan import garbage
+
+    good = [r for r in _clean_dialogues()[:4]]
+    bad = dict(good[0], id="shuffled", messages=[dict(m) for m in good[0]["messages"]])
+    turn = next(m for m in bad["messages"] if m["role"] == "assistant" and len(ngram.lm_tokens(m["content"])) >= 12)
+    turn["content"] = garbage.reversed_order(turn["content"], None)
+    io.write_records(tmp_path / "in.jsonl", good + [bad])
+    p = run_hearme("tibetan", "filter", tmp_path / "in.jsonl", "-o", tmp_path / "out.jsonl")
+    assert p.returncode == 0, p.stderr
+    assert "default model: syllable-trigram KN LM on the 543 bundled Tibetan lines" in p.stdout
+    assert "order check: percentile 1 of clean held-out z" in p.stdout
+    assert "read=5 written=4 rejected=1" in p.stdout and "failing utterances by check: order 1" in p.stdout
+    report = json.loads(F.report_path(tmp_path / "out.jsonl").read_text())
+    assert report["model"].startswith("default model") and report["order"]["cutoff"] > 1.5
+    p = run_hearme("tibetan", "filter", tmp_path / "in.jsonl", "-o", tmp_path / "o.jsonl", "--heldout",
+                   SAMPLES / "heldout_bo.txt")
+    assert p.returncode == 2 and "--heldout goes with --corpus or --lm" in p.stderr

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 
 import pytest
 
@@ -11,6 +12,7 @@ from hearme import io, paths
 from hearme.llm import LLMClient
 from hearme.tibetan import expand, multiturn, prompts, topics
 from hearme.tibetan import translate as tr
+from hearme.tibetan.reask import RuleError
 from tests.fake_openai import FakeOpenAI
 
 GLOSSARY = paths.DATA / "samples" / "tibetan" / "glossary_zh_bo.tsv"
@@ -58,8 +60,26 @@ def test_parse_good_dialogue_with_decorations():
     ("求助者：\n支持者：你好。\n" + dialogue_text(6), "empty help-seeker utterance"),
 ])
 def test_parse_rejections(text, reason):
-    with pytest.raises(ValueError, match=re.escape(reason)):
+    with pytest.raises(RuleError, match=re.escape(reason)):
         multiturn.parse_dialogue(text, RULES)
+
+
+@pytest.mark.parametrize("text, rule", [
+    (dialogue_text(6).replace("我第1次说起", "楼主你好，我第1次说起"), "forum-words"),
+    (dialogue_text(6).replace("第2次我也", "题主，第2次我也"), "forum-words"),
+    (dialogue_text(6).replace("我第3次说起", "同意楼上，我第3次说起"), "forum-words"),
+    (dialogue_text(6).replace("我第1次说起", "LZ我第1次说起"), "forum-words"),
+    (dialogue_text(6).replace("我第4次说起我的烦恼。", "我第4次说起我的烦恼。支持者：我在听。"), "label-inside"),
+])
+def test_parse_rule_violations(text, rule):
+    with pytest.raises(RuleError) as e:
+        multiturn.parse_dialogue(text, RULES)
+    assert e.value.rule == rule and e.value.hint
+
+
+def test_forum_words_spare_floors():
+    msgs, _ = multiturn.parse_dialogue(dialogue_text(6).replace("我第1次说起", "楼上的邻居很吵，我第1次说起"), RULES)
+    assert "楼上的邻居" in msgs[0]["content"]
 
 
 def test_source_truncated_near_1800_characters():
@@ -78,7 +98,7 @@ def test_multiturn_run(tmp_path):
             {"messages": recs_multi(), "id": "m", "source": "t", "lang": "zh", "topic": ""}] \
         if (recs_multi := lambda: [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}] * 2) else []
     script = {"rules": [{"match": "q-good", "replies": [{"text": dialogue_text(10)}]},
-                        {"match": "q-short", "replies": [{"text": dialogue_text(3)}]},
+                        {"match": "q-short", "replies": [{"text": dialogue_text(3)}], "sticky": True},
                         {"match": "q-broken", "replies": [{"status": 500}], "sticky": True},
                         {"match": "q-long", "replies": [{"text": dialogue_text(7)}]}]}
     io.write_records(tmp_path / "in.json", recs)
@@ -95,9 +115,45 @@ def test_multiturn_run(tmp_path):
     assert out[0]["rewritten_by"] == "fake-gpt" and out[0]["topic"] == "情绪"
     reasons = {json.loads(x)["position"]: json.loads(x)["reason"]
                for x in io.rejected_path(tmp_path / "out.jsonl").read_text(encoding="utf-8").splitlines()}
-    assert reasons["s1"].startswith("too short: 3 exchanges")
+    assert reasons["s1"].startswith("rule too-short: too short: 3 exchanges (< 5) (after 2 re-asks)")
     assert reasons["s2"].startswith("endpoint error: HTTP 500")
     assert reasons["m"].startswith("not single-turn")
+
+
+def test_multiturn_reasks_each_broken_rule_naming_it(tmp_path):
+    good = dialogue_text(6)
+    broken = {  # case -> (first reply, words the re-ask must contain)
+        "rule-seeker": ("支持者：你好，想聊什么？\n" + good, "求助者先开口"),
+        "rule-short": (dialogue_text(3), "至少需要 5 轮"),
+        "rule-forum": (good.replace("我第2次说起", "楼主你好，我第2次说起"), "论坛用语“楼主”"),
+        "rule-label": (good.replace("我第3次说起我的烦恼。", "我第3次说起我的烦恼。支持者：嗯。"), "说话人标签"),
+        "rule-format": ("好的，我会按要求改写。", "没有找到"),
+        "rule-empty": (good.replace("我第2次说起我的烦恼。", ""), "空的话轮"),
+        "rule-long": (good.replace("我第2次说起我的烦恼。", "我很烦。" * 200), "不要超过 600 个字"),
+    }
+    recs = [single(i, f"{case} 我最近很烦。", "慢慢来。") for i, case in enumerate([*broken, "rule-always"])]
+    script = {"rules": [{"match": "rule-always", "replies": [{"text": broken["rule-forum"][0]}], "sticky": True},
+                        {"match": "不符合要求", "replies": [{"text": good}], "sticky": True}] +
+              [{"match": case, "replies": [{"text": first}], "sticky": True} for case, (first, _) in broken.items()]}
+    io.write_records(tmp_path / "in.json", recs)
+    with FakeOpenAI(script) as srv:
+        rep = multiturn.run(tmp_path / "in.json", tmp_path / "out.json", client(srv, tmp_path), progress=False)
+        requests = list(srv.requests)
+    assert rep["written"] == len(broken) and rep["rejected"] == 1
+    for case, (_, words) in broken.items():
+        asked = [r for r in requests if case in json.dumps(r, ensure_ascii=False)]
+        assert len(asked) == 2, case                                  # the reply, then one re-ask
+        reask = asked[1]["messages"]
+        assert reask[-2]["role"] == "assistant" and words in reask[-1]["content"], (case, reask[-1]["content"])
+    assert {k for k in rep["notes"] if k.startswith("re-asked")} == {
+        "re-asked: seeker-first", "re-asked: too-short", "re-asked: forum-words", "re-asked: label-inside",
+        "re-asked: format", "re-asked: empty", "re-asked: too-long"}
+    assert all(len(r["messages"]) == 12 and "楼主" not in json.dumps(r, ensure_ascii=False)
+               for r in io.load_records(tmp_path / "out.json"))
+    rej = json.loads(io.rejected_path(tmp_path / "out.json").read_text(encoding="utf-8"))
+    assert rej["reason"] == "rule forum-words: forum word '楼主' in a help-seeker turn (after 2 re-asks)"
+    assert len(json.loads(rej["raw"])["replies"]) == 3                 # every reply kept for inspection
+    assert sum("rule-always" in json.dumps(r, ensure_ascii=False) for r in requests) == 3  # bounded
 
 
 # ---------------------------------------------------------------- expand
@@ -172,7 +228,7 @@ def test_translate_llm_backend(tmp_path):
         rep = tr.run(tmp_path / "zh.json", tmp_path / "bo.json", b, glossary=gloss, progress=False)
         systems = {r["messages"][1]["content"]: r["messages"][0]["content"] for r in srv.requests}
         n = len(srv.requests)
-    assert n == 7  # 6 distinct utterances, each asked once, plus the SDK's one retry of the HTTP 500
+    assert n == 9  # 6 distinct utterances once, the SDK's one retry of the HTTP 500, 2 re-asks of the echo
     assert "焦虑 → སེམས་འཚབ" in systems[ZH[0]] and "失眠 → གཉིད་མི་ཁུག་པ" in systems[ZH[0]]
     assert "术语表" not in systems[ZH[2]]
     out = io.load_records(tmp_path / "bo.json")
@@ -182,7 +238,8 @@ def test_translate_llm_backend(tmp_path):
     reasons = {json.loads(x)["position"]: json.loads(x)["reason"]
                for x in io.rejected_path(tmp_path / "bo.json").read_text(encoding="utf-8").splitlines()}
     assert reasons["b"].startswith("message 0 (user): endpoint error: HTTP 500")
-    assert reasons["c"].startswith("message 0 (user): not Tibetan (0% Tibetan letters")
+    assert reasons["c"].startswith("message 0 (user): rule not-tibetan: not Tibetan (0% Tibetan letters")
+    assert reasons["c"].endswith("(after 2 re-asks)")
     g = rep["glossary"]
     assert g["per_term"]["焦虑"] == {"bo": "སེམས་འཚབ", "in_source": 1, "in_translation": 1}
     assert g["per_term"]["失眠"]["in_translation"] == 0 and "失眠" in g["missed"]  # the term was not used
@@ -191,6 +248,61 @@ def test_translate_llm_backend(tmp_path):
     with FakeOpenAI(script) as srv:
         tr.run(tmp_path / "zh.json", tmp_path / "bo2.json", tr.LLMBackend(client(srv, tmp_path), gloss), progress=False)
         assert len(srv.requests) == 2  # only the HTTP 500 (never cached) is asked again, with its SDK retry
+
+
+GOOD_BO = "ང་ལ་སེམས་ཁྲལ་ཆེན་པོ་ཡོད། ཁྱེད་ཀྱིས་རོགས་རམ་གནང་རོགས།"
+BROKEN_BO = {  # source marker (words no prompt contains) -> (first reply, rule)
+    "测例一": (GOOD_BO + " 我很担心", "chinese"),
+    "测例二": (GOOD_BO + " (I am worried)", "latin"),
+    "测例三": (GOOD_BO + "（注：以上为译文）", "note"),
+    "测例四": (GOOD_BO + "\nNote: this is the Tibetan translation", "note"),
+    "测例五": (GOOD_BO + " ასა და ჰუთისა", "script"),
+    "测例六": ("ང་ལ།", "incomplete"),
+    "测例七": ("我没有翻译这句话。", "not-tibetan"),
+    "测例八": ("   ", "empty"),
+}
+
+
+def test_translate_reasks_each_broken_rule_per_utterance(tmp_path):
+    src = {k: f"{k}：我最近压力很大，晚上总是睡不着，白天也没有精神，不知道该怎么办才好。" for k in BROKEN_BO}
+    recs = [{"messages": [{"role": "user", "content": src[k]}, {"role": "assistant", "content": "好的，我们慢慢说。"}],
+             "id": k} for k in BROKEN_BO]
+    recs.append({"messages": [{"role": "user", "content": "始终坏掉：我很难过。"}, {"role": "assistant", "content": "好的，我们慢慢说。"},
+                              {"role": "user", "content": "谢谢你听我说。"}, {"role": "assistant", "content": "不客气。"}],
+                 "id": "always"})
+    script = {"rules": [{"match": "始终坏掉", "replies": [{"text": GOOD_BO + " 我很难过"}], "sticky": True},
+                        {"match": "不符合要求", "replies": [{"text": GOOD_BO}], "sticky": True}] +
+              [{"match": k, "replies": [{"text": first}], "sticky": True} for k, (first, _) in BROKEN_BO.items()] +
+              [{"match": "", "replies": [{"text": GOOD_BO}], "sticky": True}]}
+    io.write_records(tmp_path / "zh.json", recs)
+    with FakeOpenAI(script) as srv:
+        b = tr.LLMBackend(client(srv, tmp_path))
+        rep = tr.run(tmp_path / "zh.json", tmp_path / "bo.json", b, progress=False)
+        requests = list(srv.requests)
+    assert b.reasked == dict(Counter(rule for _, rule in BROKEN_BO.values()))
+    for k, (_, rule) in BROKEN_BO.items():
+        asked = [r for r in requests if r["messages"][1]["content"] == src[k]]
+        assert len(asked) == 2 and "不符合要求" in asked[1]["messages"][-1]["content"], k
+    assert rep["written"] == len(BROKEN_BO) and rep["rejected"] == 1
+    assert all(m["content"] == GOOD_BO for r in io.load_records(tmp_path / "bo.json") for m in r["messages"])
+    rej = json.loads(io.rejected_path(tmp_path / "bo.json").read_text(encoding="utf-8"))
+    assert rej["position"] == "always"
+    assert rej["reason"] == "message 0 (user): rule chinese: 4 Han characters left in the translation ('我很难过') (after 2 re-asks)"
+    # truncate keeps the exchanges before the untranslatable utterance... none here, so still rejected;
+    # a dialogue whose second exchange fails keeps its first
+    recs2 = [dict(recs[-1], messages=[recs[-1]["messages"][i] for i in (2, 3, 0, 1)], id="late")]
+    io.write_records(tmp_path / "zh2.json", recs2)
+    with FakeOpenAI(script) as srv:
+        rep2 = tr.run(tmp_path / "zh2.json", tmp_path / "bo2.json", tr.LLMBackend(client(srv, tmp_path)),
+                      progress=False, on_fail="truncate")
+    assert rep2["written"] == 1 and rep2["notes"] == {"truncated before an untranslatable utterance": 1}
+    assert len(io.load_records(tmp_path / "bo2.json")[0]["messages"]) == 2
+
+
+def test_translation_rules_accept_clean_tibetan():
+    tr.check_translation(GOOD_BO, "我很焦虑。")
+    tr.check_translation(GOOD_BO + " QQ", "你可以加我QQ。")  # a Latin word the source has is fine
+    assert tr.translation_problem(GOOD_BO + " QQ", "你可以加我。").startswith("rule latin:")
 
 
 def test_glossary_errors_and_affix_matching(tmp_path):

@@ -108,6 +108,33 @@ def test_is_well_formed(syl, ok):
     assert T.is_well_formed(syl) is ok
 
 
+@pytest.mark.parametrize("syl, ok", [
+    ("མཐོང", True), ("དགའ", True), ("འཁོར", True), ("བསམ", True), ("ལགས", True),       # prefix, suffix, post-suffix
+    ("པའི", True), ("པའོ", True), ("པའམ", True), ("མཐའའི", True), ("ཀརྨ", True),        # case affixes; a loan in bo_words
+    ("སེམསཁྲལ", False), ("ཁྱོདཀྱི", False), ("ཡོདམ", False), ("ཕྱིནཡོད", False),       # two syllables merged
+    ("ཀིུ", False), ("ནེེ", False),                                                 # two vowels on one stack
+])
+def test_one_syllables_shape(syl, ok):
+    assert T.is_well_formed(syl) is ok
+
+
+def test_zero_width_is_removed_counted_and_a_merge_is_malformed():
+    text = "ང་ལ་སེམས\u200bཁྲལ་ཡོད\ufeff།"
+    assert T.count_zero_width(text) == 2
+    syls = T.syllables(text)
+    assert syls == ["ང", "ལ", "སེམསཁྲལ", "ཡོད"]                 # removed before segmentation: the two merge
+    assert [T.is_well_formed(s) for s in syls] == [True, True, False, True]
+    assert T.syllables("ང་ལ་སེམས\u200b་ཁྲལ།") == ["ང", "ལ", "སེམས", "ཁྲལ"]  # next to a tsheg it is harmless
+
+
+def test_word_list_is_shipped_with_its_licence():
+    words = T.words()
+    assert len(words) > 30000 and words["སེམས་ཁྲལ"] > 0
+    assert T.WORDS_PATH.read_text(encoding="utf-8").startswith("# Tibetan words")
+    assert "MIT" in T.WORDS_PATH.with_name("bo_words.LICENSE.txt").read_text(encoding="utf-8")
+    assert "སེམས" in T.known_syllables() and "ནེེ" not in T.known_syllables()
+
+
 def test_well_formed_ratio():
     assert T.well_formed_ratio(REF) == 1.0
     assert T.well_formed_ratio("ཀ་\u0f72\u0f40") == 0.5

@@ -123,38 +123,68 @@ def lm_score_cmd(
 def filter_cmd(
     inp: Path = typer.Argument(..., help="Tibetan records (.json/.jsonl) or lines (.txt) to filter."),
     out: Path = typer.Option(..., "--out", "-o", help="Kept records (or lines); rejects go to OUT.rejected.jsonl."),
-    corpus: Optional[Path] = typer.Option(None, "--corpus", help="Monolingual Tibetan corpus to train the LM on."),
-    lm_path: Optional[Path] = typer.Option(None, "--lm", help="A model from `lm-train` instead of --corpus."),
-    heldout: Optional[Path] = typer.Option(None, "--heldout", help="Clean held-out Tibetan lines for percentile/relative thresholds [default: every 10th corpus line]."),
-    lm_min: Optional[float] = typer.Option(None, "--lm-min", help="Absolute threshold: mean log10 p/token below it fails."),
-    lm_percentile: Optional[float] = typer.Option(None, "--lm-percentile", help="Threshold = this percentile of clean held-out scores [default mode: 1; per utterance, so a 12-utterance dialogue fails ~11% of the time at 1, 46% at 5]."),
+    corpus: Optional[Path] = typer.Option(None, "--corpus", help="Your monolingual Tibetan corpus to train the LM on (default: the shipped default model)."),
+    lm_path: Optional[Path] = typer.Option(None, "--lm", help="A model from `lm-train` instead of --corpus (give --heldout for the order check)."),
+    heldout: Optional[Path] = typer.Option(None, "--heldout", help="Clean held-out Tibetan lines for the thresholds (default: every 10th corpus line)."),
+    lm_min: Optional[float] = typer.Option(None, "--lm-min", help="Absolute LM threshold: mean log10 p/token below it fails."),
+    lm_percentile: Optional[float] = typer.Option(None, "--lm-percentile", help="LM threshold = this percentile of clean held-out scores (default with --corpus/--lm: 1; none with the default model)."),
     lm_relative: Optional[float] = typer.Option(None, "--lm-relative", help="Paper-style relative score: keep when median(held-out)/score >= R (the paper: 0.85)."),
-    no_lm: bool = typer.Option(False, "--no-lm", help="Only the script, syllable, repetition and length checks."),
+    no_lm: bool = typer.Option(False, "--no-lm", help="Only the script, Chinese, syllable, repetition and length checks."),
+    no_order: bool = typer.Option(False, "--no-order", help="Skip the word-order check (utterance vs shuffles of its own syllables)."),
+    order_percentile: float = typer.Option(1.0, "--order-percentile", help="Order cutoff = this percentile of the z of clean held-out lines."),
+    order_shuffles: int = typer.Option(20, "--order-shuffles", min=2, help="Shuffles each utterance is compared with."),
+    words: bool = typer.Option(True, "--words/--no-words", help="With --corpus: also train on the shipped word list (tibetan/bo_words.txt)."),
     max_foreign: float = typer.Option(0.05, help="Most non-Tibetan letters allowed in an utterance (share)."),
     allow_scripts: str = typer.Option("tibetan,latin,han", help="Scripts that may appear at all (up to --max-foreign)."),
-    max_malformed: float = typer.Option(0.05, help="Most malformed syllables allowed (share)."),
+    max_han: int = typer.Option(0, help="Most Han characters allowed in a Tibetan utterance (Chinese left untranslated)."),
+    max_malformed: float = typer.Option(0.05, help="Most malformed (or merged) syllables allowed (share)."),
     max_run: int = typer.Option(3, help="Most identical syllables allowed in a row."),
+    max_doubled: float = typer.Option(0.2, help="Most syllables allowed to repeat the one before (share; stutters)."),
     max_repeat: float = typer.Option(0.5, help="Most repeated syllable 3-grams allowed (share)."),
+    max_unknown: float = typer.Option(0.3, help="Most tokens unknown to the LM allowed (share)."),
     min_syllables: int = typer.Option(1, help="Fewest syllables per utterance."),
     max_syllables: int = typer.Option(1000, help="Most syllables per utterance."),
     on_fail: str = typer.Option("dialogue", help="dialogue: reject the dialogue; truncate: keep its clean leading exchanges."),
     min_exchanges: int = typer.Option(1, help="With --on-fail truncate: fewest exchanges left to keep a dialogue."),
     workers: int = typer.Option(1, min=1, help="Processes for LM scoring."),
-    save_lm: Optional[Path] = typer.Option(None, "--save-lm", help="Also save the LM trained from --corpus."),
+    save_lm: Optional[Path] = typer.Option(None, "--save-lm", help="Also save the LM (trained from --corpus, or the default model)."),
     register_as: Optional[str] = RegisterAs,
     dataset_dir: Optional[Path] = DatasetDir,
 ) -> None:
-    """Script purity, malformed syllables, repetition, length and a syllable-trigram KN LM, per utterance."""
+    """Script purity, Chinese, malformed syllables, stutters, length, and a syllable-trigram KN LM
+    (unknown tokens, word order, optional absolute score), per utterance. Without LM flags the
+    shipped default model is used."""
     from hearme.tibetan import filter as F
 
     checks = F.Checks(max_foreign=max_foreign, allow_scripts=tuple(s.strip() for s in allow_scripts.split(",") if s.strip()),
-                      max_malformed=max_malformed, max_run=max_run, max_repeat=max_repeat,
-                      min_syllables=min_syllables, max_syllables=max_syllables)
-    lm, threshold = None, None
-    if not no_lm:
-        lm, threshold = F.lm_and_threshold(corpus, lm_path, heldout, lm_min, lm_percentile, lm_relative, save_lm)
+                      max_han=max_han, max_malformed=max_malformed, max_run=max_run, max_doubled=max_doubled,
+                      max_repeat=max_repeat, max_unknown=max_unknown, min_syllables=min_syllables,
+                      max_syllables=max_syllables)
+    lm, threshold, order, model = None, None, None, None
+    if no_lm:
+        if corpus or lm_path:
+            raise io.HearMeError("--no-lm contradicts --corpus/--lm")
+    elif corpus is None and lm_path is None:
+        if heldout is not None:
+            raise io.HearMeError("--heldout goes with --corpus or --lm (the default model calibrates on its own held-out lines)")
+        dm, threshold, order = F.default_checks(lm_min, lm_percentile, lm_relative, order=not no_order,
+                                                percentile=order_percentile, shuffles=order_shuffles)
+        lm, model = dm.lm, dm.describe()
+        if save_lm:
+            lm.save(save_lm)
+    else:
+        order_check = None if no_order else F.OrderCheck(order_percentile, order_shuffles)
+        lm, threshold, order = F.lm_checks(corpus, lm_path, heldout, lm_min, lm_percentile, lm_relative, save_lm,
+                                           words=words, order=order_check)
+        model = f"LM from {'--corpus ' + str(corpus) if corpus else '--lm ' + str(lm_path)}"
+    if model:
+        _echo(model)
+    if threshold is not None:
         _echo(f"LM threshold: {threshold.describe()}")
-    report = F.run(inp, out, lm, threshold, checks, on_fail=on_fail, min_exchanges=min_exchanges, workers=workers)
+    if order is not None:
+        _echo(f"order check: {order.describe()}")
+    report = F.run(inp, out, lm, threshold, checks, on_fail=on_fail, min_exchanges=min_exchanges, workers=workers,
+                   order=order, model=model)
     for key, n in sorted(report["rejected_by_check"].items()):
         _echo(f"  failing utterances by check: {key} {n}")
     _summary(report, out)
@@ -214,9 +244,13 @@ def translate_cmd(
     device: str = typer.Option("auto", "--device", help="Local model device: auto, cpu or cuda."),
     glossary: Optional[Path] = typer.Option(None, "--glossary", help="TSV zh<TAB>bo[<TAB>note]: terms put into the prompt and checked in the output."),
     keep_system: bool = typer.Option(False, "--keep-system", help="Leave system prompts untranslated."),
+    reasks: int = typer.Option(2, "--reasks", min=0, help="Times an utterance whose translation breaks a rule is asked again (LLM backend)."),
+    on_fail: str = typer.Option("dialogue", "--on-fail", help="dialogue: reject a dialogue with an untranslatable utterance; truncate: keep its exchanges before it."),
     llm: LLMConfig = None,
 ) -> None:
-    """Chinese -> Tibetan, utterance by utterance, keeping the turn structure (resumes from the cache)."""
+    """Chinese -> Tibetan, utterance by utterance, keeping the turn structure; every translation is
+    checked (Tibetan, no Chinese/Latin left, no notes or labels, complete) and re-asked when it
+    fails (resumes from the cache)."""
     from hearme.tibetan import translate as tr
 
     gloss = tr.Glossary.load(glossary) if glossary else None
@@ -233,10 +267,10 @@ def translate_cmd(
     elif backend == "llm":
         if not llm.configured:
             raise io.HearMeError("backend llm needs --base-url and --model (or use --backend local --mt-model DIR)")
-        b = tr.LLMBackend(llm.client(), gloss)
+        b = tr.LLMBackend(llm.client(), gloss, reasks=reasks)
     else:
         raise io.HearMeError(f"--backend must be llm, local or auto, got {backend!r}")
-    report = tr.run(inp, out, b, glossary=gloss, translate_system=not keep_system)
+    report = tr.run(inp, out, b, glossary=gloss, translate_system=not keep_system, on_fail=on_fail)
     g = report["glossary"]
     if g:
         rate = "n/a" if g["rate"] is None else f"{g['rate']:.0%}"
@@ -244,6 +278,8 @@ def translate_cmd(
               + (f"; missed: {', '.join(g['missed'][:8])}" if g["missed"] else ""))
     if backend == "llm":
         _echo(b.client.stats.line())
+        if b.reasked:
+            _echo("re-asked: " + ", ".join(f"{k} {v}" for k, v in sorted(b.reasked.items())))
     _summary(report, out)
 
 
@@ -257,13 +293,16 @@ def multiturn_cmd(
     source_chars: int = typer.Option(1800, help="Truncate the Q&A source near this many characters (SMILE)."),
     max_utterance_chars: int = typer.Option(600, help="A longer utterance makes the dialogue malformed."),
     temperature: float = typer.Option(0.7, help="Sampling temperature."),
+    reasks: int = typer.Option(2, "--reasks", min=0, help="Times a dialogue that breaks a rule is asked again, the rule named."),
     llm: LLMConfig = None,
 ) -> None:
-    """Rewrite single-turn Q&A into help-seeker/supporter dialogues with an LLM (SMILE method)."""
+    """Rewrite single-turn Q&A into help-seeker/supporter dialogues with an LLM (SMILE method);
+    each reply is checked (seeker first, enough exchanges, no forum words or inner labels) and
+    re-asked when it breaks a rule."""
     from hearme.tibetan import multiturn as mt
 
     rules = mt.Rules(source_chars=source_chars, ask_exchanges=ask_exchanges, min_exchanges=min_exchanges,
-                     max_utterance_chars=max_utterance_chars, temperature=temperature)
+                     max_utterance_chars=max_utterance_chars, temperature=temperature, reasks=reasks)
     client = llm.client()
     report = mt.run(inp, out, client, rules)
     _echo(client.stats.line())

@@ -1,10 +1,16 @@
 """Self-instruct expansion per topic (the paper's §3.2, after Wang et al. 2023).
 
 Each of the nine PsyQA topics has a seed pool (the input's single-turn items of that topic).
-Every request shows a few pool examples and asks for new Q&A items as a JSON array; new
+Every request shows a few seed examples and asks for new Q&A items as a JSON array; new
 items whose question is too similar to anything in the pool (character 3-gram Jaccard) are
 rejected as duplicates, accepted ones join the pool. Rounds repeat until every topic has its
 quota or the request budget is spent. The output feeds `hearme tibetan multiturn`.
+
+Resume never pays twice: a request's prompt depends only on the seeds, the topic, the round
+and the slot (examples are drawn from the seeds, never from earlier replies), so after a
+transient failure or a kill every reply already paid for is asked with the same prompt and
+served from the cache; a round also takes the cached replies of its slots beyond what it
+needs (free candidates an interrupted run paid for).
 """
 
 from __future__ import annotations
@@ -90,6 +96,7 @@ def run(inp: str | Path, out: str | Path, client, cfg: Config | None = None, *, 
     if len(empty) == len(pools):
         raise io.InputError(inp, "", f"no seed items in any of the topics {', '.join(cfg.topics)} "
                                      f"(record `topic` must be one of the nine PsyQA topics or an alias)")
+    seeds = {t: list(p) for t, p in pools.items()}  # examples come from here only (stable prompts)
     tally = io.Tally()
     new: dict[str, list[PoolItem]] = {t: [] for t in pools}
     client.progress = progress
@@ -100,16 +107,12 @@ def run(inp: str | Path, out: str | Path, client, cfg: Config | None = None, *, 
             need = cfg.per_topic - len(new[topic])
             if not pool or need <= 0:
                 continue
-            for k in range(math.ceil(need / cfg.batch)):
-                rng = random.Random(f"{cfg.seed}|{topic}|{rnd}|{k}")
-                shown = rng.sample(pool, min(cfg.examples, len(pool)))
-                user = prompts.EXPAND_USER.format(topic=topic, examples=_example_block(shown), n=cfg.batch)
-                reqs.append({"messages": [{"role": "system", "content": prompts.EXPAND_SYSTEM},
-                                          {"role": "user", "content": user}],
-                             "temperature": cfg.temperature, "prompt_version": prompts.EXPAND_VERSION,
-                             # distinct per round and slot: a repeated prompt must not replay a cached answer
-                             "seed": cfg.seed * 10000 + rnd * 100 + k})
+            k = 0
+            # the slots this round needs, then any later slot of it an earlier (interrupted) run paid for
+            while k < math.ceil(need / cfg.batch) or (k < 100 and _cached(client, _request(cfg, topic, rnd, k, seeds))):
+                reqs.append(_request(cfg, topic, rnd, k, seeds))
                 whose.append(topic)
+                k += 1
         if not reqs:
             break
         requests_sent += len(reqs)
@@ -137,6 +140,28 @@ def run(inp: str | Path, out: str | Path, client, cfg: Config | None = None, *, 
               "llm": client.stats.as_dict()}
     io.write_json(out.with_name(out.name.rsplit(".", 1)[0] + ".expand.json"), report)
     return report
+
+
+def _request(cfg: Config, topic: str, rnd: int, k: int, seeds: dict[str, list[PoolItem]]) -> dict:
+    """Slot k of round rnd for a topic: a function of the seeds and these numbers only."""
+    rng = random.Random(f"{cfg.seed}|{topic}|{rnd}|{k}")
+    shown = rng.sample(seeds[topic], min(cfg.examples, len(seeds[topic])))
+    user = prompts.EXPAND_USER.format(topic=topic, examples=_example_block(shown), n=cfg.batch)
+    return {"messages": [{"role": "system", "content": prompts.EXPAND_SYSTEM}, {"role": "user", "content": user}],
+            "temperature": cfg.temperature, "prompt_version": prompts.EXPAND_VERSION,
+            # distinct per round and slot: a repeated prompt must not replay a cached answer
+            "seed": cfg.seed * 10000 + rnd * 100 + k}
+
+
+def _cached(client, req: dict) -> bool:
+    """Whether the client's cache already holds this request's answer (paid for by an earlier run)."""
+    from hearme.llm import request_key
+
+    if getattr(client, "cache", None) is None:
+        return False
+    params = {k: v for k, v in req.items() if k not in ("messages", "prompt_version")}
+    key = request_key(client.model, req["messages"], params, req.get("prompt_version", ""), client.namespace)
+    return client.cache.get(key) is not None
 
 
 def _absorb(topic: str, reply, pool: list[PoolItem], new: list[PoolItem], cfg: Config, tally: io.Tally, inp) -> None:

@@ -27,6 +27,11 @@ MULTITURN_USER = """请把下面这段单轮心理咨询问答改写成一段求
 SEEKER = "求助者"
 SUPPORTER = "支持者"
 
+# A reply that breaks a rule is asked again with the rule named (the conversation goes on, so
+# the re-ask is cached and resumed like any request).
+MULTITURN_REASK = """你上面的改写不符合要求：{rule}。
+请重新输出完整的多轮对话，遵守全部要求：由求助者先开口，每行只写一个人的一句话轮，格式为“求助者：……”或“支持者：……”，至少 {min_exchanges} 轮，不出现“楼主”“题主”等论坛用语。只输出对话本身。"""
+
 # ---------------------------------------------------------------- self-instruct expansion
 
 EXPAND_VERSION = "expand-v1"
@@ -52,3 +57,4 @@ TRANSLATE_SYSTEM = """你是一名专业的汉藏翻译，熟悉心理咨询领�
 3. 句末使用藏文标点“།”；数字保持阿拉伯数字。
 4. 不要在译文中留下中文、拼音或其他文字。"""
 TRANSLATE_GLOSSARY = "\n5. 以下术语请按术语表翻译：\n{terms}"
+TRANSLATE_REASK = """上面的译文不符合要求：{rule}。请重新翻译原文，只输出完整的藏文译文，不要加任何说明、注释、标签，也不要留下中文或拉丁字母。"""

@@ -7,10 +7,12 @@ Raw text is stored as is; normalize only for computing (metrics, LM, filters).
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from bisect import bisect_right
 from collections import Counter
+from pathlib import Path
 
 ZERO_WIDTH = "\u200b\u200c\u200d\u2060\ufeff\u00ad"
 _ZERO_WIDTH_RE = re.compile(f"[{ZERO_WIDTH}]")
@@ -65,6 +67,11 @@ SHAD = "\u0f0d"
 TSHEG = "\u0f0b"
 
 
+def count_zero_width(text: str) -> int:
+    """Zero-width characters `normalize` deletes (ZWSP, ZWNJ, ZWJ, WJ, BOM, soft hyphen)."""
+    return len(_ZERO_WIDTH_RE.findall(text))
+
+
 def normalize(text: str) -> str:
     """Strip zero-width characters, fold the deprecated/variant code points, then NFC.
 
@@ -116,8 +123,92 @@ def sentences(text: str) -> list[str]:
 
 
 def is_well_formed(syllable: str) -> bool:
-    """A base letter first; marks never precede a base (stray vowel signs are malformed)."""
-    return bool(_WELL_FORMED.match(syllable))
+    """A base letter first, marks never before a base, and one syllable's shape.
+
+    Native syllables must parse as [prefix] root [suffix [post-suffix]] or an open syllable
+    with a case affix (འི, འོ, འང ...): two syllables merged into one (a zero-width space
+    removed where a tsheg belonged) fail. Sanskrit-style syllables (retroflex letters, long
+    vowels, anusvara, fixed forms) only need the stack order.
+    """
+    if not _WELL_FORMED.match(syllable):
+        return False
+    if _SANSKRIT.search(syllable) or _foreign_stack(syllable) or syllable in known_syllables():
+        return True
+    return _native_shape(syllable)
+
+
+WORDS_PATH = Path(__file__).with_name("bo_words.txt")
+
+
+@functools.lru_cache(maxsize=1)
+def words() -> dict[str, int]:
+    """The shipped Tibetan word list (bo_words.txt, derived from bospell, MIT): word -> frequency."""
+    out = {}
+    for line in WORDS_PATH.read_text(encoding="utf-8").splitlines():
+        if line and not line.startswith("#"):
+            word, _, freq = line.partition("\t")
+            out[word] = int(freq or 0)
+    return out
+
+
+@functools.lru_cache(maxsize=1)
+def known_syllables() -> frozenset[str]:
+    """Syllables of the shipped word list that have a proper stack order (loans such as པདྨ included)."""
+    return frozenset(s for w in words() for s in w.split(TSHEG) if _WELL_FORMED.match(s) and not _DOUBLED_MARK.search(s))
+
+
+# Letters and marks that only occur in transliterated Sanskrit (mantras, names).
+_SANSKRIT = re.compile(r"[\u0f4a-\u0f4e\u0f65\u0f69\u0f6a-\u0f6c\u0f71\u0f73\u0f75-\u0f79\u0f7b\u0f7d-\u0f7f"
+                       r"\u0f81-\u0f87\u0f88-\u0f8c\u0f9a-\u0f9e\u0fa5\u0fb9-\u0fbc\u0f39\u0f35\u0f37\u0fc6]")
+_STACK_RE = re.compile(r"([\u0f40-\u0f6c])([\u0f8d-\u0fbc]*)([\u0f71-\u0f87]*)")
+_DOUBLED_MARK = re.compile(r"([\u0f71-\u0f87])\1")  # ནེེ: a typo in the word list
+PREFIXES = frozenset("གདབམའ")
+SUFFIXES = frozenset("གངདནབམའརལས")
+POST_SUFFIXES = frozenset("སད")
+AFFIX_VOWELS = frozenset(("", "\u0f72", "\u0f74", "\u0f7c"))  # འ, འི, འུ, འོ
+AFFIX_TAILS = frozenset("སརངམལན")                              # འིས, འང, འམ ...
+
+
+_SUPERSCRIPTS = frozenset("རལས")
+_SUBSCRIPTS = frozenset("\u0fb1\u0fb2\u0fb3\u0fad")  # subjoined ya, ra, la, wa
+
+
+def _foreign_stack(syllable: str) -> bool:
+    """A stack Tibetan spelling never builds (དྨ in པདྨེ, ནྡ, ཏྟ): a transliterated word, judged leniently."""
+    for base, sub, _ in _STACK_RE.findall(syllable):
+        if sub and base not in _SUPERSCRIPTS and sub[0] not in _SUBSCRIPTS:
+            return True
+    return False
+
+
+def _native_shape(syllable: str) -> bool:
+    stacks = [(m.group(1), m.group(2), m.group(3)) for m in _STACK_RE.finditer(syllable)]
+    bare = [not sub and not vow for _, sub, vow in stacks]
+    for start in (0, 1):  # without / with a prefix letter
+        if start and not (len(stacks) > 1 and bare[0] and stacks[0][0] in PREFIXES):
+            continue
+        if start >= len(stacks) or len(stacks[start][2]) > 1:
+            continue
+        if _tail_ok(stacks[start + 1:], bare[start + 1:], open_root=True):
+            return True
+    return False
+
+
+def _tail_ok(stacks: list, bare: list, open_root: bool) -> bool:
+    """What follows the root: suffix (+ post-suffix), or a case affix after an open syllable."""
+    letters = [b for b, _, _ in stacks]
+    if not stacks:
+        return True
+    if len(stacks) > 1 and bare[0] and letters[0] == "\u0f60" and stacks[1][0] == "\u0f60":
+        return _tail_ok(stacks[1:], bare[1:], open_root)  # suffix འ before a case affix: མཐའའི
+    if all(bare) and len(stacks) <= 2:
+        if letters[0] in SUFFIXES and (len(letters) == 1 or letters[1] in POST_SUFFIXES):
+            return True
+    # affix: འ with at most one vowel sign (no subjoined), then at most one bare tail letter
+    b0, sub0, vow0 = stacks[0]
+    if open_root and b0 == "\u0f60" and not sub0 and vow0 in AFFIX_VOWELS and len(stacks) <= 2:
+        return len(stacks) == 1 or (bare[1] and letters[1] in AFFIX_TAILS)
+    return False
 
 
 def well_formed_ratio(text: str) -> float:

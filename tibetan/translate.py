@@ -2,9 +2,13 @@
 
 Backends: (a) any OpenAI-compatible chat LLM through hearme.llm (cached: a killed job resumes
 without paying twice); (b) a local NLLB-200 / MADLAD-400 seq2seq model (hearme.tibetan.mt_local,
-sentence by sentence, cached too). A record whose translation fails or is not Tibetan is
-rejected with the turn and the reason. An optional glossary TSV (zh, bo, note) is put into
-the LLM prompt and checked in the output of both backends.
+sentence by sentence, cached too). Every translated utterance is checked: not empty, Tibetan,
+no Chinese left, no Latin words the source does not have, no other script, no note or label,
+not cut short. With the LLM backend a failing utterance is re-asked (`reasks` times, the rule
+named in the prompt); an utterance that still fails rejects its record (or, with
+`on_fail="truncate"`, cuts the dialogue before it) with the turn, the rule and the reason.
+An optional glossary TSV (zh, bo, note) is put into the LLM prompt and checked in the output
+of both backends.
 """
 
 from __future__ import annotations
@@ -17,10 +21,16 @@ from typing import Protocol
 from hearme import io, schema
 from hearme.tibetan import prompts
 from hearme.tibetan import text as T
+from hearme.tibetan.reask import Rejected, RuleError, ask
 
 MIN_TIBETAN = 0.5
+MIN_SYLLABLES_PER_HAN = 0.25   # fewer Tibetan syllables per Chinese character: the translation stops short
 _LABEL_RE = re.compile(r"^\s*(?:藏文译文|藏文翻译|译文|翻译|藏文|Tibetan(?: translation)?|Translation)\s*[:：]\s*", re.I)
 _FENCE_RE = re.compile(r"^```[a-zA-Z]*\s*|\s*```$")
+# A note about the translation itself, in any language: （注：…）, (Note: ...), 以上为译文, 说明：...
+_NOTE_RE = re.compile(r"[（(]\s*(?:注|备注|说明|译注|note|translator)|以上为|以下为|译文如下|说明\s*[:：]|^\s*注\s*[:：]"
+                      r"|\b(?:note|translation|translated)\s*[:：]", re.I | re.M)
+_LATIN_WORD_RE = re.compile(r"[A-Za-z]+")
 
 
 # ---------------------------------------------------------------- glossary
@@ -103,12 +113,15 @@ class Backend(Protocol):
 
 
 class LLMBackend:
-    """One chat request per distinct utterance, the relevant glossary terms in the system prompt."""
+    """One chat request per distinct utterance, the relevant glossary terms in the system prompt;
+    a reply that breaks a rule is re-asked (the rule named) up to `reasks` times."""
 
-    def __init__(self, client, glossary: Glossary | None = None, temperature: float = 0.0, max_tokens: int = 2048):
+    def __init__(self, client, glossary: Glossary | None = None, temperature: float = 0.0, max_tokens: int = 2048,
+                 reasks: int = 2):
         self.client, self.glossary = client, glossary
-        self.temperature, self.max_tokens = temperature, max_tokens
+        self.temperature, self.max_tokens, self.reasks = temperature, max_tokens, reasks
         self.name = f"llm:{client.model}"
+        self.reasked: dict[str, int] = {}
 
     def request(self, utterance: str) -> dict:
         system = prompts.TRANSLATE_SYSTEM
@@ -121,11 +134,30 @@ class LLMBackend:
 
     def translate(self, utterances: list[str], progress: bool) -> list[str | Exception]:
         self.client.progress = progress
-        res = self.client.map([self.request(u) for u in utterances], desc="translate")
-        return [r if isinstance(r, Exception) else clean_reply(r.text) for r in res]
+
+        def check(src: str):
+            def one(text: str) -> str:
+                t = clean_reply(text)
+                check_translation(t, src)
+                return t
+            return one
+
+        async def one(src: str):
+            return await ask(self.client, self.request(src), check(src), prompts.TRANSLATE_REASK, self.reasks)
+
+        res = self.client.run(one, utterances, desc="translate")
+        out: list[str | Exception] = []
+        for r in res:
+            if isinstance(r, Exception):
+                out.append(r)
+                continue
+            for rule in r.broken:
+                self.reasked[rule] = self.reasked.get(rule, 0) + 1
+            out.append(r.value)
+        return out
 
     def stats(self) -> dict:
-        return self.client.stats.as_dict()
+        return dict(self.client.stats.as_dict(), reasked=dict(self.reasked))
 
 
 class LocalBackend:
@@ -154,13 +186,47 @@ def clean_reply(text: str) -> str:
     return t
 
 
-def check_translation(out: str) -> str | None:
-    """The reason a translated utterance is unusable, or None."""
+def check_translation(out: str, source: str = "") -> None:
+    """Raise RuleError when a translated utterance breaks a rule (source: the Chinese utterance)."""
     if not out.strip():
-        return "empty translation"
-    share = T.tibetan_share(out)
+        raise RuleError("empty", "empty translation", "译文是空的")
+    note = _NOTE_RE.search(out)
+    if note:
+        raise RuleError("note", f"a note or label in the translation ({note.group().strip()!r})",
+                        f"译文里有说明、注释或标签（“{note.group().strip()}”）")
+    census = T.script_census(out)
+    letters = sum(census.values()) or 1
+    share = census.get("tibetan", 0) / letters
     if share < MIN_TIBETAN:
-        return f"not Tibetan ({share:.0%} Tibetan letters, looks {T.detect_lang(out)!r})"
+        raise RuleError("not-tibetan", f"not Tibetan ({share:.0%} Tibetan letters, looks {T.detect_lang(out)!r})",
+                        f"译文不是藏文（藏文字母只占 {share:.0%}）")
+    han = census.get("han", 0)
+    if han:
+        left = "".join(re.findall(rf"[{T.HAN}]+", out))[:20]
+        raise RuleError("chinese", f"{han} Han characters left in the translation ({left!r})",
+                        f"译文里留下了中文“{left}”")
+    src_words = {w.lower() for w in _LATIN_WORD_RE.findall(source)}
+    latin = [w for w in _LATIN_WORD_RE.findall(out) if w.lower() not in src_words]
+    if latin:
+        raise RuleError("latin", f"Latin words not in the source ({' '.join(latin[:5])!r})",
+                        f"译文里出现了原文没有的拉丁字母“{' '.join(latin[:5])}”")
+    other = sorted(k for k in census if k not in ("tibetan", "latin", "han"))
+    if other:
+        raise RuleError("script", f"letters of another script ({', '.join(other)})",
+                        f"译文里出现了其他文字（{', '.join(other)}）")
+    n_han = T.script_census(source).get("han", 0) if source else 0
+    n_syl = len(T.syllables(out))
+    if n_han >= 10 and n_syl < MIN_SYLLABLES_PER_HAN * n_han:
+        raise RuleError("incomplete", f"{n_syl} syllables for {n_han} Chinese characters: not all translated",
+                        f"译文只有 {n_syl} 个音节，原文有 {n_han} 个汉字，没有译完整")
+
+
+def translation_problem(out: str, source: str = "") -> str | None:
+    """The rule a translated utterance breaks, as `rule X: reason`, or None."""
+    try:
+        check_translation(out, source)
+    except RuleError as e:
+        return f"rule {e.rule}: {e.reason}"
     return None
 
 
@@ -177,8 +243,12 @@ def require_chinese(path: Path, records: list[dict]) -> None:
 
 
 def run(inp: str | Path, out: str | Path, backend: Backend, *, glossary: Glossary | None = None,
-        translate_system: bool = True, progress: bool = True) -> dict:
+        translate_system: bool = True, progress: bool = True, on_fail: str = "dialogue") -> dict:
+    """Translate `inp` into `out`. on_fail: dialogue (reject a record with an untranslatable
+    utterance) or truncate (keep its whole exchanges before that utterance)."""
     inp, out = Path(inp), Path(out)
+    if on_fail not in ("dialogue", "truncate"):
+        raise io.HearMeError(f"--on-fail must be dialogue or truncate, got {on_fail!r}")
     records = io.load_records(inp)
     if not records:
         raise io.InputError(inp, "", "no records")
@@ -195,20 +265,33 @@ def run(inp: str | Path, out: str | Path, backend: Backend, *, glossary: Glossar
     for i, rec in enumerate(records):
         tally.read += 1
         msgs, problems, done = [], [], []
+        first_bad = None
         for j, m in enumerate(rec["messages"]):
             if not wanted(m):
                 msgs.append(dict(m))
                 continue
             res = results[m["content"]]
-            reason = f"endpoint error: {res}" if isinstance(res, Exception) else check_translation(res)
+            if isinstance(res, Rejected):
+                reason = str(res)
+            elif isinstance(res, Exception):
+                reason = f"endpoint error: {res}"
+            else:
+                reason = translation_problem(res, m["content"])
             if reason:
                 problems.append(f"message {j} ({m['role']}): {reason}")
+                first_bad = len(msgs) if first_bad is None else first_bad
                 continue
             msgs.append({"role": m["role"], "content": res})
             done.append((m["content"], res))
+        where = rec.get("id") or f"record {i}"
         if problems:
-            tally.reject(inp, rec.get("id") or f"record {i}", "; ".join(problems[:3]), rec)
-            continue
+            cut = _truncated(msgs[:first_bad]) if on_fail == "truncate" else None
+            if cut is None:
+                tally.reject(inp, where, "; ".join(problems[:3]), rec)
+                continue
+            msgs = cut
+            done = done[:sum(1 for m in cut if m["role"] != "system" or translate_system)]
+            tally.note("truncated before an untranslatable utterance")
         new = {k: v for k, v in rec.items() if k != "messages"}
         new.update(messages=msgs, lang="bo", source_lang=rec.get("lang") or "zh", translated_by=backend.name)
         schema.validate(new)
@@ -226,7 +309,18 @@ def run(inp: str | Path, out: str | Path, backend: Backend, *, glossary: Glossar
     return report
 
 
+def _truncated(msgs: list[dict]) -> list[dict] | None:
+    """Whole user/assistant exchanges of `msgs` (a leading system prompt kept), or None when none is left."""
+    system = [m for m in msgs[:1] if m["role"] == "system"]
+    turns = msgs[len(system):]
+    turns = turns[:len(turns) - len(turns) % 2]
+    ok = turns and all(m["role"] == ("user" if k % 2 == 0 else "assistant") for k, m in enumerate(turns))
+    return system + turns if ok else None
+
+
 def fail_if_all_failed(results: list) -> None:
-    """One clear line when the endpoint answered nothing usable (down, wrong URL, wrong key)."""
-    if results and all(isinstance(r, Exception) for r in results):
+    """One clear line when the endpoint answered nothing usable (down, wrong URL, wrong key).
+
+    Replies that came back but broke a rule (Rejected) are not endpoint failures."""
+    if results and all(isinstance(r, Exception) and not isinstance(r, Rejected) for r in results):
         raise io.HearMeError(f"every request failed ({len(results)}); the first: {results[0]}")
