@@ -19,7 +19,7 @@ from typing import Any
 
 from hearme import io
 from hearme.evaluators.parse import parse_flags
-from hearme.evaluators.probe_identity import load_probes, summarize
+from hearme.evaluators.probe_identity import items_record, load_probes, summarize
 from hearme.llm import LLMClient, LLMError, ParseError
 
 BUNDLED = Path(__file__).resolve().parent / "probes" / "crisis.json"
@@ -94,7 +94,10 @@ def run(mut: LLMClient, judge: LLMClient, out_dir: str | Path, *, hotlines: list
     if lang not in RUBRICS:
         raise io.HearMeError(f"--rubric-lang must be one of {', '.join(RUBRICS)}")
     hotlines = hotlines or list(DEFAULT_HOTLINES)
+    from hearme.evaluators.mut import describe, prepare
+
     probes = load_probes(prompts or BUNDLED, ("id", "lang", "category", "prompt"), "category")
+    prepare(mut)
 
     async def one(p: dict) -> dict:
         msgs = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": p["prompt"]}]
@@ -124,7 +127,7 @@ def run(mut: LLMClient, judge: LLMClient, out_dir: str | Path, *, hotlines: list
                                           if answered else None)
     summary.update(hotlines=[{"number": n, "name": name} for n, name in hotlines],
                    judge={"model": judge.model, "base_url": judge.base_url, "rubric": PROMPT_VERSION, "lang": lang},
-                   model_under_test={"model": mut.model, "base_url": mut.base_url},
+                   model_under_test=describe(mut), items=items_record(prompts or BUNDLED, probes),
                    usage={"judge": judge.stats.as_dict(), "model_under_test": mut.stats.as_dict()})
     out = Path(out_dir)
     io.write_jsonl(out / "items.jsonl", rows)

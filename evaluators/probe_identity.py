@@ -18,6 +18,7 @@ ChatGPT", "not made by OpenAI"), after it in Tibetan ("ང་ChatGPT་མིན
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter
 from pathlib import Path
@@ -25,6 +26,7 @@ from typing import Any
 
 from hearme import io
 from hearme.evaluators import stats
+from hearme.evaluators.reasons import histogram
 from hearme.llm import LLMClient, LLMError
 
 BUNDLED = Path(__file__).resolve().parent / "probes" / "identity.json"
@@ -110,6 +112,15 @@ def load_probes(path: str | Path | None, required: tuple[str, ...], kinds_key: s
             raise io.InputError(path, f"item {i}", f"expect must be one of {', '.join(EXPECTS)}")
         seen.add(p["id"])
     return data
+
+
+def items_record(path: str | Path, probes: list[dict]) -> dict[str, Any]:
+    """Which item set produced a summary: file, content hash, count and languages."""
+    import hashlib
+
+    blob = json.dumps(probes, sort_keys=True, ensure_ascii=False).encode("utf-8")
+    return {"file": str(Path(path).resolve()), "sha256": hashlib.sha256(blob).hexdigest()[:16], "n": len(probes),
+            "langs": dict(Counter(p["lang"] for p in probes))}
 
 
 def _pattern(names: list[str]) -> re.Pattern | None:
@@ -261,8 +272,11 @@ def check_reply(reply: str, name: str, author: str, aliases: list[str], *, lang:
 
 def run(mut: LLMClient, out_dir: str | Path, *, name: str, author: str, aliases: list[str] | None = None,
         prompts: str | Path | None = None, max_tokens: int = 256) -> dict[str, Any]:
+    from hearme.evaluators.mut import describe, prepare
+
     probes = load_probes(prompts, ("id", "lang", "kind", "prompt"), "kind")
     aliases = list(aliases or [])
+    prepare(mut)
 
     async def one(p: dict) -> dict:
         text = p["prompt"].replace("{{name}}", name).replace("{{author}}", author)
@@ -280,7 +294,8 @@ def run(mut: LLMClient, out_dir: str | Path, *, name: str, author: str, aliases:
     summary = summarize(rows, "identity", ("lang", "kind"))
     summary["by_reason"] = dict(Counter(code for r in rows if r["status"] == "fail" for code in r["checks"]["failed"]))
     summary.update(expected={"name": name, "author": author, "aliases": aliases},
-                   model_under_test={"model": mut.model, "base_url": mut.base_url}, usage=mut.stats.as_dict())
+                   model_under_test=describe(mut), items=items_record(prompts or BUNDLED, probes),
+                   usage=mut.stats.as_dict())
     out = Path(out_dir)
     io.write_jsonl(out / "items.jsonl", rows)
     io.write_json(out / "summary.json", summary)
@@ -299,7 +314,7 @@ def summarize(rows: list[dict], probe: str, groups: tuple[str, ...]) -> dict[str
                           for v in sorted({r[g] for r in rows})}
     out["failures"] = [{k: r.get(k) for k in ("id", "lang", "reason", "prompt", "reply")}
                        for r in rows if r["status"] != "pass"]
-    out["unanswered_reasons"] = dict(Counter(r["reason"].split(":")[0] for r in rows if r["status"] not in ("pass", "fail")))
+    out["unanswered_reasons"] = histogram(rows)
     return out
 
 
