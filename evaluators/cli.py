@@ -133,10 +133,12 @@ def register(app: typer.Typer) -> None:
         runs: List[str] = typer.Argument(..., help="Run directories (or NAME=DIR); the first is the baseline."),
         out: Path = typer.Option(..., "-o", "--out", help="Output directory for comparison.md/json and PNG charts."),
     ) -> None:
-        """Base-versus-fine-tuned table with deltas (metrics and judge), plus bar and radar charts."""
+        """Base vs fine-tuned per language: paired deltas over shared items (bootstrap CI, sign/Wilcoxon p) and charts."""
         from hearme.evaluators import compare
 
         result = compare.run(runs, out)
+        for w in result["warnings"]:
+            typer.echo(f"WARNING: {w}", err=True)
         _echo(result["markdown"])
         _echo(f"wrote {out / 'comparison.md'}, {out / 'comparison.json'} and {len(result['charts'])} charts")
 

@@ -9,7 +9,7 @@ import pytest
 from hearme import paths
 from tests.conftest import run_hearme
 from tests.fake_openai import FakeOpenAI
-from tests.test_compare import make_run
+from tests.test_compare import JUDGE_SCRIPT, make_run
 
 
 @pytest.fixture(scope="module")
@@ -19,7 +19,7 @@ def report(tmp_path_factory):
     from hearme.converters.card import build_card
 
     tmp = tmp_path_factory.mktemp("report")
-    with FakeOpenAI() as srv:
+    with FakeOpenAI(JUDGE_SCRIPT) as srv:
         base, tuned = make_run(tmp / "base", False, srv), make_run(tmp / "tuned", True, srv)
     records, _ = convert("cpsycoune", [paths.DATA / "samples" / "cpsycoune"], scrub=False)
     build_card({"cpsycoune": records}, tuned / "data")
