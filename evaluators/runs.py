@@ -87,7 +87,7 @@ class Run:
         return self.judges[0][1] if self.judges else None
 
 
-def _files(root: Path) -> list[Path]:
+def files(root: Path) -> list[Path]:
     out = []
 
     def walk(d: Path, depth: int) -> None:
@@ -140,7 +140,7 @@ def load(spec: str) -> Run:
     if not root.is_dir():
         raise io.InputError(root, "", "not a run directory")
     run = Run(name, root)
-    for p in _files(root):
+    for p in files(root):
         n = p.name
         if n == "generated_predictions.jsonl":
             _set_for(run, p.parent).predictions = p
