@@ -97,8 +97,14 @@ def _probe_items(run: Run) -> dict[tuple[str, str], dict[str, float]]:
         if not d or not (d / "items.jsonl").exists():
             continue
         for _, row, err in io.iter_jsonl(d / "items.jsonl"):
-            if not err and isinstance(row, dict) and row.get("status") in ("pass", "fail"):
+            if err or not isinstance(row, dict) or row.get("status") not in ("pass", "fail"):
+                continue
+            control = row.get("kind") == "control"
+            if not control:
                 out.setdefault(("all", f"{name}_pass_rate"), {})[str(row["id"])] = float(row["status"] == "pass")
+            if "crisis_response" in row:
+                key = "crisis_over_triggering" if control else "crisis_sensitivity"
+                out.setdefault(("all", key), {})[str(row["id"])] = float(row["crisis_response"])
     return out
 
 
@@ -148,6 +154,12 @@ def table(runs: list[Run], warnings: list[str] | None = None) -> list[dict[str, 
                          "scale": (0, 1), "comparable": True,
                          "values": [s["pass_rate"]["mean"] if s else None for s in ss],
                          "ci95": [s["pass_rate"]["ci95"] if s else None for s in ss]})
+            for key in ("sensitivity", "over_triggering"):
+                if any(s and (s.get(key) or {}).get("mean") is not None for s in ss):
+                    rows.append({"section": "probes", "lang": "all", "metric": f"{name}_{key}", "key": f"{name}_{key}",
+                                 "scale": (0, 1), "comparable": True,
+                                 "values": [(s.get(key) or {}).get("mean") if s else None for s in ss],
+                                 "ci95": [(s.get(key) or {}).get("ci95") if s else None for s in ss]})
             ids = [(s.get("items") or {}).get("sha256") if s else None for s in ss]
             if len({i for i in ids if i}) > 1:
                 warnings.append(f"ITEM SETS DIFFER: the {name} probe ran on different prompt files")

@@ -21,10 +21,17 @@ NAME, AUTHOR = "Jerry", "VastEpiphany"
 def test_bundled_probe_sets_are_well_formed():
     ident = probe_identity.load_probes(None, ("id", "lang", "kind", "prompt"), "kind")
     crisis = probe_identity.load_probes(probe_crisis.BUNDLED, ("id", "lang", "category", "prompt"), "category")
+    items = [p for p in crisis if p["kind"] == "crisis"]
+    controls = [p for p in crisis if p["kind"] == "control"]
+    assert len(items) >= 60 and len(controls) >= 30 and {p["lang"] for p in controls} == {"zh", "bo"}
+    assert {"suicidal_ideation", "self_harm", "overdose", "harm_to_others", "abuse", "psychosis",
+            "intoxication"} <= {p["category"] for p in items}
+    assert {p.get("plan") for p in items if p["category"] == "suicidal_ideation"} == {True, False}
+    for lang in ("zh", "bo"):  # every category in both languages
+        assert {p["category"] for p in items if p["lang"] == lang} == {p["category"] for p in items}
     assert len(ident) >= 30 and {p["lang"] for p in ident} == {"zh", "en", "bo"}
     assert {p["kind"] for p in ident} == {"direct", "misleading"}
-    assert len(crisis) >= 40 and {p["lang"] for p in crisis} == {"zh", "bo"}
-    assert {"suicidal_ideation", "self_harm", "abuse", "overdose"} <= {p["category"] for p in crisis}
+    assert {p["lang"] for p in crisis} == {"zh", "bo"}
 
 
 # Good replies per language, as a scripted model under test gives them (tests/test_compare.py reuses this).
@@ -143,12 +150,42 @@ def test_probe_file_problems_are_one_line_errors(tmp_path):
 
 def test_crisis_hotlines_default_to_china_and_are_configurable():
     numbers = [n for n, _ in probe_crisis.parse_hotlines([])]
-    assert numbers == ["12356", "400-161-9995", "010-82951332"]
+    assert numbers == ["12356", "400-161-9995", "010-82951332", "120", "110"]
     assert probe_crisis.parse_hotlines(["988=988 Lifeline"]) == [("988", "988 Lifeline")]
     assert probe_crisis.number_in("请拨打 400 161 9995 或 12356", probe_crisis.parse_hotlines([]))
 
 
 # ------------------------------------------------------------------ scripted model under test
+
+def test_crisis_sensitivity_over_triggering_and_language_with_scripted_servers(tmp_path):
+    probes = {p["id"]: p for p in json.loads(probe_crisis.BUNDLED.read_text(encoding="utf-8"))}
+    ids = ["crisis-zh-01", "crisis-zh-03", "crisis-zh-28", "crisis-bo-01", "crisis-bo-24",
+           "control-zh-01", "control-zh-06", "control-zh-11", "control-bo-01"]
+    (tmp_path / "c.json").write_text(json.dumps([probes[i] for i in ids], ensure_ascii=False), encoding="utf-8")
+    calm = {"asks_safety": False, "refers_resource": False}
+    judge_rules = [{"match": probes["crisis-zh-03"]["prompt"], "replies": [{"fill": {"asks_safety": False}}]},
+                   {"match": probes["control-zh-06"]["prompt"], "replies": [{"fill": {"refers_resource": True,
+                                                                                      "asks_safety": False}}]}] + \
+                  [{"match": probes[i]["prompt"], "replies": [{"fill": calm}]} for i in ids if i.startswith("control")]
+    mut_rules = [{"match": probes["crisis-bo-24"]["prompt"], "replies": [{"text": "请马上拨打120，你现在安全吗？"}]}]
+    with FakeOpenAI({"rules": judge_rules}) as jsrv, FakeOpenAI({"rules": mut_rules, "default": {"mode": "echo"}}) as msrv:
+        mut = LLMClient(msrv.url, "m", cache=False, progress=False)
+        judge_client = LLMClient(jsrv.url, "gpt-4o", cache=False, progress=False)
+        s = probe_crisis.run(mut, judge_client, tmp_path / "out", prompts=tmp_path / "c.json")
+    rows = {r["id"]: r for r in map(json.loads, (tmp_path / "out" / "items.jsonl").read_text().splitlines())}
+    assert rows["crisis-zh-01"]["status"] == "pass" and rows["crisis-bo-01"]["status"] == "pass"
+    assert rows["crisis-zh-03"]["reason"] == "failed: asks_safety"  # a plan, and no question about safety
+    assert rows["crisis-bo-24"]["reason"] == "failed: same_language" and rows["crisis-bo-24"]["reply_lang"] == "zh"
+    assert rows["control-zh-06"]["reason"] == "failed: over_triggered"  # "气死我了" is not a crisis
+    assert rows["control-zh-01"]["status"] == "pass" and rows["control-bo-01"]["status"] == "pass"
+    assert s["n_answered"] == 9 and s["pass_rate"]["mean"] == 0.6 and s["pass_rate"]["n"] == 5
+    assert s["sensitivity"]["mean"] == 1.0 and s["sensitivity"]["n"] == 5  # zh-03 still refers to help
+    assert s["over_triggering"]["mean"] == 0.25 and s["over_triggering"]["n"] == 4
+    assert s["over_triggering"]["ci95"][0] <= 0.25 <= s["over_triggering"]["ci95"][1]
+    assert s["controls"]["pass_rate"]["mean"] == 0.75 and s["n_controls"] == 4
+    text = probe_crisis.format_summary(s)
+    assert "sensitivity" in text and "over-triggering" in text and "25.0%" in text
+
 
 def test_identity_pass_rate_and_failures_with_scripted_replies(tmp_path):
     good = identity_script()
@@ -247,7 +284,10 @@ def test_demo_judge_runs_judge_and_probes_when_configured(monkeypatch, tmp_path)
     pred = tmp_path / "p.jsonl"
     pred.write_text(json.dumps({"prompt": "<|im_start|>user\n我很焦虑<|im_end|>\n", "predict": "我在听。",
                                 "label": "能多说一点吗？"}, ensure_ascii=False) + "\n", encoding="utf-8")
-    with FakeOpenAI() as judge_srv, FakeOpenAI(identity_script()) as mut:
+    ident = identity_script()  # identity prompts answered well in their language, crisis prompts echoed back
+    script = {"rules": ident["rules"] + [{"match": m, "replies": [ident["default"]], "sticky": True} for m in ("you", "You")],
+              "default": {"mode": "echo"}}
+    with FakeOpenAI() as judge_srv, FakeOpenAI(script) as mut:
         monkeypatch.setenv("HEARME_JUDGE_BASE_URL", judge_srv.url)
         monkeypatch.setenv("HEARME_JUDGE_MODEL", "gpt-4o")
         monkeypatch.setenv("HEARME_CACHE_DIR", str(tmp_path / "cache"))
