@@ -112,16 +112,50 @@ def section_text(sections: dict, key: str) -> list[str]:
             f"_<!-- {SECTIONS_FILE}: {key} -->_", ""]
 
 
+_SPLIT = re.compile(r"(.+)_(train|val|valid|validation|dev|test)(?:\.json)?$")
+
+
+def _count(path: Path) -> int | None:
+    try:
+        data = io.read_json(path)
+    except io.HearMeError:
+        return None
+    return len(data) if isinstance(data, list) else None
+
+
 def split_sizes(run: Run) -> list[list[Any]]:
-    """Records per *_train/_val/_test.json file under the run (the split as it was used)."""
+    """Records per split part: *_train/_val/_test.json files in the run, else the datasets its recipe
+    names, looked up in the recipe's dataset_dir registry (the split as it was used)."""
     found: dict[str, dict[str, int]] = {}
     for p in files(run.root):
-        m = re.match(r"(.+)_(train|val|valid|validation|dev|test)\.json$", p.name)
-        if not m:
-            continue
-        data = io.read_json(p) if p.stat().st_size < 200_000_000 else None
-        if isinstance(data, list):
-            found.setdefault(m.group(1), {})[m.group(2)] = len(data)
+        m = _SPLIT.match(p.name)
+        if m and p.suffix == ".json" and (n := _count(p)) is not None:
+            found.setdefault(m.group(1), {})[m.group(2)] = n
+    if not found:
+        from hearme import registry
+
+        wanted: list[tuple[str, str]] = []  # (dataset name, dataset_dir)
+        for _, cfg in run.train_configs:
+            wanted += [(x.strip(), cfg.get("dataset_dir") or ".") for key in ("dataset", "eval_dataset")
+                       for x in str(cfg.get(key) or "").split(",") if x.strip()]
+        for card in run.model_cards:
+            wanted += [(n, ".") for n in _model_card_datasets(card)]
+        for name, ddir in wanted:
+            try:
+                info = registry.load(ddir)
+            except (io.HearMeError, OSError):
+                continue
+            m = _SPLIT.match(name)
+            group = m.group(1) if m else name
+            siblings = [k for k in info if _SPLIT.match(k) and _SPLIT.match(k).group(1) == group] if m else [name]
+            for sib in siblings:
+                try:
+                    n = _count(registry.file_of(sib, ddir))
+                except (io.HearMeError, KeyError, OSError):
+                    n = None
+                if n is not None:
+                    part = _SPLIT.match(sib).group(2) if _SPLIT.match(sib) else "all"
+                    found.setdefault(group, {})[part] = n
     rows = []
     for name, parts in found.items():
         total = sum(parts.values())
@@ -157,13 +191,19 @@ def trainer_args(path: Path) -> dict | None:
     return out
 
 
+def _model_card_datasets(path: Path) -> list[str]:
+    """Dataset names from the Trainer's model card: "on the A, the B and the C datasets"."""
+    m = re.search(r"fine-tuned version of .*? on the (.+?) datasets?\.", path.read_text(encoding="utf-8", errors="replace"))
+    return [x.strip() for x in re.split(r",? and the |, the ", m.group(1))] if m else []
+
+
 def _model_card_hypers(path: Path) -> dict:
     """The Trainer's README.md 'Training hyperparameters' list (and the dataset it names)."""
     text = path.read_text(encoding="utf-8", errors="replace")
     out = {}
-    m = re.search(r"fine-tuned version of .*? on the (.+?) dataset", text)
-    if m:
-        out["dataset"] = m.group(1)
+    names = _model_card_datasets(path)
+    if names:
+        out["dataset"] = ",".join(names)
     block = text.split("### Training hyperparameters", 1)[-1].split("###", 1)[0] if "### Training hyperparameters" in text else ""
     for k, v in re.findall(r"^- ([\w ]+): (.+)$", block, flags=re.M):
         out[k.strip()] = v.strip()

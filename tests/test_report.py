@@ -97,3 +97,35 @@ def test_plain_llamafactory_run_has_hyperparameters_and_eval_loss(tiny_model, tm
     assert "| learning_rate | 0.005 |" in md and "| max_steps | 4 |" in md and "| lora: r | 4 |" in md
     assert "| card: dataset | hm_tiny |" in md
     assert "![loss](assets/loss_run.png)" in md and "no eval loss" not in md
+
+
+def test_each_predictions_file_keeps_its_own_numbers_and_language(tmp_path):
+    """The demo's layout: a Chinese and a Tibetan predict directory in one run. Each table shows its
+    own file's numbers under its language; the Tibetan code-point numbers never stand for the run."""
+    from hearme import io
+    from hearme.evaluators import metrics
+    from hearme.evaluators.runs import load, metric_groups
+    from tests.test_compare import BO_REF, PROMPT
+
+    run = tmp_path / "demo"
+    zh = [{"prompt": PROMPT.format(q="怎么办？"), "predict": "嗯。", "label": "听起来你压力很大，能说说发生了什么吗？"}]
+    bo = [{"prompt": PROMPT.format(q="ཁྱེད་རང་ག་འདྲ་འདུག"), "predict": BO_REF[:-6], "label": BO_REF}]
+    for name, rows in (("predict_counseling", zh), ("predict_tibetan", bo)):
+        pred = run / name / "generated_predictions.jsonl"
+        io.write_jsonl(pred, rows)
+        m = metrics.compute(pred, "auto")
+        io.write_json(run / name / "predict_results.json", {f"predict_{k}": m[k] for k in ("bleu-4", "rouge-l")})
+    groups = {g.lang: g for g in metric_groups(load(str(run)))}
+    assert set(groups) == {"zh", "bo"}
+    assert groups["zh"].source == "predict_counseling" and groups["bo"].source == "predict_tibetan"
+    assert groups["zh"].values["bleu-4"] < 10 < groups["bo"].values["bleu-4"]  # no last-file-wins
+    assert list(groups["bo"].values)[0] == "syllable_bleu" and "bleu-4" in groups["bo"].notes
+    proc = run_hearme("report", run, "-o", tmp_path / "out", "--samples", "1")
+    assert proc.returncode == 0, proc.stderr
+    md = (tmp_path / "out" / "report.md").read_text(encoding="utf-8")
+    zh_block = md.split("source: `predict_counseling`")[1].split("source:")[0]
+    assert f"| zh | bleu-4 | {groups['zh'].values['bleu-4']:.4f} |" in zh_block and "**zh**" in zh_block
+    assert "| bo | bleu-4 (code points; not comparable for Tibetan)" in md
+    again = run_hearme("report", run, "-o", tmp_path / "out2", "--samples", "1")
+    assert again.returncode == 0 and (tmp_path / "out2" / "report.md").read_text(encoding="utf-8") == \
+        md.replace(str(tmp_path / "out"), str(tmp_path / "out2"))
