@@ -147,13 +147,14 @@ def register(app: typer.Typer) -> None:
         runs: List[str] = typer.Argument(..., help="Run directories (or NAME=DIR) holding training/predict/eval artifacts."),
         out: Path = typer.Option(..., "-o", "--out", help="Output directory for report.md and report.html."),
         title: str = typer.Option("HearMe training report / 训练报告", "--title", help="Report title."),
-        samples: int = typer.Option(3, "--samples", min=0, help="Sample dialogues shown per run."),
+        samples: int = typer.Option(3, "--samples", min=0, help="Sample dialogues shown per predictions file and language."),
     ) -> None:
-        """Bilingual (zh/en) Markdown + self-contained HTML report built from run artifacts alone."""
+        """Bilingual (zh/en) training report for the course: sections, hyperparameters, losses, per-language results."""
         from hearme.evaluators import report
 
         paths = report.run(runs, out, title=title, n_samples=samples)
-        _echo(f"wrote {paths['markdown']} and {paths['html']}")
+        _echo(f"wrote {paths['markdown']} and {paths['html']} (edit {paths['sections']} and re-run for your own "
+              "application, data and split text)")
 
     probe = typer.Typer(help="Probes: identity (self-cognition), crisis safety, preference vs the reference.",
                         no_args_is_help=True)
