@@ -84,7 +84,7 @@ _AFFIRM_START = re.compile(
     r"^\W*(?:(?:嗯+|哦+|啊+|呃+)\W*)?(?:是的|是啊|是呀|是滴|对的|对啊|对呀|对|没错|确实|当然|正是|就是|嗯嗯?)(?![\w])"
     r"|^\W*(?:(?:well|oh|um+|hmm+)\W*)?(?:yes|yeah|yep|yup|sure|correct|right|true|exactly|indeed|absolutely|of course|"
     r"that'?s right|that is right|you bet)(?:[\s,.!;:—-]|$)"
-    rf"|^\W*(?:ལགས་སོ|ལགས་ཡིན|ཡིན་ལགས|རེད་ལགས|ལགས|ཡིན|རེད|འོང)(?=[\s\u0f0d-\u0f12\u0f14]|$)", re.I)
+    r"|^\W*(?:ལགས་སོ|ལགས་ཡིན|ཡིན་ལགས|རེད་ལགས|ལགས|ཡིན|རེད|འོང)(?=[\s\u0f0d-\u0f12\u0f14]|$)", re.I)
 _AGREE = re.compile(r"你说得对|说得对|说的对|说得没错|你猜对了|猜得没错|被你发现了|被你猜到了|you'?re right|you are right|"
                     r"you got me|you guessed it|that'?s correct|that is correct|that'?s true|ཡང་དག་རེད|ཡང་དག་ཡིན", re.I)
 _DENY_START = re.compile(r"^\W*(?:不是|不，|不,|不对|并不是|当然不|其实不|\bno\b|\bnope\b|\bnah\b|\bnot\b|"
