@@ -34,13 +34,29 @@ Seed = typer.Option(42, "--seed", help="Sampling seed sent to the judge (tempera
 MaxTokens = typer.Option(1024, "--max-tokens", min=16, help="Most tokens the judge may write per answer.")
 
 
-def _mut_client(url: str, model: str, key_env: str, concurrency: int, llm: LLMConfig, tag: str):
-    """The model under test: cached under its own namespace (URL + model + tag), never the judge's."""
-    from hearme.llm import LLMClient
+def _mut_client(url: str, model: str, key_env: str, concurrency: int, llm: LLMConfig, out: Path, model_id: str,
+                weights: Optional[Path]):
+    """The model under test: its cache is bound to the output directory and the served weights'
+    fingerprint (or to --model-id), never to URL + model name alone (see evaluators/mut.py)."""
+    from hearme.evaluators.mut import ModelUnderTest
 
-    return LLMClient(url, model, api_key_env=key_env, concurrency=concurrency, cache_dir=llm.cache_dir,
-                     cache=not llm.no_cache, timeout=llm.timeout, max_retries=llm.max_retries,
-                     namespace=f"model-under-test|{url.rstrip('/')}|{model}|{tag}")
+    return ModelUnderTest(url, model, out_dir=out, model_id=model_id, weights={"path": weights} if weights else None,
+                          api_key_env=key_env, concurrency=concurrency, cache_dir=llm.cache_dir,
+                          cache=not llm.no_cache, timeout=llm.timeout, max_retries=llm.max_retries)
+
+
+def _exit_if_nothing(n_done: int, hist: dict, what: str) -> None:
+    """Exit 1 with the reason histogram when no item was scored/answered (a result of nothing)."""
+    if n_done == 0:
+        from hearme.evaluators.reasons import line
+
+        typer.echo(f"error: nothing was {what}" + (f" ({line(hist)})" if hist else ""), err=True)
+        raise typer.Exit(1)
+
+
+ModelId = typer.Option("", "--model-id", help="Name for the served weights to share cached replies across runs; "
+                                             "default: this output directory plus the server's fingerprint.")
+Weights = typer.Option(None, "--weights", help="Adapter or merged model served at the URL (recorded with the results).")
 
 
 def register(app: typer.Typer) -> None:
@@ -80,6 +96,7 @@ def register(app: typer.Typer) -> None:
         _echo(judge.format_summary(summary))
         _echo(client.stats.line())
         _echo(f"wrote {out / 'items.jsonl'} and {out / 'summary.json'}")
+        _exit_if_nothing(summary["n_scored"], summary["unscored_reasons"], "scored")
 
     @app.command("judge-dialogues")
     @llm_options(env_prefix=JUDGE_ENV)
@@ -89,7 +106,8 @@ def register(app: typer.Typer) -> None:
         out: Path = typer.Option(..., "-o", "--out", help="Output directory for turns.jsonl and summary.json."),
         mut_model: str = typer.Option(MUT_NAME, "--model-under-test-name", help="Model name at that URL (llamafactory-cli api: API_MODEL_NAME)."),
         mut_key_env: str = typer.Option(MUT_KEY_ENV, "--model-under-test-key-env", help="Environment variable with that endpoint's key, if it needs one."),
-        mut_tag: str = typer.Option("", "--model-under-test-tag", help="Cache tag for the model under test; change it when new weights serve the same URL."),
+        mut_id: str = typer.Option("", "--model-id", help="Name for the served weights to share cached replies across runs; default: this output directory plus the server's fingerprint."),
+        weights: Optional[Path] = Weights,
         mut_max_tokens: int = typer.Option(512, "--model-under-test-max-tokens", min=1, help="Most tokens per counselor reply."),
         system: Optional[str] = typer.Option(None, "--system", help="System prompt sent to the model under test."),
         rubric_lang: str = RubricLang, reasks: int = Reasks, seed: int = Seed, max_tokens: int = MaxTokens,
@@ -100,7 +118,7 @@ def register(app: typer.Typer) -> None:
         from hearme.evaluators import dialogues
 
         judge_client = llm.client()
-        mut = _mut_client(mut_url, mut_model, mut_key_env, llm.concurrency, llm, mut_tag)
+        mut = _mut_client(mut_url, mut_model, mut_key_env, llm.concurrency, llm, out, mut_id, weights)
         summary = dialogues.run(eval_path, out, mut, judge_client,
                                 _judge_settings(rubric_lang, reasks, seed, max_tokens),
                                 system=system, mut_max_tokens=mut_max_tokens, limit=limit)
@@ -108,16 +126,19 @@ def register(app: typer.Typer) -> None:
         _echo("model under test: " + mut.stats.line())
         _echo("judge: " + judge_client.stats.line())
         _echo(f"wrote {out / 'turns.jsonl'} and {out / 'summary.json'}")
+        _exit_if_nothing(summary["n_scored"], summary["unscored_reasons"], "scored")
 
     @app.command("compare")
     def compare_cmd(
         runs: List[str] = typer.Argument(..., help="Run directories (or NAME=DIR); the first is the baseline."),
         out: Path = typer.Option(..., "-o", "--out", help="Output directory for comparison.md/json and PNG charts."),
     ) -> None:
-        """Base-versus-fine-tuned table with deltas (metrics and judge), plus bar and radar charts."""
+        """Base vs fine-tuned per language: paired deltas over shared items (bootstrap CI, sign/Wilcoxon p) and charts."""
         from hearme.evaluators import compare
 
         result = compare.run(runs, out)
+        for w in result["warnings"]:
+            typer.echo(f"WARNING: {w}", err=True)
         _echo(result["markdown"])
         _echo(f"wrote {out / 'comparison.md'}, {out / 'comparison.json'} and {len(result['charts'])} charts")
 
@@ -126,13 +147,14 @@ def register(app: typer.Typer) -> None:
         runs: List[str] = typer.Argument(..., help="Run directories (or NAME=DIR) holding training/predict/eval artifacts."),
         out: Path = typer.Option(..., "-o", "--out", help="Output directory for report.md and report.html."),
         title: str = typer.Option("HearMe training report / 训练报告", "--title", help="Report title."),
-        samples: int = typer.Option(3, "--samples", min=0, help="Sample dialogues shown per run."),
+        samples: int = typer.Option(3, "--samples", min=0, help="Sample dialogues shown per predictions file and language."),
     ) -> None:
-        """Bilingual (zh/en) Markdown + self-contained HTML report built from run artifacts alone."""
+        """Bilingual (zh/en) training report for the course: sections, hyperparameters, losses, per-language results."""
         from hearme.evaluators import report
 
         paths = report.run(runs, out, title=title, n_samples=samples)
-        _echo(f"wrote {paths['markdown']} and {paths['html']}")
+        _echo(f"wrote {paths['markdown']} and {paths['html']} (edit {paths['sections']} and re-run for your own "
+              "application, data and split text)")
 
     probe = typer.Typer(help="Probes: identity (self-cognition), crisis safety, preference vs the reference.",
                         no_args_is_help=True)
@@ -151,16 +173,17 @@ def register(app: typer.Typer) -> None:
         max_tokens: int = typer.Option(256, "--max-tokens", min=1, help="Most tokens per reply."),
         concurrency: int = typer.Option(8, "--concurrency", min=1, help="Requests in flight at once."),
         cache_dir: Optional[Path] = typer.Option(None, "--cache-dir", help="Request cache directory."),
-        tag: str = typer.Option("", "--tag", help="Cache tag; change it when new weights serve the same URL."),
+        model_id: str = ModelId, weights: Optional[Path] = Weights,
     ) -> None:
         """Self-cognition: direct and misleading identity questions (zh/en/bo) -> pass rate and failures."""
         from hearme.evaluators import probe_identity
 
-        mut = _mut_client(url, model, key_env, concurrency, LLMConfig(cache_dir=cache_dir), tag)
+        mut = _mut_client(url, model, key_env, concurrency, LLMConfig(cache_dir=cache_dir), out, model_id, weights)
         summary = probe_identity.run(mut, out, name=name, author=author, aliases=alias, prompts=prompts,
                                      max_tokens=max_tokens)
         _echo(probe_identity.format_summary(summary))
         _echo(f"wrote {out / 'items.jsonl'} and {out / 'summary.json'}")
+        _exit_if_nothing(summary["n_answered"], summary["unanswered_reasons"], "answered")
 
     @probe.command("crisis")
     @llm_options(env_prefix=JUDGE_ENV)
@@ -173,7 +196,7 @@ def register(app: typer.Typer) -> None:
         prompts: Optional[Path] = typer.Option(None, "--prompts", help="Probe set (default: the bundled crisis.json)."),
         system: Optional[str] = typer.Option(None, "--system", help="System prompt sent to the model under test."),
         max_tokens: int = typer.Option(512, "--reply-max-tokens", min=1, help="Most tokens per model reply."),
-        tag: str = typer.Option("", "--tag", help="Cache tag; change it when new weights serve the same URL."),
+        model_id: str = ModelId, weights: Optional[Path] = Weights,
         rubric_lang: str = RubricLang, reasks: int = Reasks, seed: int = Seed,
         llm: LLMConfig = None,
     ) -> None:
@@ -181,12 +204,13 @@ def register(app: typer.Typer) -> None:
         from hearme.evaluators import probe_crisis
 
         judge_client = llm.client()
-        mut = _mut_client(url, model_name, key_env, llm.concurrency, llm, tag)
+        mut = _mut_client(url, model_name, key_env, llm.concurrency, llm, out, model_id, weights)
         summary = probe_crisis.run(mut, judge_client, out, hotlines=probe_crisis.parse_hotlines(hotline),
                                    prompts=prompts, system=system, max_tokens=max_tokens, lang=rubric_lang,
                                    reasks=reasks, seed=seed)
         _echo(probe_crisis.format_summary(summary))
         _echo(f"wrote {out / 'items.jsonl'} and {out / 'summary.json'}")
+        _exit_if_nothing(summary["n_answered"], summary["unanswered_reasons"], "answered")
 
     @probe.command("preference")
     @llm_options(env_prefix=JUDGE_ENV)
@@ -205,3 +229,4 @@ def register(app: typer.Typer) -> None:
         _echo(probe_preference.format_summary(summary))
         _echo(client.stats.line())
         _echo(f"wrote {out / 'items.jsonl'} and {out / 'summary.json'}")
+        _exit_if_nothing(summary["n_scored"], summary["unscored_reasons"], "scored")

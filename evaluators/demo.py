@@ -38,7 +38,7 @@ def demo_judge(out_dir: str | Path, pred_path: str | Path, *, model_path: str | 
     if not cfg.configured:
         return {"skipped": True, "reason": "no judge endpoint configured", "how_to_enable": HOW_TO_ENABLE}
     from hearme.evaluators import judge, probe_crisis, probe_identity, probe_preference
-    from hearme.llm import LLMClient
+    from hearme.evaluators.mut import ModelUnderTest
 
     out = Path(out_dir)
     cfg.concurrency = concurrency
@@ -51,8 +51,8 @@ def demo_judge(out_dir: str | Path, pred_path: str | Path, *, model_path: str | 
     author = os.environ.get("HEARME_IDENTITY_AUTHOR", "VastEpiphany")
 
     def probes(url: str, model: str) -> None:
-        mut = LLMClient(url, model, api_key_env="HEARME_API_KEY", concurrency=concurrency, cache_dir=cfg.cache_dir,
-                        namespace=f"model-under-test|{url}|{model}|{model_path or ''}|{adapter or ''}")
+        mut = ModelUnderTest(url, model, out_dir=out, weights={"model": model_path, "adapter": adapter},
+                             api_key_env="HEARME_API_KEY", concurrency=concurrency, cache_dir=cfg.cache_dir)
         ident = probe_identity.run(mut, out / "probe-identity", name=name, author=author)
         crisis = probe_crisis.run(mut, client, out / "probe-crisis")
         result["identity_pass_rate"] = ident["pass_rate"]["mean"]

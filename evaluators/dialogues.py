@@ -14,12 +14,12 @@ topic (only scored turns count; a dialogue with none is reported, never averaged
 
 from __future__ import annotations
 
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
 from hearme import io, schema
 from hearme.evaluators import rubric, stats
+from hearme.evaluators.reasons import histogram
 from hearme.evaluators.judge import JudgeSettings, score_reply
 from hearme.llm import LLMClient, LLMError
 
@@ -93,8 +93,11 @@ def run(eval_path: str | Path, out_dir: str | Path, mut: LLMClient, judge_client
         limit: int | None = None) -> dict[str, Any]:
     s = settings or JudgeSettings()
     s.check()
+    from hearme.evaluators.mut import describe, prepare
+
     records = load_dialogues(eval_path, limit)
     items = turn_items(records)
+    prepare(mut)
 
     async def one(item: dict) -> dict:
         msgs = ([{"role": "system", "content": system}] if system else []) + item["history"]
@@ -113,13 +116,14 @@ def run(eval_path: str | Path, out_dir: str | Path, mut: LLMClient, judge_client
     dialogues, agg = aggregate(rows)
     scored = sum(r["status"] == "scored" for r in rows)
     summary = {"n_dialogues": len(records), "n_turns": len(rows), "n_scored": scored, "n_unscored": len(rows) - scored,
-               "unscored_reasons": dict(Counter(r["reason"].split(":")[0] for r in rows if r["status"] != "scored")),
+               "unscored_reasons": histogram(rows),
                **agg,
                "judge": {"model": judge_client.model, "base_url": judge_client.base_url,
                          "rubric": rubric.PROMPT_VERSION, "lang": s.lang, "seed": s.seed},
-               "model_under_test": {"model": mut.model, "base_url": mut.base_url, "max_tokens": mut_max_tokens},
+               "model_under_test": describe(mut, max_tokens=mut_max_tokens),
                "usage": {"judge": judge_client.stats.as_dict(), "model_under_test": mut.stats.as_dict()},
-               "input": str(eval_path)}
+               "input": str(Path(eval_path).resolve()), "items": {"n_dialogues": len(records), "n_turns": len(items),
+                                                                  "ids": [r.get("id") for r in records][:1000]}}
     out = Path(out_dir)
     io.write_jsonl(out / "turns.jsonl", rows)
     io.write_jsonl(out / "dialogues.jsonl", dialogues)

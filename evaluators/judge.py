@@ -12,13 +12,14 @@ recorded as `unscored` with the reason. Nothing is ever scored 0 for being unrea
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from hearme import io
-from hearme.evaluators import rubric, stats
+from hearme.evaluators import reasons, rubric, stats
 from hearme.evaluators.parse import parse_scores
 from hearme.llm import LLMClient, LLMError, ParseError
 
@@ -65,9 +66,11 @@ def summarize(items: list[dict], client: LLMClient | None, s: JudgeSettings, **e
     for key, lo, hi, zh, en in rubric.DIMENSIONS:
         dims[key] = {**stats.mean_ci([it[key] for it in scored]), "range": [lo, hi], "zh": zh, "en": en}
     total = stats.mean_ci([sum(it[k] for k in rubric.KEYS) for it in scored])
-    reasons = Counter(it.get("reason", "").split(":")[0] for it in items if it.get("status") != "scored")
+    langs = Counter(it["lang"] for it in items if it.get("lang"))
     out = {"n_items": len(items), "n_scored": len(scored), "n_unscored": len(items) - len(scored),
-           "unscored_reasons": dict(reasons), "dimensions": dims, "total": {**total, "range": [0, 9]},
+           "unscored_reasons": reasons.histogram(items), "dimensions": dims, "total": {**total, "range": [0, 9]},
+           "lang": (langs.most_common(1)[0][0] if len(langs) == 1 else "mixed") if langs else None,
+           "langs": dict(langs),
            "judge": {"model": client.model if client else None, "base_url": client.base_url if client else None,
                      "rubric": rubric.PROMPT_VERSION, **asdict(s)},
            "bootstrap": {"resamples": stats.RESAMPLES, "seed": stats.SEED, "level": 0.95}}
@@ -81,10 +84,20 @@ def load_items(pred_path: str | Path, limit: int | None = None) -> tuple[list[di
     from hearme.evaluators.history import parse_prompt
     from hearme.evaluators.metrics import load_predictions
 
+    from hearme.evaluators.metrics import item_lang
+
     tally = io.Tally()
     rows = load_predictions(pred_path, tally)[: limit or None]
-    return [{"id": f"line-{r['line']}", "line": r["line"], "history": parse_prompt(r.get("prompt", "")),
-             "reply": r["predict"]} for r in rows], tally
+    return [{"id": f"line-{r['line']}", "line": r["line"], "lang": item_lang(r["label"]),
+             "history": parse_prompt(r.get("prompt", "")), "reply": r["predict"]} for r in rows], tally
+
+
+def file_sha256(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 def run(pred_path: str | Path, out_dir: str | Path, client: LLMClient, settings: JudgeSettings | None = None,
@@ -102,10 +115,11 @@ def run(pred_path: str | Path, out_dir: str | Path, client: LLMClient, settings:
     for item, res in zip(items, results):
         if isinstance(res, Exception):  # a bug-level failure still ends unscored, with its reason
             res = {"status": "unscored", "reason": f"error: {res}"}
-        rows.append({"id": item["id"], "line": item["line"], **res, "reply": item["reply"]})
+        rows.append({"id": item["id"], "line": item["line"], "lang": item["lang"], **res, "reply": item["reply"]})
     out = Path(out_dir)
     io.write_jsonl(out / "items.jsonl", rows)
-    summary = summarize(rows, client, s, input={"file": str(pred_path), **tally.as_dict()})
+    summary = summarize(rows, client, s, input={"file": str(Path(pred_path).resolve()), "sha256": file_sha256(pred_path),
+                                                 **tally.as_dict()})
     io.write_json(out / "summary.json", summary)
     if tally.rejects:
         tally.write_rejects(out / "items.jsonl")
@@ -113,11 +127,12 @@ def run(pred_path: str | Path, out_dir: str | Path, client: LLMClient, settings:
 
 
 def format_summary(summary: dict) -> str:
-    lines = [f"scored {summary['n_scored']}/{summary['n_items']} (unscored {summary['n_unscored']})"]
+    lines = [f"scored {summary['n_scored']}/{summary['n_items']} (unscored {summary['n_unscored']})"
+             + (f", language {summary['lang']}" if summary.get("lang") else "")]
     for key, d in summary["dimensions"].items():
         ci = d["ci95"]
         val = "n/a" if d["mean"] is None else f"{d['mean']:.3f}  95% CI [{ci[0]:.3f}, {ci[1]:.3f}]"
         lines.append(f"  {d['en']:<18} {d['zh']}  (0-{d['range'][1]})  {val}")
     if summary.get("unscored_reasons"):
-        lines.append("  unscored: " + ", ".join(f"{k} ×{v}" for k, v in summary["unscored_reasons"].items()))
+        lines.append("  unscored: " + reasons.line(summary["unscored_reasons"]))
     return "\n".join(lines)

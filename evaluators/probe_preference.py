@@ -10,12 +10,12 @@ orders is reported as a check on the judge.
 
 from __future__ import annotations
 
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
 from hearme import io
 from hearme.evaluators import stats
+from hearme.evaluators.reasons import histogram
 from hearme.evaluators.history import render_history
 from hearme.llm import LLMClient, LLMError, ParseError, extract_json
 
@@ -107,7 +107,7 @@ def run(pred_path: str | Path, out_dir: str | Path, client: LLMClient, *, lang: 
         rows.append({"id": item["id"], "line": item["line"], **res, "reply": item["reply"], "reference": labels[item["line"]]})
     scored = [r for r in rows if r["status"] == "scored"]
     summary = {"probe": "preference", "n_items": len(rows), "n_scored": len(scored), "n_unscored": len(rows) - len(scored),
-               "unscored_reasons": dict(Counter(r["reason"].split(":")[0] for r in rows if r["status"] != "scored")),
+               "unscored_reasons": histogram(rows),
                "shares": stats.shares_ci([r["outcome"] for r in scored], OUTCOMES),
                "consistency": stats.mean_ci([r["consistent"] for r in scored]),
                "judge": {"model": client.model, "base_url": client.base_url, "rubric": PROMPT_VERSION, "lang": lang,

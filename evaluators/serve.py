@@ -55,8 +55,9 @@ def free_port() -> int:
 
 
 def start_api(model_path, workdir, *, adapter=None, template: str = "qwen", max_new_tokens: int = 256,
-              model_name: str = "model-under-test", timeout: float = 300.0, extra: dict | None = None) -> ApiServer:
-    """Start `llamafactory-cli api` and wait until /v1/models answers."""
+              model_name: str = "model-under-test", timeout: float = 300.0, extra: dict | None = None,
+              port: int | None = None) -> ApiServer:
+    """Start `llamafactory-cli api` (on `port`, else a free one) and wait until /v1/models answers."""
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     cfg = {"model_name_or_path": str(model_path), "template": template, "infer_backend": "huggingface",
@@ -65,7 +66,7 @@ def start_api(model_path, workdir, *, adapter=None, template: str = "qwen", max_
         cfg.update(adapter_name_or_path=str(adapter), finetuning_type="lora")
     config = workdir / "api.yaml"
     lf.dump_yaml(cfg, config)
-    port = free_port()
+    port = port or free_port()
     env = lf.child_env({"API_HOST": "127.0.0.1", "API_PORT": str(port), "API_MODEL_NAME": model_name})
     env.pop("API_KEY", None)
     log_path = workdir / "api.log"

@@ -34,7 +34,8 @@ re-run or resumed job never pays twice. Key = sha256 of model, messages, samplin
 response_format (schema), prompt version and an optional namespace. The base URL is NOT in
 the key: the same judge behind another gateway or port is the same judge. Endpoints that
 serve *different* weights under one model name (e.g. `llamafactory-cli api`, which always
-answers to its API_MODEL_NAME) must pass `namespace=` (the evaluators use the URL + a tag).
+answers to its API_MODEL_NAME) must pass `namespace=` (the evaluators bind it to the served
+weights: evaluators/mut.py).
 
 Keys: read from the environment only (`OPENAI_API_KEY` or `api_key_env`); never stored in
 the cache, logs, errors or reports. Loopback endpoints may run without a key.

@@ -29,13 +29,16 @@ CASES = {
     "case-fullwidth": ([{"style": "fullwidth"}], False, "scored", 1),
     "case-fenced": ([{"style": "fenced"}], False, "scored", 1),
     "case-prose": ([{"style": "prose"}], False, "scored", 1),  # ignores response_format, echoes the example
-    "case-list": ([{"style": "list"}], False, "scored", 1),
+    "case-list": ([{"style": "list"}], False, "scored", 2),  # a list inside free text is no answer: re-asked
     "case-oor-once": ([{"text": BAD.format(p=4, a=1)}], False, "scored", 2),  # re-asked with the reason
     "case-decimal-once": ([{"text": BAD.format(p=2, a=2.5)}], False, "scored", 2),
     "case-garbage-once": ([{"raw": "<html>502 bad gateway</html>", "content_type": "text/html"}], False, "scored", 1),  # retried by the client
     "case-oor-always": ([{"text": '{"rationale": "x", "comprehensiveness": 3, "professionalism": 2, '
                                   '"authenticity": 1, "safety": 1}'}], True, "unscored", 3),
     "case-refusal": ([{"text": "抱歉，我无法对此进行评分。"}], True, "unscored", 3),
+    "case-refusal-list": ([{"text": "抱歉，我无法评价这段对话。评分格式示例：[2, 3, 3, 1]"}], True, "unscored", 3),
+    "case-refusal-en": ([{"text": "I cannot score this reply. For reference, the answer format is [0, 0, 0, 0]."}],
+                        True, "unscored", 3),
     "case-garbage-always": ([{"raw": "<html>oops</html>", "content_type": "text/html"}], True, "unscored", None),
     "case-429-always": ([{"status": 429, "retry_after": 0}], True, "unscored", None),
 }
@@ -82,7 +85,9 @@ def test_summary_counts_and_means_over_scored_only(judged):
     for k, v in WANT.items():
         d = summary["dimensions"][k]
         assert d["mean"] == v and d["ci95"] == [v, v] and d["n"] == summary["n_scored"]
-    assert set(summary["unscored_reasons"]) <= {"unparsable", "request failed"}
+    hist = summary["unscored_reasons"]
+    assert hist["judge refused or hedged"] == 3 and hist["score out of range"] == 1 and hist["HTTP 429"] == 1
+    assert sum(hist.values()) == n_unscored and "request failed" not in hist
     assert summary["usage"]["paid_calls"] > 0 and summary["usage"]["cached_tokens"] > 0
 
 
@@ -108,10 +113,15 @@ def test_rerun_is_served_from_the_cache(judged):
 
 
 @pytest.mark.parametrize("text, want", [
-    ('示例 [0, 0, 0, 0]，最终评分 [1, 2, 3, 1]', [1, 2, 3, 1]),
-    ('［２，３，２，１］', [2, 3, 2, 1]),
+    ('［２，３，２，１］', [2, 3, 2, 1]),  # the whole reply is the list (CPsyCoun's format), full-width
     ('```json\n{"rationale": "r", "Comprehensiveness": "2", "professionalism": 3.0, "authenticity": 0, "safety": 1}\n```',
      [2, 3, 0, 1]),
+    ('按照格式 "[0, 0, 0, 0]" 输出。结论如下：{"rationale": "r", "comprehensiveness": 1, "professionalism": 2, '
+     '"authenticity": 3, "safety": 1}', [1, 2, 3, 1]),  # the JSON answer wins; the example list is ignored
+    ("全面性：2分\n专业性：1分\n真实性：3分\n安全性：1分", [2, 1, 3, 1]),
+    ("**Comprehensiveness**: 1/2\n**Professionalism**: 2/3\n- Authenticity (0-3): 2\n- Safety: 0", [1, 2, 2, 0]),
+    ('{"rationale": "回复无法体现共情，但没有伤害", "comprehensiveness": 0, "professionalism": 1, "authenticity": 1, '
+     '"safety": 1}', [0, 1, 1, 1]),  # a finding, not a refusal to score
 ])
 def test_parse_tolerates(text, want):
     got = parse.parse_scores(text, rubric.RANGES)
@@ -122,8 +132,17 @@ def test_parse_tolerates(text, want):
     ('{"rationale": "r", "comprehensiveness": 2, "professionalism": 4, "authenticity": 1, "safety": 1}', "outside 0-3"),
     ('{"rationale": "r", "comprehensiveness": 2, "professionalism": 2.5, "authenticity": 1, "safety": 1}', "not an integer"),
     ('{"rationale": "r", "comprehensiveness": 2}', "lacks"),
-    ("[1, 2]", "no JSON"),
+    ("[1, 2]", "a list of 2 scores"),
     ("", "empty"),
+    ("I cannot score this reply. For reference, the answer format is [0, 0, 0, 0].", "refused or hedged"),
+    ("抱歉，我无法评价这段对话。评分格式示例：[2, 3, 3, 1]", "refused or hedged"),
+    ("示例 [0, 0, 0, 0]，最终评分 [1, 2, 3, 1]", "inside free text"),
+    ('抱歉，我无法评分。示例：{"rationale": "x", "comprehensiveness": 0, "professionalism": 0, "authenticity": 0, '
+     '"safety": 0}', "refused or hedged"),
+    ('{"rationale": "I cannot evaluate this without the full dialogue", "comprehensiveness": 1, '
+     '"professionalism": 1, "authenticity": 1, "safety": 1}', "refused or hedged"),
+    ("全面性：2分\n专业性：3分\n真实性：2分", "safety missing"),
+    ("全面性：2分\n全面性：1分\n专业性：3分\n真实性：2分\n安全性：1", "given twice"),
 ])
 def test_parse_rejects(text, reason):
     with pytest.raises(ValueError, match=reason):
@@ -142,6 +161,15 @@ def test_cli_key_from_env_never_written(tmp_path):
         if f.is_file():
             assert secret not in f.read_text(encoding="utf-8", errors="replace"), f
     assert secret not in proc.stdout + proc.stderr
+
+
+def test_cli_nothing_scored_exits_nonzero_with_the_cause(tmp_path):
+    pred = write_preds(tmp_path / "p.jsonl", ["case-a", "case-b"])
+    proc = run_hearme("judge", pred, "--base-url", "http://127.0.0.1:9/v1", "--model", "gpt-4o", "-o", tmp_path / "out",
+                      "--cache-dir", tmp_path / "cache", "--max-retries", "0", "--timeout", "5")
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "nothing was scored (cannot connect ×2)" in proc.stderr and "cannot connect ×2" in proc.stdout
+    assert json.loads((tmp_path / "out" / "summary.json").read_text())["unscored_reasons"] == {"cannot connect": 2}
 
 
 def test_cli_remote_judge_without_key_is_one_line(tmp_path):
