@@ -253,8 +253,40 @@ def _is_loopback(base_url: str) -> bool:
     return host in ("127.0.0.1", "localhost", "::1") or host.startswith("127.")
 
 
+FRAGMENT = 8  # a run of this many characters of the key is treated as the key
+
+
+def redact(text: str, secret: str | None) -> str:
+    """`text` with the key and every fragment of it of FRAGMENT+ characters replaced by ***.
+
+    Applied before anything truncates, logs, caches or writes a server's words: a key cut in
+    two by a length limit must not survive as a prefix or suffix."""
+    if not text or not secret or secret == NO_KEY:
+        return text
+    n = min(FRAGMENT, len(secret))
+    covered = bytearray(len(text))
+    hit = False
+    for i in range(len(secret) - n + 1):
+        gram, start = secret[i:i + n], 0
+        while (pos := text.find(gram, start)) >= 0:
+            covered[pos:pos + n] = b"\x01" * n
+            hit, start = True, pos + 1
+    if not hit:
+        return text
+    out, i = [], 0
+    while i < len(text):
+        if covered[i]:
+            while i < len(text) and covered[i]:
+                i += 1
+            out.append("***")
+        else:
+            out.append(text[i])
+            i += 1
+    return "".join(out)
+
+
 def describe_error(e: BaseException, secret: str | None = None) -> str:
-    """One line for an SDK exception, with the key scrubbed if a server echoed it."""
+    """One line for an SDK exception: the key (and any fragment of it) removed first, then cut."""
     import openai
 
     if isinstance(e, openai.APITimeoutError):
@@ -266,8 +298,7 @@ def describe_error(e: BaseException, secret: str | None = None) -> str:
         msg = f"HTTP {e.status_code}: {body}"
     else:
         msg = f"{type(e).__name__}: {e}"
-    msg = " ".join(msg.split())[:400]
-    return msg.replace(secret, "***") if secret and secret != NO_KEY else msg
+    return " ".join(redact(msg, secret).split())[:400]
 
 
 class LLMClient:
@@ -303,6 +334,12 @@ class LLMClient:
             return NO_KEY
         raise io.HearMeError(f"no API key: set the environment variable {self.api_key_env} "
                              f"(or name another one with --api-key-env)")
+
+    def _redact(self, text: str) -> str:
+        try:
+            return redact(text, self._secret())
+        except io.HearMeError:
+            return text
 
     def _loop_state(self) -> tuple[Any, asyncio.Semaphore]:
         """One AsyncOpenAI + semaphore per event loop (httpx pools are bound to a loop)."""
@@ -347,13 +384,13 @@ class LLMClient:
                 raise LLMError(describe_error(e, self._secret())) from None
             except ValueError as e:  # a 200 whose body is not a completion (JSON or schema errors)
                 self.stats.failures += 1
-                raise LLMError(f"malformed response from the server: {' '.join(str(e).split())[:200]}") from None
+                raise LLMError(f"malformed response from the server: {' '.join(self._redact(str(e)).split())[:200]}") from None
         choices = getattr(resp, "choices", None)
         if not choices or getattr(choices[0], "message", None) is None:
             self.stats.failures += 1
-            raise LLMError(f"malformed response from the server (no choices): {str(resp)[:200]!r}")
+            raise LLMError(f"malformed response from the server (no choices): {self._redact(str(resp))[:200]!r}")
         usage = Usage.from_sdk(getattr(resp, "usage", None))
-        text = choices[0].message.content or ""
+        text = self._redact(choices[0].message.content or "")  # a reply that echoes the key is never cached
         self.stats.paid_calls += 1
         self.stats.usage = self.stats.usage + usage
         result = ChatResult(text, usage, False, getattr(resp, "model", "") or self.model, choices[0].finish_reason,
@@ -429,7 +466,7 @@ class LLMClient:
                 try:
                     results[i] = await fn(items[i])
                 except Exception as e:  # kept in place; the caller decides
-                    results[i] = e if isinstance(e, LLMError) else LLMError(f"{type(e).__name__}: {e}")
+                    results[i] = e if isinstance(e, LLMError) else LLMError(self._redact(f"{type(e).__name__}: {e}"))
                 bar.update(1)
                 bar.set_postfix_str(self._postfix(), refresh=False)
 
