@@ -105,7 +105,7 @@ def check(out: Path, stdout: str) -> tuple[bool, bool]:
     try:
         read, written, rejected = (int(x.split("=")[1]) for x in stdout.strip().splitlines()[-1].split())
         recs = json.loads(out.read_text(encoding="utf-8"))
-        rows = io.rejected_path(out).read_text(encoding="utf-8").splitlines()
+        rows = [x for x in io.rejected_path(out).read_text(encoding="utf-8").split("\n") if x.strip()]
         conserved = read == written + rejected and len(recs) >= written and len(rows) == rejected
     except Exception:  # noqa: BLE001
         return False, False
@@ -117,6 +117,7 @@ def main() -> None:
     ap.add_argument("--per-format", type=int, default=220)
     ap.add_argument("--upstream", type=Path, default=REPO.parent / "upstream")
     ap.add_argument("--seed", type=int, default=2026)
+    ap.add_argument("--formats", default=",".join(mutate.FORMATS), help="Comma-separated formats to run.")
     args = ap.parse_args()
     rng = random.Random(args.seed)
     bases = real_bases(args.upstream, rng)
@@ -125,7 +126,7 @@ def main() -> None:
     t0 = time.time()
     root = Path(tempfile.mkdtemp(prefix="hearme-matrix-"))
     try:
-        for fmt in mutate.FORMATS:
+        for fmt in args.formats.split(","):
             pool = [c for i, b in enumerate(bases[fmt]) for c in mutate.cases(fmt, seed=args.seed + i, base=b)]
             chosen = rng.sample(pool, min(args.per_format, len(pool)))
             stats = Counter()
@@ -145,6 +146,9 @@ def main() -> None:
                         conserved, loadable = check(out, stdout)
                         stats["not conserved"] += not conserved
                         stats["not loadable"] += not loadable
+                        if not (conserved and loadable):
+                            examples.append(f"{case.id}: conserved={conserved} loadable={loadable} "
+                                            f"{stdout.strip().splitlines()[-1] if stdout.strip() else ''}")
                     if out.parent.exists() and [p for p in out.parent.iterdir() if p.name.endswith((".tmp", ".commit"))]:
                         stats["stray temp"] += 1
                 stats["inputs"] += 1

@@ -398,7 +398,9 @@ def read_json(path) -> Any:
 def iter_jsonl(path) -> Iterator[tuple[int, Any, str | None]]:
     """Yield (line number, object or None, error or None) for each non-blank line."""
     text, _ = read_text(path)
-    for lineno, line in enumerate(text.splitlines(), 1):
+    # Lines end at "\n" only: U+2028, U+0085, \x0c... are valid inside JSON strings (str.splitlines cuts there).
+    lines = text.split("\n") if "\n" in text or "\r" not in text else text.split("\r")
+    for lineno, line in enumerate(lines, 1):
         if not line.strip():
             continue
         try:
