@@ -421,17 +421,29 @@ def unencodable(obj: Any) -> str | None:
     while stack:
         where, item = stack.pop()
         if isinstance(item, str):
-            if not item.isascii() and (m := _SURROGATE.search(item)):
-                return f"{where or 'text'}: U+{ord(m.group()):04X}"
+            if (m := _surrogate(item)) is not None:
+                return f"{where or 'text'}: U+{ord(m):04X}"
         elif isinstance(item, dict):
             for k, v in item.items():
                 name = _where(where, k)
-                if isinstance(k, str) and not k.isascii() and _SURROGATE.search(k):
-                    return f"key {safe_text(name)!r}: U+{ord(_SURROGATE.search(k).group()):04X}"
+                if isinstance(k, str) and (m := _surrogate(k)) is not None:
+                    return f"key {safe_text(name)!r}: U+{ord(m):04X}"
                 stack.append((name, v))
         elif isinstance(item, (list, tuple)):
             stack.extend((_where(where, i), v) for i, v in enumerate(item))
     return None
+
+
+def _surrogate(text: str) -> str | None:
+    """The first lone surrogate in `text`, or None (encoding is the fast test; the search runs only on failure)."""
+    if text.isascii():
+        return None
+    try:
+        text.encode("utf-8")
+        return None
+    except UnicodeEncodeError:
+        m = _SURROGATE.search(text)
+        return m.group() if m else None
 
 
 def _where(where: str, key: Any) -> str:
