@@ -98,10 +98,11 @@ def _output_error(path: Path, e: BaseException) -> OutputError:
 
 
 def _is_output_fault(e: BaseException, tmp: str | None) -> bool:
-    """An OSError of the write itself (not an input read inside the `with` block), or an encoding error."""
+    """An OSError of the write itself (not the read of an input while writing), or an encoding error."""
     if isinstance(e, UnicodeEncodeError):
         return True
-    return isinstance(e, OSError) and (e.filename is None or (tmp is not None and str(e.filename) == tmp))
+    return isinstance(e, OSError) and (e.filename is None or str(e.filename) == tmp or tmp is None
+                                       or os.path.dirname(str(e.filename)) == os.path.dirname(tmp))
 
 
 @contextlib.contextmanager
@@ -155,11 +156,11 @@ def finish_commit(primary: str | os.PathLike, strict: bool = False) -> bool:
         except (ValueError, KeyError, TypeError):
             moves = []  # cannot happen with an atomic journal; drop it
         for tmp, final in moves:
-            tmp_p, final_p = primary.parent / tmp, primary.parent / final
-            if tmp_p.exists():
-                os.replace(tmp_p, final_p)
+            with contextlib.suppress(FileNotFoundError):  # already moved (by the writer itself, or another reader)
+                os.replace(primary.parent / tmp, primary.parent / final)
         _fsync_dir(primary.parent)
-        journal.unlink()
+        with contextlib.suppress(FileNotFoundError):
+            journal.unlink()
     except OSError as e:
         if strict:
             raise _output_error(primary, e) from None
@@ -247,7 +248,8 @@ def write_together(parts: Iterable[tuple[str | os.PathLike, Writer]]) -> list[Pa
             os.replace(tmp, path)
         _fsync_dir(primary.parent)
         if journal_written:
-            _journal(primary).unlink()
+            with contextlib.suppress(FileNotFoundError):
+                _journal(primary).unlink()
     except BaseException as e:
         if journal_written:  # the new set is complete on disk: finish it, or leave it to the next run
             with contextlib.suppress(BaseException):
@@ -256,7 +258,8 @@ def write_together(parts: Iterable[tuple[str | os.PathLike, Writer]]) -> list[Pa
             for tmp in temps:
                 with contextlib.suppress(OSError):
                     os.unlink(tmp)
-        if isinstance(e, (OSError, UnicodeEncodeError)) and not isinstance(e, HearMeError):
+        if isinstance(e, (OSError, UnicodeEncodeError)) and not isinstance(e, HearMeError) \
+                and _is_output_fault(e, temps[-1] if temps else None):
             raise _output_error(current, e) from None
         raise
     return [p for p, _ in parts]

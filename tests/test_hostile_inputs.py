@@ -552,6 +552,27 @@ def test_judge_cli_with_a_key_echoing_judge_writes_no_fragment(tmp_path):
             assert not leaked(f.read_text(encoding="utf-8", errors="replace")), f
 
 
+def test_webui_judge_with_a_key_echoing_judge_writes_no_fragment(tmp_path, monkeypatch):
+    """The Evaluate tab's judge (key typed into the page, held in memory) against a judge that puts
+    the key across the 400-character cut: items.jsonl, the cache and the status hold no fragment."""
+    from hearme.webui_ext import eval_tab
+    from tests.test_judge import write_preds
+
+    monkeypatch.setenv("HEARME_CACHE_DIR", str(tmp_path / "cache"))
+    cases = [f"case-{k}" for k in range(350, 395, 5)]
+    (tmp_path / "saves" / "run").mkdir(parents=True)
+    pred = write_preds(tmp_path / "saves" / "run" / "generated_predictions.jsonl", cases)
+    rules = [{"match": c, "replies": [{"status": 401, "error": "w" * int(c.split("-")[1]) + "{key}"}], "sticky": True}
+             for c in cases]
+    with FakeOpenAI({"rules": rules}) as srv:
+        status, _ = eval_tab.on_judge("en", str(pred), srv.url, "judge", KEY, 0)
+    items = (pred.parent / "hearme_judge" / "items.jsonl").read_text(encoding="utf-8")
+    assert items.count("HTTP 401") == len(cases) and not leaked(status)
+    for f in tmp_path.rglob("*"):
+        if f.is_file():
+            assert not leaked(f.read_text(encoding="utf-8", errors="replace")), f
+
+
 def test_webui_error_text_redacts_before_cutting():
     from hearme.webui_ext import ui
 

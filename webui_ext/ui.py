@@ -58,7 +58,12 @@ def fail(lang: str | None, e: BaseException | str, secrets: Iterable[str] = (), 
             sys.stderr.write(io.safe_text(tb))
         text = error_text(e, secrets, uploads)
     else:
-        text = io.safe_text(e)
+        from hearme.llm import redact
+
+        text = e
+        for s in secrets:
+            text = redact(text, s)
+        text = io.safe_text(text)
     message = labels.msg("error", lang, msg=text)
     gr.Warning(message)
     return f"❌ {message}"
@@ -76,7 +81,10 @@ def table(rows: list[dict], columns: list[str]) -> Any:
     """A pandas DataFrame with fixed columns (empty tables keep their headers)."""
     import pandas as pd
 
-    return pd.DataFrame([{c: r.get(c, "") for c in columns} for r in rows], columns=columns)
+    def cell(v: Any) -> Any:  # gradio cannot send text that is not valid UTF-8 (the page would hang)
+        return io.safe_text(v) if isinstance(v, str) else v
+
+    return pd.DataFrame([{c: cell(r.get(c, "")) for c in columns} for r in rows], columns=columns)
 
 
 def short(text: Any, n: int = 80) -> str:
