@@ -17,6 +17,7 @@ rejection with its file, position and reason.
 
 from __future__ import annotations
 
+import errno
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -82,40 +83,119 @@ def get_converter(name: str) -> type[Converter]:
     return CONVERTERS[name]
 
 
-def expand_inputs(inputs: Iterable[str | os.PathLike], suffixes: tuple[str, ...]) -> list[tuple[Path, Path]]:
-    """(file, the input it came from): directories are walked in sorted order."""
-    out: list[tuple[Path, Path]] = []
+def expand_inputs(inputs: Iterable[str | os.PathLike], suffixes: tuple[str, ...],
+                  exclude: Iterable[str | os.PathLike] = ()) -> list[tuple[Path, Path, str | None]]:
+    """(file, the input it came from, problem or None): folders are walked in sorted order.
+
+    Nothing is skipped silently: an unreadable folder, a broken or looping symbolic link and an
+    entry that is not a regular file come back with their problem (one rejected unit each).
+    `exclude`: this run's own output files, never read back as input."""
+    out: list[tuple[Path, Path, str | None]] = []
+    keys = {k for k in map(io.file_key, exclude) if k}
     for item in inputs:
         p = Path(item)
         if p.is_dir():
-            files = sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in suffixes
-                           and not f.name.startswith(".") and ".rejected." not in f.name)
-            if not files:
+            found = _walk(p, suffixes, keys)
+            if found and found[0][0] == p:  # the named folder itself cannot be read
+                raise io.InputError(p, "", found[0][1] or "unreadable folder")
+            if not found:
                 raise io.InputError(p, "", f"no {'/'.join(suffixes)} files in this folder")
-            out.extend((f, p) for f in files)
+            out.extend((f, p, problem) for f, problem in found)
         elif p.exists():
-            out.append((p, p.parent))
+            if not p.is_file():
+                raise io.InputError(p, "", "not a regular file")
+            out.append((p, p.parent, None))
         else:
-            raise io.InputError(p, "", "no such file or folder")
+            problem = _link_problem(p)
+            raise io.InputError(p, "", problem or "no such file or folder")
     return out
 
 
+def _link_problem(p: Path) -> str | None:
+    """Why a path that does not resolve cannot be read: a broken or looping symbolic link."""
+    if not p.is_symlink():
+        return None
+    try:
+        os.stat(p)
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            return "symbolic link loop"
+        return f"broken symbolic link (to {io.safe_text(os.readlink(p))})"
+    return None
+
+
+def _walk(root: Path, suffixes: tuple[str, ...], exclude: set[tuple[int, int]]) -> list[tuple[Path, str | None]]:
+    """Every candidate file under `root` (symbolic links followed, each folder once), sorted."""
+    found: list[tuple[Path, str | None]] = []
+    seen: set[tuple[int, int]] = set()
+    stack = [root]
+    while stack:
+        folder = stack.pop()
+        try:
+            st = folder.stat()
+            key = (st.st_dev, st.st_ino)
+            entries = list(os.scandir(folder))
+        except OSError as e:
+            found.append((folder, f"unreadable folder: {io.os_reason(e)}"))
+            continue
+        if key in seen:
+            found.append((folder, "symbolic link loop (a folder already read)"))
+            continue
+        seen.add(key)
+        for entry in entries:
+            path = Path(entry.path)
+            if entry.name.startswith("."):  # hidden: temp files, commit journals, editor backups
+                continue
+            wanted = path.suffix.lower() in suffixes
+            try:
+                is_dir = entry.is_dir()  # follows symbolic links
+                is_file = not is_dir and entry.is_file()
+            except OSError as e:
+                if wanted or not path.suffix:
+                    found.append((path, _link_problem(path) or f"unreadable: {io.os_reason(e)}"))
+                continue
+            if is_dir:
+                stack.append(path)
+            elif not wanted:
+                if not is_file and entry.is_symlink() and not path.suffix:
+                    found.append((path, _link_problem(path) or "unreadable symbolic link"))
+                continue
+            elif ".rejected." in entry.name or (exclude and io.file_key(path) in exclude):
+                continue
+            elif is_file:
+                found.append((path, None))
+            else:
+                found.append((path, _link_problem(path) or "not a regular file"))
+    return sorted(found, key=lambda f: f[0])
+
+
 def run(fmt: str, inputs: Iterable[str | os.PathLike], *, scrub: bool = True, progress: bool = False,
-        **options: Any) -> tuple[list[schema.Record], io.Tally]:
-    """Convert inputs with one format; returns (records, tally). Unreadable inputs raise InputError."""
+        outputs: Iterable[str | os.PathLike] = (), **options: Any) -> tuple[list[schema.Record], io.Tally]:
+    """Convert inputs with one format; returns (records, tally). Unreadable named inputs raise InputError.
+
+    `outputs`: the files this run will write; they are never read as input, and a run whose
+    output would overwrite one of its inputs is refused before anything is read."""
     cls = get_converter(fmt)
     ctx = Context(options=options)
     conv = cls(ctx)
     inputs = list(inputs or [])
-    files = expand_inputs(inputs, cls.suffixes) if inputs else []
+    outputs = [Path(p) for p in outputs]
+    # A previous output of this run (it has its rejected file beside it) found in an input folder is
+    # skipped; any other input at an output path is refused, so a source is never overwritten.
+    previous = bool(outputs) and outputs[0].is_file() and io.rejected_path(outputs[0]).is_file()
+    files = expand_inputs(inputs, cls.suffixes, exclude=outputs if previous else ()) if inputs else []
+    io.refuse_overwrite(outputs, [f for f, _, problem in files if problem is None])
     named = {Path(p) for p in inputs if not Path(p).is_dir()}
     scrubber = _scrubber() if scrub else None
     records: list[schema.Record] = []
     bar = progress_bar(len(files), f"convert {fmt}", "file", enabled=progress and len(files) > 1)
-    for path, root in files or [(None, None)]:
+    for path, root, problem in files or [(None, None, None)]:
         ctx.root = root
         before = ctx.tally.read
-        for position, raw in _units(conv, path, explicit=path is None or Path(path) in named):
+        if problem is not None:
+            ctx.tally.read += 1
+            ctx.tally.reject(path, "file", problem)
+        for position, raw in (() if problem else _units(conv, path, explicit=path is None or Path(path) in named)):
             ctx.tally.read += 1
             if isinstance(raw, _Unreadable):
                 ctx.tally.reject(path, position, raw.reason)
@@ -124,6 +204,11 @@ def run(fmt: str, inputs: Iterable[str | os.PathLike], *, scrub: bool = True, pr
                 produced = conv.convert(raw, path, position)
                 for rec in produced:
                     schema.validate(rec)
+                    bad = io.unencodable(rec)
+                    if bad:
+                        raise Reject(f"text that is not valid UTF-8 (a lone surrogate) in {bad}")
+                if scrubber:
+                    produced = [scrubber(r, ctx.tally) for r in produced]
             except Reject as e:
                 ctx.tally.reject(path, position, str(e), raw)
                 continue
@@ -136,8 +221,6 @@ def run(fmt: str, inputs: Iterable[str | os.PathLike], *, scrub: bool = True, pr
             if not produced:
                 ctx.tally.reject(path, position, "produced no dialogue", raw)
                 continue
-            if scrubber:
-                produced = [scrubber(r, ctx.tally) for r in produced]
             records.extend(produced)
             ctx.tally.written += 1
         if ctx.tally.read == before:
@@ -151,9 +234,11 @@ def run(fmt: str, inputs: Iterable[str | os.PathLike], *, scrub: bool = True, pr
 
 def run_to_file(fmt: str, inputs, out, *, sharegpt: bool = False, scrub: bool = True, progress: bool = True,
                 **options: Any) -> tuple[list[schema.Record], io.Tally]:
-    records, tally = run(fmt, inputs, scrub=scrub, progress=progress, **options)
-    io.write_records(out, records, sharegpt=sharegpt)
-    tally.write_rejects(out)
+    """run(), then the records and their rejected file written as one unit (never over an input)."""
+    out = Path(out)
+    records, tally = run(fmt, inputs, scrub=scrub, progress=progress, outputs=(out, io.rejected_path(out)),
+                         **options)
+    io.write_output(out, records, tally, sharegpt=sharegpt)
     return records, tally
 
 
@@ -172,6 +257,11 @@ def _units(conv: Converter, path, explicit: bool):
         if explicit:
             raise
         yield "file", _Unreadable(f"unreadable: {e.where + ': ' if e.where else ''}{e.msg}")
+    except Exception as e:  # noqa: BLE001 - whatever a hostile file raises, it is one rejected unit
+        reason = f"unreadable: {type(e).__name__}: {' '.join(str(e).split())[:200]}"
+        if explicit:
+            raise io.InputError(path, "", reason) from None
+        yield "file", _Unreadable(reason)
 
 
 def _scrubber():

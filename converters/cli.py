@@ -12,7 +12,7 @@ from hearme import io
 
 
 def _echo(msg: str = "") -> None:
-    typer.echo(msg)
+    typer.echo(io.safe_text(msg))
 
 
 def _report(tally: io.Tally, out: Path | None) -> None:
@@ -44,7 +44,7 @@ def register(app: typer.Typer) -> None:
     def convert_cmd(
         fmt: str = typer.Argument(..., metavar="FORMAT",
                                   help="Source format: self-cognition, emollm, cpsycound, cpsycoune, smile, psyqa, firefly, records."),
-        inputs: Optional[List[Path]] = typer.Argument(None, metavar="INPUT...",
+        inputs: Optional[List[Path]] = typer.Argument(None, metavar="INPUT...", readable=False,  # our reader says why
                                                       help="Files or folders (folders are walked). Optional for self-cognition."),
         out: Path = typer.Option(..., "--out", "-o", help="Output JSON array of records (a .jsonl name writes JSONL)."),
         sharegpt: bool = typer.Option(False, "--sharegpt", help="Write ShareGPT conversations/from/value instead of OpenAI messages."),
@@ -79,13 +79,13 @@ def register(app: typer.Typer) -> None:
         """Replace phone numbers, ID numbers, emails, QQ/WeChat ids and addresses with typed placeholders."""
         from hearme.converters.scrub import scrub_record
 
+        io.refuse_overwrite([out, io.rejected_path(out)], [src])
         records = io.load_records(src)
         tally = io.Tally()
         tally.read = len(records)
         scrubbed = [scrub_record(r, tally) for r in records]
-        io.write_records(out, scrubbed, sharegpt=sharegpt)
         tally.written = len(scrubbed)
-        tally.write_rejects(out)
+        io.write_output(out, scrubbed, tally, sharegpt=sharegpt)
         changed = sum(a is not b for a, b in zip(records, scrubbed))
         _echo(f"{changed} of {len(records)} records had PII -> {out}")
         _report(tally, out)
@@ -104,6 +104,7 @@ def register(app: typer.Typer) -> None:
 
         if role not in (None, "user", "assistant"):
             raise io.HearMeError(f"--role {role!r}: expected user or assistant")
+        io.refuse_overwrite([out], [src])
         records = io.load_records(src)
         chosen = select_records(records, emoji=emoji, role=role, per_topic=per_topic, seed=seed)
         io.write_records(out, chosen)
@@ -147,6 +148,8 @@ def register(app: typer.Typer) -> None:
 
         if (ratios is None) == (kfold is None):
             raise io.HearMeError("give exactly one of --ratios (e.g. 70/15/15) or --kfold N")
+        parts = [f"fold{k}_{p}" for k in range(kfold or 0) for p in ("train", "test")] + ["train", "val", "test"]
+        io.refuse_overwrite([(out_dir or src.parent) / f"{name or src.stem}_{p}.json" for p in parts], [src])
         written = split_file(src, ratios=ratios, kfold=kfold, seed=seed, name=name, out_dir=out_dir,
                              dataset_dir=dataset_dir, register=not no_register)
         prefix = name or src.stem

@@ -230,6 +230,9 @@ def dedup_files(inputs: Iterable, out, **kw) -> tuple[list[schema.Record], list[
     """Load record files (in order), dedup across them, write OUT, OUT.rejected.jsonl and OUT.removed.jsonl."""
     from pathlib import Path
 
+    inputs = list(inputs)
+    removed = Path(str(out).rsplit(".", 1)[0] + ".removed.jsonl")
+    io.refuse_overwrite([out, io.rejected_path(out), removed], inputs)
     records: list[schema.Record] = []
     files: list[str] = []
     for path in inputs:
@@ -238,7 +241,5 @@ def dedup_files(inputs: Iterable, out, **kw) -> tuple[list[schema.Record], list[
         files.extend([str(path)] * len(recs))
     tally = io.Tally()
     kept, removals = dedup(records, tally=tally, files=files, **kw)
-    io.write_records(out, kept)
-    tally.write_rejects(out)
-    io.write_jsonl(Path(str(out).rsplit(".", 1)[0] + ".removed.jsonl"), removals)
+    io.write_output(out, kept, tally, extra=[(removed, removals)])  # one unit: never a mismatched set
     return kept, removals, tally

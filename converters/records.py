@@ -1,4 +1,9 @@
-"""`records`: files already in HearMe's schema (messages or sharegpt form, .json or .jsonl)."""
+"""`records`: files already in HearMe's schema (messages or sharegpt form, .json or .jsonl).
+
+Message keys other than role and content are dropped (and counted): LLaMA-Factory ignores them,
+and one key with different JSON types in two messages (`"weight": 1`, `"weight": "high"`) makes
+the `datasets` loader refuse the whole file.
+"""
 
 from __future__ import annotations
 
@@ -36,11 +41,18 @@ class RecordsConverter(Converter):
             schema.validate(rec)
         except schema.InvalidRecord as e:
             raise Reject(str(e)) from None
+        rec["messages"] = [self._plain(m) for m in rec["messages"]]
         rec.setdefault("id", self.record_id(path, position))
         rec.setdefault("source", self.source)
         rec.setdefault("lang", self.lang)
         rec.setdefault("topic", "")
         return [rec]
+
+
+    def _plain(self, message: dict) -> dict:
+        for key in message.keys() - {"role", "content"}:
+            self.ctx.tally.note(f"message key dropped: {io.safe_text(str(key))[:40]}")
+        return {"role": message["role"], "content": message["content"]}
 
 
 class _Bad:

@@ -6,6 +6,7 @@ Module top levels stay light (no torch, pandas or llamafactory imports) so that
 
 from __future__ import annotations
 
+import functools
 import sys
 from pathlib import Path
 from typing import Optional
@@ -16,7 +17,8 @@ from hearme import io
 
 app = typer.Typer(
     name="hearme",
-    help="Chinese and Tibetan counseling data -> LLaMA-Factory fine-tuning -> evaluation.",
+    help="Chinese and Tibetan counseling data -> LLaMA-Factory fine-tuning -> evaluation. "
+         "Errors are one line; add --debug to any command to see a traceback.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -25,7 +27,7 @@ app = typer.Typer(
 
 
 def echo(msg: str = "", err: bool = False) -> None:
-    typer.echo(msg, err=err)
+    typer.echo(io.safe_text(msg), err=err)
 
 
 @app.command("tiny-model")
@@ -144,15 +146,46 @@ def _group_help() -> None:
 _group_help()
 
 
+DEBUG_FLAG = "--debug"
+
+
+@functools.lru_cache(maxsize=1)
+def _command():
+    """The click command tree, built once per process (tests call main() many times)."""
+    return typer.main.get_command(app)
+
+
 def main(argv: list[str] | None = None) -> None:
+    """Every failure is one line on stderr: exit 2 for bad input or a filesystem fault, 1 for a bug
+    (with a hint to re-run with --debug, which shows the traceback), 130 for Ctrl-C."""
+    import os
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = DEBUG_FLAG in args or os.environ.get("HEARME_DEBUG") == "1"
+    args = [a for a in args if a != DEBUG_FLAG]
     try:
-        app(args=argv, prog_name="hearme")
+        _command()(args=args, prog_name="hearme")
     except io.HearMeError as e:
-        echo(f"error: {e}", err=True)
+        if debug:
+            raise
+        echo(f"error: {io.safe_text(str(e))}", err=True)
         sys.exit(2)
     except KeyboardInterrupt:
         echo("interrupted", err=True)
         sys.exit(130)
+    except OSError as e:  # a filesystem fault outside hearme.io (e.g. a folder it cannot create)
+        if debug:
+            raise
+        where = f" {io.safe_text(str(e.filename))}" if e.filename else ""
+        echo(f"error: cannot access{where}: {io.os_reason(e)}", err=True)
+        sys.exit(2)
+    except Exception as e:  # noqa: BLE001 - a bug: one line, the traceback only on request
+        if debug:
+            raise
+        msg = io.safe_text(" ".join(str(e).split()))[:300]
+        echo(f"error: internal error ({type(e).__name__}: {msg}); re-run with {DEBUG_FLAG} to see the traceback",
+             err=True)
+        sys.exit(1)
 
 
 if __name__ == "__main__":

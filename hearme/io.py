@@ -2,6 +2,14 @@
 
 Every reader and converter counts `read = written + rejected`; rejected items go to
 `<out>.rejected.jsonl` with the file, the position in it, and a reason.
+
+Writes are atomic: a temp file beside the target (`.NAME.PID-XXXXXXXX.tmp`), fsync, rename.
+Several files that belong together (an output, its rejected file, a summary) are committed as
+one unit by `write_together`: every temp file is complete before a journal naming the renames
+is written, and a run killed between two renames is completed by the next write or read of the
+output, so readers see either the whole old set or the whole new set. Temp files left by killed
+runs are removed by the next write of the same file. Faults of the output side (read-only
+folders, a full disk, /proc) raise OutputError: one line, exit 2.
 """
 
 from __future__ import annotations
@@ -9,14 +17,17 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import tempfile
+import time
 from collections import Counter
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import IO, Any, Callable, Iterable, Iterator
 
 from hearme import schema
 
 RAW_KEEP = 4000  # characters of a rejected raw item kept in the side file
+REASON_KEEP = 500  # characters of a rejection reason
 _UMASK = os.umask(0o022)
 os.umask(_UMASK)
 
@@ -27,49 +38,268 @@ class HearMeError(Exception):
 
 class InputError(HearMeError):
     def __init__(self, path: str | os.PathLike, where: str, msg: str):
-        super().__init__(f"{path}: {where}: {msg}" if where else f"{path}: {msg}")
+        super().__init__(f"{safe_text(str(path))}: {where}: {msg}" if where else f"{safe_text(str(path))}: {msg}")
         self.path, self.where, self.msg = str(path), where, msg
 
 
+class OutputError(HearMeError):
+    """An output that cannot be written (read-only folder, full disk, not a regular file...)."""
+
+
+def safe_text(text: str) -> str:
+    """`text` with unencodable characters (lone surrogates, undecodable file names) as \\udXXX escapes."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def os_reason(e: OSError) -> str:
+    """`Permission denied`, `No space left on device`, ... (the OS's words, without the errno)."""
+    return e.strerror or type(e).__name__
+
+
 # ---------------------------------------------------------------- writing
+
+_STALE_AGE = 3600.0  # seconds: a temp file without a live writer's pid is stale after this long
+
+
+def _temp_prefix(path: Path) -> str:
+    return f".{path.name}."
+
+
+def _open_temp(path: Path, mode: str, encoding: str | None) -> tuple[IO, str]:
+    """A new temp file beside `path`, named `.NAME.PID-XXXXXXXX.tmp` so a later run can tell it is stale."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f"{_temp_prefix(path)}{os.getpid()}-", suffix=".tmp", dir=path.parent)
+    try:
+        return os.fdopen(fd, mode, encoding=None if "b" in mode else encoding), tmp
+    except BaseException:
+        os.close(fd)
+        os.unlink(tmp)
+        raise
+
+
+def _finish_temp(fh: IO, tmp: str) -> None:
+    fh.flush()
+    os.fsync(fh.fileno())
+    fh.close()
+    os.chmod(tmp, 0o666 & ~_UMASK)
+
+
+def _output_error(path: Path, e: BaseException) -> OutputError:
+    if isinstance(e, UnicodeEncodeError):
+        bad = e.object[e.start:e.end] if isinstance(e.object, str) else ""
+        what = f"U+{ord(bad[0]):04X}" if bad else "a character"
+        return OutputError(f"cannot write {safe_text(str(path))}: the text has {what}, which is not valid UTF-8 "
+                           f"(a lone surrogate); such input should have been rejected")
+    return OutputError(f"cannot write {safe_text(str(path))}: {os_reason(e)}")
+
+
+def _is_output_fault(e: BaseException, tmp: str | None) -> bool:
+    """An OSError of the write itself (not the read of an input while writing), or an encoding error."""
+    if isinstance(e, UnicodeEncodeError):
+        return True
+    return isinstance(e, OSError) and (e.filename is None or str(e.filename) == tmp or tmp is None
+                                       or os.path.dirname(str(e.filename)) == os.path.dirname(tmp))
+
 
 @contextlib.contextmanager
 def atomic_open(path: str | os.PathLike, mode: str = "w", encoding: str | None = "utf-8"):
     """Write to a temp file beside `path`, then rename over it; never half-written."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp: str | None = None
     try:
-        with os.fdopen(fd, mode, encoding=None if "b" in mode else encoding) as fh:
+        fh, tmp = _open_temp(path, mode, encoding)
+        with fh:
             yield fh
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o666 & ~_UMASK)
+            _finish_temp(fh, tmp)
         os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
+        tmp = None
+    except BaseException as e:
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+        if isinstance(e, (OSError, UnicodeEncodeError)) and not isinstance(e, HearMeError) \
+                and (tmp is None or _is_output_fault(e, tmp)):
+            raise _output_error(path, e) from None
         raise
 
 
+def _journal(primary: Path) -> Path:
+    return primary.with_name(f".{primary.name}.commit")
+
+
+def _fsync_dir(folder: Path) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def finish_commit(primary: str | os.PathLike, strict: bool = False) -> bool:
+    """Complete a commit that a killed run left half-done (its journal names the renames).
+
+    Every temp file named by a journal was complete before the journal was written, so the
+    commit is rolled forward. Returns True when there was one. Readers call this quietly
+    (strict=False: a read-only folder is left as it is); writers call it strictly."""
+    primary = Path(primary)
+    journal = _journal(primary)
+    if not journal.exists():
+        return False
+    try:
+        try:
+            moves = json.loads(journal.read_text(encoding="utf-8"))["moves"]
+        except (ValueError, KeyError, TypeError):
+            moves = []  # cannot happen with an atomic journal; drop it
+        for tmp, final in moves:
+            with contextlib.suppress(FileNotFoundError):  # already moved (by the writer itself, or another reader)
+                os.replace(primary.parent / tmp, primary.parent / final)
+        _fsync_dir(primary.parent)
+        with contextlib.suppress(FileNotFoundError):
+            journal.unlink()
+    except OSError as e:
+        if strict:
+            raise _output_error(primary, e) from None
+        return False
+    return True
+
+
+_TEMP_NAME = re.compile(r"(?:(\d+)-)?[a-z0-9_]{8}\.tmp")
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # another user's process
+        return True
+    return True
+
+
+def remove_stale_temps(path: str | os.PathLike) -> int:
+    """Delete temp files of `path` left by killed writers (their pid is gone, or they are old)."""
+    path = Path(path)
+    prefixes, removed = (_temp_prefix(path), _temp_prefix(_journal(path))), 0
+    try:
+        names = [n for n in os.listdir(path.parent) if n.startswith(prefixes) and n.endswith(".tmp")]
+    except OSError:
+        return 0
+    now = time.time()
+    for name in names:
+        m = next(filter(None, (_TEMP_NAME.fullmatch(name[len(p):]) for p in prefixes if name.startswith(p))), None)
+        if not m:
+            continue
+        tmp = path.parent / name
+        try:
+            old = now - tmp.stat().st_mtime > _STALE_AGE
+        except OSError:
+            continue
+        if (m.group(1) and not _pid_alive(int(m.group(1)))) or old:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+                removed += 1
+    return removed
+
+
+Writer = Callable[[IO], None]
+
+
+def write_together(parts: Iterable[tuple[str | os.PathLike, Writer]]) -> list[Path]:
+    """Write several files as one unit: the first is the primary (e.g. the output), the rest
+    belong to it (its rejected file, a summary). Readers see the complete old set or the complete
+    new set: temps first (fsynced), then a journal, then the renames (primary last), then the
+    journal goes. A failure before the journal leaves the old set untouched."""
+    parts = [(Path(p), w) for p, w in parts]
+    primary = parts[0][0]
+    for path, _ in parts:
+        if path.is_dir():
+            raise OutputError(f"cannot write {safe_text(str(path))}: it is a folder")
+    finish_commit(primary, strict=True)
+    for path, _ in parts:
+        remove_stale_temps(path)
+    temps: list[str] = []
+    journal_written = False
+    current = primary
+    try:
+        for path, write in parts:
+            current = path
+            fh, tmp = _open_temp(path, "w", "utf-8")
+            temps.append(tmp)
+            with fh:
+                write(fh)
+                _finish_temp(fh, tmp)
+        current = primary
+        order = list(zip(temps, (p for p, _ in parts)))
+        order = order[1:] + order[:1]  # the primary last: until then it is the old one
+        if len(parts) > 1:
+            moves = [[os.path.relpath(t, primary.parent), os.path.relpath(p, primary.parent)] for t, p in order]
+            with atomic_open(_journal(primary)) as fh:
+                json.dump({"moves": moves}, fh)
+            journal_written = True
+        for tmp, path in order:
+            current = path
+            os.replace(tmp, path)
+        _fsync_dir(primary.parent)
+        if journal_written:
+            with contextlib.suppress(FileNotFoundError):
+                _journal(primary).unlink()
+    except BaseException as e:
+        if journal_written:  # the new set is complete on disk: finish it, or leave it to the next run
+            with contextlib.suppress(BaseException):
+                finish_commit(primary)
+        else:
+            for tmp in temps:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+        if isinstance(e, (OSError, UnicodeEncodeError)) and not isinstance(e, HearMeError) \
+                and _is_output_fault(e, temps[-1] if temps else None):
+            raise _output_error(current, e) from None
+        raise
+    return [p for p, _ in parts]
+
+
+def _text_writer(text: str) -> Writer:
+    return lambda fh: fh.write(text)
+
+
+def _json_writer(obj: Any, indent: int | None = 2) -> Writer:
+    def write(fh: IO) -> None:
+        json.dump(obj, fh, ensure_ascii=False, indent=indent)
+        fh.write("\n")
+    return write
+
+
+def jsonl_writer(rows: Iterable[Any]) -> Writer:
+    def write(fh: IO) -> None:
+        for row in rows:
+            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+    return write
+
+
+def records_writer(path, records: Iterable[schema.Record], sharegpt: bool = False) -> Writer:
+    rows = (schema.to_sharegpt(r) if sharegpt else r for r in records)
+    if str(path).endswith(".jsonl"):
+        return jsonl_writer(rows)
+    return lambda fh: fh.write("[\n" + ",\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\n]\n")
+
+
 def write_text(path, text: str) -> Path:
-    with atomic_open(path) as fh:
-        fh.write(text)
-    return Path(path)
+    return write_together([(path, _text_writer(text))])[0]
 
 
 def write_json(path, obj: Any, indent: int | None = 2) -> Path:
-    with atomic_open(path) as fh:
-        json.dump(obj, fh, ensure_ascii=False, indent=indent)
-        fh.write("\n")
-    return Path(path)
+    return write_together([(path, _json_writer(obj, indent))])[0]
 
 
 def write_jsonl(path, rows: Iterable[Any]) -> Path:
-    with atomic_open(path) as fh:
-        for row in rows:
-            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
-    return Path(path)
+    return write_together([(path, jsonl_writer(rows))])[0]
 
 
 def save_figure(fig, path, dpi: float = 110) -> Path:
@@ -88,12 +318,37 @@ def write_records(path, records: Iterable[schema.Record], sharegpt: bool = False
 
     One record per line: readable, diff-friendly, and encoded by json's fast C path.
     """
-    rows = (schema.to_sharegpt(r) if sharegpt else r for r in records)
-    if str(path).endswith(".jsonl"):
-        return write_jsonl(path, rows)
-    with atomic_open(path) as fh:
-        fh.write("[\n" + ",\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\n]\n")
-    return Path(path)
+    return write_together([(path, records_writer(path, records, sharegpt))])[0]
+
+
+def write_output(out, records: Iterable[schema.Record], tally: "Tally", sharegpt: bool = False,
+                 extra: Iterable[tuple[str | os.PathLike, Any]] = ()) -> list[Path]:
+    """The records, their rejected file and any extra files (a summary: JSON; *.jsonl: rows), as one unit."""
+    parts = [(out, records_writer(out, records, sharegpt)), (rejected_path(out), jsonl_writer(tally.rejects))]
+    parts += [(p, jsonl_writer(obj) if str(p).endswith(".jsonl") else _json_writer(obj)) for p, obj in extra]
+    return write_together(parts)
+
+
+def file_key(path: str | os.PathLike) -> tuple[int, int] | None:
+    """(device, inode) of an existing file: equal for the same file, a hard link or a symlink to it."""
+    try:
+        st = os.stat(path)
+    except (OSError, ValueError):
+        return None
+    return st.st_dev, st.st_ino
+
+
+def refuse_overwrite(outputs: Iterable[str | os.PathLike], inputs: Iterable[str | os.PathLike]) -> None:
+    """Raise when an output path is one of the inputs (the same file, a hard link or a symlink to it)."""
+    keys = {k: Path(p) for p in outputs if (k := file_key(p))}
+    if not keys:
+        return  # the common case: fresh outputs, nothing to compare
+    for inp in inputs:
+        out = keys.get(file_key(inp))  # type: ignore[arg-type]
+        if out is not None:
+            same = "is" if os.path.abspath(out) == os.path.abspath(inp) else "is the same file as"
+            raise HearMeError(f"{safe_text(str(out))} {same} the input {safe_text(str(inp))}: choose another "
+                              f"output path (a source is never overwritten)")
 
 
 # ---------------------------------------------------------------- reading
@@ -106,7 +361,9 @@ def read_text(path, encodings: Iterable[str] = ENCODINGS) -> tuple[str, str]:
     try:
         raw = Path(path).read_bytes()
     except OSError as e:
-        raise InputError(path, "", f"cannot read: {e.strerror or e}") from None
+        raise InputError(path, "", f"cannot read: {os_reason(e)}") from None
+    except MemoryError:
+        raise InputError(path, "", "cannot read: too large for memory") from None
     if b"\x00" in raw[:4096] and not raw.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise InputError(path, "", "binary data, not text")
     for enc in encodings:
@@ -119,25 +376,83 @@ def read_text(path, encodings: Iterable[str] = ENCODINGS) -> tuple[str, str]:
     raise InputError(path, "", f"not decodable as {' or '.join(encodings)}")
 
 
+def _json_problem(e: Exception) -> str:
+    """The reason for a document json.loads refused, in a few words."""
+    if isinstance(e, json.JSONDecodeError):
+        return f"invalid JSON ({e.msg})"
+    if isinstance(e, RecursionError):
+        return "invalid JSON (nested too deeply)"
+    if "integer string conversion" in str(e):
+        return "invalid JSON (a number with more than 4300 digits)"
+    return f"invalid JSON ({' '.join(str(e).split())[:120] or type(e).__name__})"
+
+
 def read_json(path) -> Any:
     """Load one JSON document; a syntax error names the file, line and column."""
     text, _ = read_text(path)
     try:
         return json.loads(text)
     except json.JSONDecodeError as e:
-        raise InputError(path, f"line {e.lineno} column {e.colno}", f"invalid JSON ({e.msg})") from None
+        raise InputError(path, f"line {e.lineno} column {e.colno}", _json_problem(e)) from None
+    except (RecursionError, ValueError, MemoryError) as e:
+        raise InputError(path, "", _json_problem(e)) from None
 
 
 def iter_jsonl(path) -> Iterator[tuple[int, Any, str | None]]:
     """Yield (line number, object or None, error or None) for each non-blank line."""
     text, _ = read_text(path)
-    for lineno, line in enumerate(text.splitlines(), 1):
+    # Lines end at "\n" only: U+2028, U+0085, \x0c... are valid inside JSON strings (str.splitlines cuts there).
+    lines = text.split("\n") if "\n" in text or "\r" not in text else text.split("\r")
+    for lineno, line in enumerate(lines, 1):
         if not line.strip():
             continue
         try:
             yield lineno, json.loads(line), None
         except json.JSONDecodeError as e:
             yield lineno, None, f"invalid JSON ({e.msg} at column {e.colno})"
+        except (RecursionError, ValueError, MemoryError) as e:
+            yield lineno, None, _json_problem(e)
+
+
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+def unencodable(obj: Any) -> str | None:
+    """Where `obj` holds text that cannot be written as UTF-8 (a lone surrogate such as the JSON
+    escape "\\ud800"), e.g. "message 1 content: U+D800"; None when all of it can be written."""
+    stack: list[tuple[str, Any]] = [("", obj)]
+    while stack:
+        where, item = stack.pop()
+        if isinstance(item, str):
+            if (m := _surrogate(item)) is not None:
+                return f"{where or 'text'}: U+{ord(m):04X}"
+        elif isinstance(item, dict):
+            for k, v in item.items():
+                name = _where(where, k)
+                if isinstance(k, str) and (m := _surrogate(k)) is not None:
+                    return f"key {safe_text(name)!r}: U+{ord(m):04X}"
+                stack.append((name, v))
+        elif isinstance(item, (list, tuple)):
+            stack.extend((_where(where, i), v) for i, v in enumerate(item))
+    return None
+
+
+def _surrogate(text: str) -> str | None:
+    """The first lone surrogate in `text`, or None (encoding is the fast test; the search runs only on failure)."""
+    if text.isascii():
+        return None
+    try:
+        text.encode("utf-8")
+        return None
+    except UnicodeEncodeError:
+        m = _SURROGATE.search(text)
+        return m.group() if m else None
+
+
+def _where(where: str, key: Any) -> str:
+    if where == "messages" and isinstance(key, int):
+        return f"message {key}"
+    return f"{where} {key}".strip() if where else str(key)
 
 
 def read_items(path) -> list[tuple[str, Any]]:
@@ -145,6 +460,7 @@ def read_items(path) -> list[tuple[str, Any]]:
     path = Path(path)
     if not path.exists():
         raise InputError(path, "", "no such file")
+    finish_commit(path)  # an output whose writer was killed mid-commit is completed first
     if path.suffix == ".jsonl":
         items = []
         for lineno, obj, err in iter_jsonl(path):
@@ -177,6 +493,9 @@ def load_records(path, validate: bool = True, items: list[tuple[str, Any]] | Non
                 schema.validate(obj)
         except schema.InvalidRecord as e:
             raise InputError(path, where, str(e)) from None
+        bad = unencodable(obj) if validate else None
+        if bad:
+            raise InputError(path, where, f"text that is not valid UTF-8 (a lone surrogate) in {bad}")
         records.append(obj)
     return records
 
@@ -197,9 +516,19 @@ class Tally:
         return len(self.rejects)
 
     def reject(self, file: str | os.PathLike | None, position: Any, reason: str, raw: Any = None) -> None:
-        row: dict[str, Any] = {"file": str(file) if file is not None else None, "position": position, "reason": reason}
+        """Keep one rejected item; every string is made writable (file names and raw text may not be)."""
+        reason = safe_text(str(reason))
+        if len(reason) > REASON_KEEP:
+            reason = reason[:REASON_KEEP] + "…"
+        position = position if isinstance(position, (int, type(None))) else safe_text(str(position))
+        row: dict[str, Any] = {"file": safe_text(str(file)) if file is not None else None, "position": position,
+                               "reason": reason}
         if raw is not None:
-            text = raw if isinstance(raw, str) else json.dumps(raw, ensure_ascii=False, default=str)
+            try:
+                text = raw if isinstance(raw, str) else json.dumps(raw, ensure_ascii=False, default=str)
+            except (RecursionError, ValueError, TypeError):
+                text = f"<{type(raw).__name__} that cannot be shown as JSON>"
+            text = safe_text(text)
             row["raw"] = text[:RAW_KEEP]
             if len(text) > RAW_KEEP:
                 row["raw_truncated_from"] = len(text)

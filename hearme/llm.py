@@ -257,8 +257,40 @@ def _is_loopback(base_url: str) -> bool:
     return host in ("127.0.0.1", "localhost", "::1") or host.startswith("127.")
 
 
+FRAGMENT = 8  # a run of this many characters of the key is treated as the key
+
+
+def redact(text: str, secret: str | None) -> str:
+    """`text` with the key and every fragment of it of FRAGMENT+ characters replaced by ***.
+
+    Applied before anything truncates, logs, caches or writes a server's words: a key cut in
+    two by a length limit must not survive as a prefix or suffix."""
+    if not text or not secret or secret == NO_KEY:
+        return text
+    n = min(FRAGMENT, len(secret))
+    covered = bytearray(len(text))
+    hit = False
+    for i in range(len(secret) - n + 1):
+        gram, start = secret[i:i + n], 0
+        while (pos := text.find(gram, start)) >= 0:
+            covered[pos:pos + n] = b"\x01" * n
+            hit, start = True, pos + 1
+    if not hit:
+        return text
+    out, i = [], 0
+    while i < len(text):
+        if covered[i]:
+            while i < len(text) and covered[i]:
+                i += 1
+            out.append("***")
+        else:
+            out.append(text[i])
+            i += 1
+    return "".join(out)
+
+
 def describe_error(e: BaseException, secret: str | None = None) -> str:
-    """One line for an SDK exception, with the key scrubbed if a server echoed it."""
+    """One line for an SDK exception: the key (and any fragment of it) removed first, then cut."""
     import openai
 
     if isinstance(e, openai.APITimeoutError):
@@ -270,8 +302,7 @@ def describe_error(e: BaseException, secret: str | None = None) -> str:
         msg = f"HTTP {e.status_code}: {body}"
     else:
         msg = f"{type(e).__name__}: {e}"
-    msg = " ".join(msg.split())[:400]
-    return msg.replace(secret, "***") if secret and secret != NO_KEY else msg
+    return " ".join(redact(msg, secret).split())[:400]
 
 
 # The SDK's own backoff (openai/_constants.py): 0.5 s doubling to 8 s, minus up to 25 % jitter.
@@ -285,11 +316,12 @@ def retry_delay(attempt: int) -> float:
     return min(RETRY_INITIAL_DELAY * 2.0 ** attempt, RETRY_MAX_DELAY) * (1 - 0.25 * random.random())
 
 
-def malformed_completion(resp: Any) -> str | None:
-    """Why an SDK result is not a usable chat completion (None when it is)."""
+def malformed_completion(resp: Any, redact_fn: Callable[[str], str] = str) -> str | None:
+    """Why an SDK result is not a usable chat completion (None when it is); `redact_fn` runs
+    on the body before it is cut."""
     choices = getattr(resp, "choices", None)
     if not isinstance(choices, list):
-        return f"not a chat completion: {str(resp)[:200]!r}"
+        return f"not a chat completion: {redact_fn(str(resp))[:200]!r}"
     if not choices:
         return "empty `choices`"
     if getattr(choices[0], "message", None) is None:
@@ -331,6 +363,12 @@ class LLMClient:
         raise io.HearMeError(f"no API key: set the environment variable {self.api_key_env} "
                              f"(or name another one with --api-key-env)")
 
+    def _redact(self, text: str) -> str:
+        try:
+            return redact(text, self._secret())
+        except io.HearMeError:
+            return text
+
     def _loop_state(self) -> tuple[Any, asyncio.Semaphore]:
         """One AsyncOpenAI + semaphore per event loop (httpx pools are bound to a loop)."""
         from openai import AsyncOpenAI
@@ -368,7 +406,7 @@ class LLMClient:
             resp = await self._create(sdk, messages, params)
         choices = resp.choices
         usage = Usage.from_sdk(getattr(resp, "usage", None))
-        text = choices[0].message.content or ""
+        text = self._redact(choices[0].message.content or "")  # a reply that echoes the key is never cached
         self.stats.paid_calls += 1
         self.stats.usage = self.stats.usage + usage
         result = ChatResult(text, usage, False, getattr(resp, "model", "") or self.model, choices[0].finish_reason,
@@ -390,14 +428,14 @@ class LLMClient:
         for attempt in range(self.max_retries + 1):
             try:
                 resp = await sdk.chat.completions.create(model=self.model, messages=messages, **params)
-                problem = malformed_completion(resp)
+                problem = malformed_completion(resp, self._redact)
             except openai.APIResponseValidationError as e:
-                problem = f"not a chat completion ({' '.join(str(e).split())[:200]})"
+                problem = f"not a chat completion ({' '.join(self._redact(str(e)).split())[:200]})"
             except openai.OpenAIError as e:
                 self.stats.failures += 1
                 raise LLMError(describe_error(e, self._secret())) from None
             except ValueError as e:  # the body is not JSON (truncated, HTML)
-                problem = f"not JSON ({' '.join(str(e).split())[:200]})"
+                problem = f"not JSON ({' '.join(self._redact(str(e)).split())[:200]})"
             if problem is None:
                 return resp
             if attempt < self.max_retries:
@@ -465,7 +503,7 @@ class LLMClient:
                 try:
                     results[i] = await fn(items[i])
                 except Exception as e:  # kept in place; the caller decides
-                    results[i] = e if isinstance(e, LLMError) else LLMError(f"{type(e).__name__}: {e}")
+                    results[i] = e if isinstance(e, LLMError) else LLMError(self._redact(f"{type(e).__name__}: {e}"))
                 bar.update(1)
                 bar.set_postfix_str(self._postfix(), refresh=False)
 

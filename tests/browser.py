@@ -161,41 +161,82 @@ def fill(page, elem_id: str, text: str) -> None:
     page.locator(f"{elem_id} input:not([type=file]), {elem_id} textarea").first.fill(text)
 
 
+def _box(page, elem_id_or_locator):
+    return page.locator(f"{elem_id_or_locator} input") if isinstance(elem_id_or_locator, str) else elem_id_or_locator
+
+
+def _open_filtered(page, box, text: str):
+    """Focus the Dropdown afresh and filter its list by `text`, with the list shown; returns its input.
+
+    A focused gradio Dropdown whose list was closed (Escape) does not reopen on click, and fill()
+    sends no key: blur first (the focus event opens it), and press End (any key but Escape and the
+    arrows shows the list without moving the highlighted option). The input is held as a handle:
+    while it holds text, a multiselect's label no longer names it."""
+    handle = box.element_handle()
+    handle.evaluate("el => el.blur()")
+    handle.click()
+    handle.fill(text)
+    page.keyboard.press("End")
+    return handle
+
+
+_CHOSEN = """([el, option]) => {
+    const block = el.closest('.block') || el.parentElement;
+    const tokens = [...block.querySelectorAll('.token')].map(t => t.innerText.trim());
+    return el.value === option || tokens.some(t => t === option || t.startsWith(option + '\\n'));
+}"""
+
+
 def pick(page, elem_id_or_locator, option: str) -> None:
-    """Choose one option of a gradio Dropdown: type it (the list filters), then Enter picks the match."""
-    box = page.locator(f"{elem_id_or_locator} input") if isinstance(elem_id_or_locator, str) else elem_id_or_locator
-    box.click()
-    box.fill(option)
-    page.get_by_role("option", name=option, exact=True).wait_for()
-    page.keyboard.press("Enter")
-    page.keyboard.press("Escape")
+    """Choose one option of a gradio Dropdown (single or multiselect) and wait until it is the value."""
+    handle = _open_filtered(page, _box(page, elem_id_or_locator), option)
+    item = page.get_by_role("option", name=option, exact=True)
+    item.wait_for()
+    item.click()
+    page.wait_for_function(_CHOSEN, arg=[handle, option])
+    handle.evaluate("el => el.blur()")
 
 
 def options(page, box) -> list[str]:
     """The options a Dropdown shows when it gets the focus (LLaMA-Factory refreshes them on focus)."""
-    box.click()
+    handle = box.element_handle()
+    handle.evaluate("el => el.blur()")
+    handle.click()
     page.get_by_role("option").first.wait_for()
     found = [o.inner_text().strip().lstrip("✓").strip() for o in page.get_by_role("option").all()]
     page.keyboard.press("Escape")
+    handle.evaluate("el => el.blur()")
     return found
 
 
-def has_option(page, box, option: str) -> bool:
-    """Whether a (long) Dropdown offers `option`: type it to filter the list, then look."""
-    box.click()
-    box.fill(option)
-    found = page.get_by_role("option", name=option, exact=True).count() > 0
-    box.fill("")
-    page.keyboard.press("Escape")
-    return found
+def has_option(page, box, option: str, timeout: float = 30_000) -> bool:
+    """Whether a (long) Dropdown offers `option`: filter the list by it and wait for the option to show."""
+    handle = _open_filtered(page, box, option)
+    try:
+        page.get_by_role("option", name=option, exact=True).wait_for(timeout=timeout)
+        return True
+    except Exception:  # noqa: BLE001 - a timeout: not offered
+        return False
+    finally:
+        handle.fill("")
+        page.keyboard.press("Escape")
+        handle.evaluate("el => el.blur()")
+
+
+_UPLOADED = """([id, names]) => {
+    const el = document.querySelector(id);
+    if (!el || el.querySelector('.uploading')) return false;
+    const cells = [...el.querySelectorAll('td.filename')];
+    const shown = cells.map(td => td.getAttribute('aria-label'));
+    return names.every(n => shown.includes(n))
+        && cells.every(td => td.parentElement.querySelector('td.download a'));
+}"""
 
 
 def upload(page, elem_id: str, files) -> None:
+    """Upload files and wait until the component lists every one of them as uploaded (a download link)."""
     page.locator(f"{elem_id} input[type=file]").set_input_files([str(f) for f in files])
-    page.wait_for_timeout(300)
-    page.wait_for_function(
-        "id => !document.querySelector(id + ' .uploading') && !document.querySelector(id + ' .progress-text')",
-        arg=elem_id)
+    page.wait_for_function(_UPLOADED, arg=[elem_id, [Path(f).name for f in files]])
 
 
 def status(page, elem_id: str, expect: str = "", before: str | None = None, timeout: float = 120_000) -> str:
@@ -238,6 +279,6 @@ def toasts(page) -> str:
 def shot(page, name: str, full_page: bool = False, locator=None) -> Path:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     out = ARTIFACTS / f"{name}.png"
-    page.wait_for_timeout(300)
+    page.evaluate("() => document.fonts.ready.then(() => new Promise(r => requestAnimationFrame(() => r(true))))")
     (locator or page).screenshot(path=str(out), **({} if locator is not None else {"full_page": full_page}))
     return out

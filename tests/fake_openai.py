@@ -40,6 +40,8 @@ REPLY (every key optional)::
                                            # in it becomes 12 hex digits of sha256(messages, seed), so
                                            # each distinct request gets its own (repeatable) reply
     {"raw": '{"choices": []}'}             # (with "raw") a 200 that is valid JSON but no completion
+    {"status": 401, "error": "bad key {key}"}   # "{key}" in error/text/raw = the request's bearer key
+                                           # (a server that echoes the key, for redaction tests)
     {"mode": "echo"}                       # content = the last user message
     {"mode": "auto", "style": "fenced", "fill": {"safety": 0}}
         # auto: an object built from the request's json_schema (or the script's "schema" when
@@ -183,12 +185,17 @@ class _Handler(BaseHTTPRequestHandler):
         status = int(reply.get("status", 200))
         if status >= 400:
             headers = {"Retry-After": reply["retry_after"]} if "retry_after" in reply else {}
-            err = {"error": {"message": reply.get("error", f"fake error {status}"), "type": "fake", "code": status}}
+            msg = self._echo_key(reply.get("error", f"fake error {status}"))
+            err = {"error": {"message": msg, "type": "fake", "code": status}}
             return self._send(status, json.dumps(err).encode(), headers=headers)
         if "raw" in reply:
-            return self._send(200, str(reply["raw"]).encode(), reply.get("content_type", "application/json"))
-        text = self._content(body, reply)
+            return self._send(200, self._echo_key(str(reply["raw"])).encode(), reply.get("content_type", "application/json"))
+        text = self._echo_key(self._content(body, reply))
         self._send(200, json.dumps(self._completion(body, text, reply), ensure_ascii=False).encode("utf-8"))
+
+    def _echo_key(self, text: str) -> str:
+        auth = self.headers.get("Authorization") or ""
+        return text.replace("{key}", auth.split(" ", 1)[-1]) if "{key}" in text else text
 
     def _content(self, body: dict, reply: dict) -> str:
         if "text" in reply:

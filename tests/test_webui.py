@@ -143,6 +143,15 @@ def test_bad_input_shows_errors_and_writes_nothing(page, webui, tmp_path):
     assert "invalid JSON" in B.run(page, "#hm-data-convert", "#hm-data-status", "invalid JSON")
     B.fill(page, "#hm-data-name", "never_written")
     B.run(page, "#hm-data-register", "#hm-data-reg-status", "Nothing to register")
+    # 2b. a lone surrogate (a JSON escape no UTF-8 text can hold): rejected with its reason, the job ends
+    page.locator("#hm-data-files button[aria-label='Clear']").first.click()
+    surrogate = tmp_path / "surrogate.json"
+    surrogate.write_text('[{"messages": [{"role": "user", "content": "\\ud800坏"}, {"role": "assistant", "content": "嗯"}]},'
+                         ' {"messages": [{"role": "user", "content": "你好"}, {"role": "assistant", "content": "你好呀"}]}]',
+                         encoding="utf-8")
+    B.upload(page, "#hm-data-files", [surrogate])
+    assert "read 2, written 1, rejected 1" in B.run(page, "#hm-data-convert", "#hm-data-status", "Converted")
+    assert "lone surrogate" in page.locator("#hm-data-rejects").inner_text()
     # 3. a predictions upload that is not JSON Lines
     B.tab(page, "Evaluate (HearMe)")
     bad_pred = tmp_path / "generated_predictions.jsonl"
@@ -165,6 +174,17 @@ def test_bad_input_shows_errors_and_writes_nothing(page, webui, tmp_path):
     assert sorted((webui.dataset_dir / "data").rglob("*")) == data_files
     assert not (webui.work / "saves" / "hearme_uploads").exists()
     assert not list(webui.work.rglob("never_written*"))
+
+
+def _wait_until(ready, seconds: float):
+    """Poll a server-side state (a file LLaMA-Factory writes) until it holds; its value, or None."""
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        found = ready()
+        if found:
+            return found
+        time.sleep(0.2)
+    return None
 
 
 def _pred(webui, run: str) -> str:
@@ -283,14 +303,9 @@ def test_train_tab_runs_stage1_on_the_tiny_model_with_a_hearme_dataset_and_plugi
     start = page.locator("#tab-train").get_by_role("button", name="Start", exact=True)
     for _ in range(3):  # a click during a re-layout can miss; a second Start while running is refused by LF
         start.click()
-        page.wait_for_timeout(3000)
-        if list(saves.glob("train_*/training_args.yaml")):
+        if _wait_until(lambda: list(saves.glob("train_*/training_args.yaml")), 60):
             break
-    deadline = time.time() + 240
-    adapters: list[Path] = []
-    while time.time() < deadline and not adapters:
-        adapters = [p for p in saves.glob("train_*/adapter_model.safetensors")]
-        time.sleep(1)
+    adapters = _wait_until(lambda: list(saves.glob("train_*/adapter_model.safetensors")), 240) or []
     if not adapters:
         B.shot(page, "03-train-failed", full_page=True)
         print(subprocess.run(["ps", "-o", "pid,stat,etime,args", "-g", str(webui.proc.pid)], capture_output=True,

@@ -41,8 +41,9 @@ def _preview(records: list[dict]) -> Any:
 
 
 def _rejects(rows: list[dict]) -> Any:
-    return ui.table([{"file": Path(r["file"]).name if r.get("file") else "", "position": str(r.get("position", "")),
-                      "reason": r.get("reason", "")} for r in rows], REJECT_COLS)
+    return ui.table([{"file": io.safe_text(Path(r["file"]).name) if r.get("file") else "",
+                      "position": io.safe_text(str(r.get("position", ""))), "reason": io.safe_text(r.get("reason", ""))}
+                     for r in rows], REJECT_COLS)
 
 
 def _check_types(fmt: str, files: list[Path]) -> str | None:
@@ -111,12 +112,11 @@ def register(lang, state, name, split, overwrite, dataset_dir: Path):
         taken = [p for p in parts if p in info]
         if taken and not overwrite:
             return ui.fail(lang, labels.msg("exists", lang, names=", ".join(taken))), [], ""
-        # Files first (each atomic), then one registry write: a failure leaves the registry untouched.
+        # Files first (one unit), then one registry write: a failure leaves the registry untouched.
         files_dir = Path(dataset_dir) / "data"
-        written = {p: io.write_records(files_dir / f"{p}.json", recs) for p, recs in parts.items()}
-        rejected = io.Tally()
-        rejected.rejects = list(state.get("rejects") or [])
-        rejected.write_rejects(files_dir / f"{name}.json")
+        written = {p: files_dir / f"{p}.json" for p in parts}
+        io.write_together([(written[p], io.records_writer(written[p], recs)) for p, recs in parts.items()]
+                          + [(io.rejected_path(files_dir / f"{name}.json"), io.jsonl_writer(state.get("rejects") or []))])
         meta = registry.record_meta(records)  # of all parts
         for p, out in written.items():
             info[p] = registry.entry_for(out, dataset_dir, **meta)

@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from hearme import io
-from hearme.llm import NO_KEY, LLMClient, LLMError, _is_loopback
+from hearme.llm import NO_KEY, LLMClient, LLMError, _is_loopback, redact
 
 UNUSED_ENV = "HEARME_WEBUI_KEY_IS_NOT_IN_THE_ENVIRONMENT"
 
@@ -38,7 +38,7 @@ class MemoryKeyClient(LLMClient):
         raise io.HearMeError("no API key: type the endpoint's key into the API key field")
 
     def scrub(self, text: str) -> str:
-        return text.replace(self._memory_key, "***") if self._memory_key else text
+        return redact(text, self._memory_key)
 
     async def chat(self, *args: Any, **kwargs: Any):
         try:

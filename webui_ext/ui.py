@@ -33,14 +33,14 @@ def error_text(e: BaseException, secrets: Iterable[str] = (), uploads: Iterable[
     """One line for the user; known input errors keep their message, others name their type.
 
     Uploaded files are named by their own name, not gradio's temp path."""
+    from hearme.llm import redact
+
     text = str(e) if isinstance(e, USER_ERRORS) else f"{type(e).__name__}: {e}"
+    for s in secrets:  # before anything cuts the text: a cut key must not survive as a fragment
+        text = redact(text, s)
     for p in uploads:
         text = text.replace(str(p), Path(p).name)
-    text = " ".join(text.split())[:600] or type(e).__name__
-    for s in secrets:
-        if s:
-            text = text.replace(s, "***")
-    return text
+    return io.safe_text(" ".join(text.split())[:600] or type(e).__name__)
 
 
 def fail(lang: str | None, e: BaseException | str, secrets: Iterable[str] = (), uploads: Iterable[Path] = ()) -> str:
@@ -50,13 +50,20 @@ def fail(lang: str | None, e: BaseException | str, secrets: Iterable[str] = (), 
     secrets = tuple(s for s in secrets if s)
     if isinstance(e, BaseException):
         if not isinstance(e, USER_ERRORS):  # a bug: keep the traceback in the server log (scrubbed)
+            from hearme.llm import redact
+
             tb = "".join(traceback.format_exception(type(e), e, e.__traceback__))
             for s in secrets:
-                tb = tb.replace(s, "***")
-            sys.stderr.write(tb)
+                tb = redact(tb, s)
+            sys.stderr.write(io.safe_text(tb))
         text = error_text(e, secrets, uploads)
     else:
+        from hearme.llm import redact
+
         text = e
+        for s in secrets:
+            text = redact(text, s)
+        text = io.safe_text(text)
     message = labels.msg("error", lang, msg=text)
     gr.Warning(message)
     return f"❌ {message}"
@@ -74,10 +81,13 @@ def table(rows: list[dict], columns: list[str]) -> Any:
     """A pandas DataFrame with fixed columns (empty tables keep their headers)."""
     import pandas as pd
 
-    return pd.DataFrame([{c: r.get(c, "") for c in columns} for r in rows], columns=columns)
+    def cell(v: Any) -> Any:  # gradio cannot send text that is not valid UTF-8 (the page would hang)
+        return io.safe_text(v) if isinstance(v, str) else v
+
+    return pd.DataFrame([{c: cell(r.get(c, "")) for c in columns} for r in rows], columns=columns)
 
 
 def short(text: Any, n: int = 80) -> str:
-    text = "" if text is None else str(text)
+    text = "" if text is None else io.safe_text(str(text))
     text = " ".join(text.split())
     return text if len(text) <= n else text[: n - 1] + "…"
