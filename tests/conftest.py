@@ -17,6 +17,18 @@ os.environ.pop("OPENAI_API_KEY", None)  # tests set their own keys against local
 
 REPO = paths.REPO_ROOT
 HEARME = [sys.executable, "-m", "hearme.cli"]
+# The documents' stock remote code (no weights): read from ../shared, never copied into the project.
+REMOTE_CODE = Path(os.environ.get("HEARME_REMOTE_CODE_DIR") or REPO.parent / "shared" / "fixtures" / "remote_code")
+REMOTE_DIRS = {"chatglm3": "chatglm3-6b", "baichuan2": "baichuan2-13b"}
+
+
+def remote_code_dir(arch: str) -> Path:
+    """The stock remote code of ARCH, or a skip saying where it was looked for."""
+    src = REMOTE_CODE / REMOTE_DIRS[arch]
+    if not (src / "tokenization_chatglm.py" if arch == "chatglm3" else src / "tokenization_baichuan.py").is_file():
+        pytest.skip(f"stock {arch} remote code not found in {src} (see shared/fixtures/remote_code/SOURCES.md; "
+                    f"HEARME_REMOTE_CODE_DIR overrides the folder)")
+    return src
 
 
 @pytest.fixture(scope="session")
@@ -27,6 +39,22 @@ def tiny_model(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("tiny") / "model"
     tinymodel.build(out)
     return out
+
+
+@pytest.fixture(scope="session")
+def remote_tiny(tmp_path_factory):
+    """arch -> a tiny model built with that document model's stock remote code (built once per session)."""
+    from hearme import tinymodel
+
+    built: dict[str, Path] = {}
+
+    def get(arch: str) -> Path:
+        if arch not in built:
+            src = remote_code_dir(arch)
+            built[arch] = tinymodel.build_remote(tmp_path_factory.mktemp(f"tiny-{arch}") / arch, arch, src)["path"]
+            built[arch] = Path(built[arch])
+        return built[arch]
+    return get
 
 
 def run_hearme(*args: str, cwd=None, env=None, check: bool = False, timeout: float = 600) -> subprocess.CompletedProcess:
