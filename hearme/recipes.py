@@ -134,11 +134,21 @@ def plugin_remove(site_dir: Optional[Path] = typer.Option(None, help="site-packa
 
 
 @plugin_app.command("status")
-def plugin_status() -> None:
+def plugin_status(
+    model: Optional[Path] = typer.Option(None, help="A ChatGLM3 / Baichuan2 model folder: is its remote code a revision the plugin patches?"),
+) -> None:
     """Ask a fresh interpreter of this environment which plugin templates LLaMA-Factory sees."""
     import sys
 
-    from hearme import lf, lf_plugin
+    from hearme import lf, lf_plugin, remote_compat
+
+    if model is not None:
+        rows = remote_compat.status(model)
+        if not rows:
+            raise io.InputError(model, "", "no ChatGLM3 / Baichuan2 remote code (*.py) in this folder")
+        for name, digest, revision in rows:
+            typer.echo(f"  {name:<26} {digest[:12]}  {revision if revision != 'unknown' else 'UNKNOWN: not patched'}")
+        return
 
     code = ("from llamafactory.data.template import TEMPLATES\n"
             f"print(','.join(n for n in {sorted(lf_plugin.PLUGIN_TEMPLATES)!r} if n in TEMPLATES))")

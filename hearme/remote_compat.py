@@ -26,12 +26,18 @@ from typing import Callable
 
 # sha256 of a remote-code file -> the revision it is (see ../shared/fixtures/remote_code/SOURCES.md).
 KNOWN = {
-    "351ba435758670b27c160b7657c7ab1d32053c4e8c0606a5a9b8f9908249dec8": "chatglm3-6b configuration_chatglm.py (THUDM, Dec 2023)",
-    "440d89faea5c3ea47fd2778abde970008d170cacb743aafcaf822cdaa5627ee0": "chatglm3-6b modeling_chatglm.py (THUDM, Dec 2023)",
-    "f3e7e26af20b222d107f888a3db305a1a25ea74c16952d36257e0e606d1780f6": "chatglm3-6b tokenization_chatglm.py (THUDM, Dec 2023)",
-    "2322773e84ea18cc06c96f38ad072d7806a589f3357110eba619e12b691b87c3": "baichuan2-13b configuration_baichuan.py",
-    "5528414102356ad3022ef39cefa8065149a7f1b99bac9bc615fdf7fecf5a0a78": "baichuan2-13b modeling_baichuan.py (ALiBi, SDPA variant)",
-    "5f0bfc927df5e8aae3e1ad1fd3e26be39068eb40ae3a1b70cb0838a2e3cae8cb": "baichuan2 tokenization_baichuan.py (sp_model loaded first)",
+    "351ba435758670b27c160b7657c7ab1d32053c4e8c0606a5a9b8f9908249dec8":
+        "ChatGLM3-6B configuration_chatglm.py, THUDM Dec 2023 (copy czk1997/chatglm3-copy@456aa87)",
+    "440d89faea5c3ea47fd2778abde970008d170cacb743aafcaf822cdaa5627ee0":
+        "ChatGLM3-6B modeling_chatglm.py, THUDM Dec 2023 (copy czk1997/chatglm3-copy@456aa87)",
+    "f3e7e26af20b222d107f888a3db305a1a25ea74c16952d36257e0e606d1780f6":
+        "ChatGLM3-6B tokenization_chatglm.py, THUDM Dec 2023 (copy czk1997/chatglm3-copy@456aa87)",
+    "2322773e84ea18cc06c96f38ad072d7806a589f3357110eba619e12b691b87c3":
+        "Baichuan2-13B configuration_baichuan.py (copy Egber1t/Ting-Gong1.0@982d189)",
+    "5528414102356ad3022ef39cefa8065149a7f1b99bac9bc615fdf7fecf5a0a78":
+        "Baichuan2-13B modeling_baichuan.py, ALiBi (copy Egber1t/Ting-Gong1.0@982d189; its xformers branch uses SDPA)",
+    "5f0bfc927df5e8aae3e1ad1fd3e26be39068eb40ae3a1b70cb0838a2e3cae8cb":
+        "Baichuan2 tokenization_baichuan.py with sp_model loaded first (copy DSXiangLi/LongBaichuan@f356a3e)",
 }
 ENV = "HEARME_REMOTE_COMPAT"
 _warned: set[str] = set()
@@ -68,7 +74,7 @@ def _chatglm_modeling(module) -> list[str]:
                 config.__dict__.pop("max_length", None)
                 if self.generation_config.max_length == config.seq_length:
                     self.generation_config.max_length = type(self.generation_config)().max_length
-        if not hasattr(self, "all_tied_weights_keys"):  # 5.x's from_pretrained needs what post_init() records
+        if _major() >= 5 and not hasattr(self, "all_tied_weights_keys"):  # 5.x's loader reads what post_init() records
             self.post_init()
 
     def _update_model_kwargs_for_generation(self, outputs, model_kwargs, is_encoder_decoder=False,
@@ -154,6 +160,12 @@ def _baichuan_tokenizer(module) -> list[str]:
     cls.__init__ = __init__
     cls.save_pretrained = save_pretrained
     return ["sp_model loaded before super().__init__", "add_bos_token / add_eos_token kept on save"]
+
+
+def _major() -> int:
+    import transformers
+
+    return int(transformers.__version__.split(".")[0])
 
 
 def _legacy_cache(cls) -> None:

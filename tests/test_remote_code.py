@@ -87,6 +87,38 @@ def test_unknown_revision_gets_a_message_not_a_patch(tmp_path, monkeypatch, caps
     assert remote_compat.patch_module(_load(edited))
 
 
+def _super_init_first(src: str) -> str:
+    """The Baichuan2 tokenizer as the hub ships it: super().__init__ before sp_model is loaded.
+
+    The shared copy already loads sp_model first; moving its super().__init__ call back up gives
+    the order that fails on transformers >= 4.34 (baichuan-inc/Baichuan2#192, #204)."""
+    load = src.index("        self.vocab_file = vocab_file\n")
+    call = src.index("        super().__init__(", load)
+    end = src.index("        )\n", call) + len("        )\n")
+    return src[:load] + src[call:end] + src[load:call] + src[end:]
+
+
+def test_stock_baichuan_tokenizer_order_is_named_then_fixed_on_request(tmp_path, remote_tiny, monkeypatch, capsys):
+    import shutil
+
+    from transformers import AutoTokenizer
+
+    model = remote_tiny("baichuan2")
+    d = tmp_path / "hub_order"
+    d.mkdir()
+    for f in ("tokenizer.model", "tokenizer_config.json"):
+        shutil.copy(model / f, d / f)
+    stock = _super_init_first((model / "tokenization_baichuan.py").read_text(encoding="utf-8"))
+    (d / "tokenization_baichuan.py").write_text(stock, encoding="utf-8")
+    with pytest.raises(Exception):  # on transformers 5.6: TypeError from the vocabulary lookup
+        AutoTokenizer.from_pretrained(d, trust_remote_code=True)
+    assert "tokenization_baichuan.py (sha256" in capsys.readouterr().err
+    monkeypatch.setenv("HEARME_REMOTE_COMPAT", "force")
+    tok = AutoTokenizer.from_pretrained(d, trust_remote_code=True)
+    assert tok.convert_tokens_to_ids("<reserved_106>") == AutoTokenizer.from_pretrained(
+        model, trust_remote_code=True).convert_tokens_to_ids("<reserved_106>")
+
+
 LOAD = """
 import sys, torch
 import transformers.dynamic_module_utils as dmu
