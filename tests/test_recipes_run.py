@@ -302,7 +302,7 @@ def test_plugin_reaches_training_launched_like_the_webui(overlay, work, baichuan
     assert "dropdown: ['baichuan2', 'hearme_firefly']" in text
     assert "model template: baichuan2" in text
     assert "baichuan2 prompt: <reserved_106>你好<reserved_107>" in text
-    assert "inputs:\n<s>" + BO[0][0] in text  # hearme_firefly: <s>Q</s>A</s>...
+    assert "inputs:\n<s>" + BO[0][0] in text.replace(" ", "")  # hearme_firefly: <s>Q</s>A</s>... (Baichuan decodes "<s> Q")
     assert_trained(out, recipe)
 
 
