@@ -285,7 +285,7 @@ def test_served_export_answers_openai_and_matches_hf_greedy(arch, merged, tmp_pa
     from llamafactory.data import get_template_and_fix_tokenizer
     from llamafactory.hparams import DataArguments
     from openai import OpenAI
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoModelForCausalLM, AutoTokenizer, GenerationConfig
 
     from hearme.evaluators.serve import serve
 
@@ -299,9 +299,12 @@ def test_served_export_answers_openai_and_matches_hf_greedy(arch, merged, tmp_pa
     tpl = get_template_and_fix_tokenizer(tok, DataArguments(template=template))
     ids, _ = tpl.encode_oneturn(tok, QUESTION + [{"role": "assistant", "content": ""}])
     model = AutoModelForCausalLM.from_pretrained(export, trust_remote_code=True).eval()
+    # greedy with LLaMA-Factory's own generation settings: Baichuan2's stock generation_config.json
+    # asks for repetition_penalty 1.05, and transformers 4.57 and 5.6 merge it into a passed config differently
+    greedy = GenerationConfig(do_sample=False, max_new_tokens=12, repetition_penalty=1.0, length_penalty=1.0,
+                              eos_token_id=tpl.get_stop_token_ids(tok), pad_token_id=tok.pad_token_id)
     out = model.generate(torch.tensor([ids]), attention_mask=torch.ones(1, len(ids), dtype=torch.long),
-                         max_new_tokens=12, do_sample=False, eos_token_id=tpl.get_stop_token_ids(tok),
-                         pad_token_id=tok.pad_token_id)
+                         generation_config=greedy)
     assert served and served == tok.decode(out[0][len(ids):], skip_special_tokens=True)
     if arch == "chatglm3":
         assert ids[:3] == tok.convert_tokens_to_ids(["[gMASK]", "sop", "<|user|>"])
