@@ -159,9 +159,7 @@ def _tiny(recipe: str, model, ds_dir, out, adapter=None, **extra) -> dict:
 
 
 def test_shipped_recipes_of_the_documents_models_are_covered():
-    from tests.test_recipes_run import REMOTE
-
-    from tests.test_recipes_run import REMOTE_PREDICT
+    from tests.test_recipes_run import REMOTE, REMOTE_PREDICT
 
     assert REMOTE == {r for steps in PIPELINE.values() for k, r in steps.items() if k in ("stage1", "train")}
     assert REMOTE_PREDICT == {steps["predict"] for steps in PIPELINE.values()}
@@ -266,8 +264,8 @@ def test_predict_with_generation(arch, predicted):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("arch", ARCHES)
-def test_merge_keeps_the_stock_code_and_the_tokenizer(arch, merged, remote_tiny):
-    export, base = merged(arch), remote_tiny(arch)
+def test_merge_keeps_the_stock_code_and_the_tokenizer(arch, merged):
+    export = merged(arch)
     for f in remote_code_dir(arch).glob("*.py"):
         if (export / f.name).exists():
             assert (export / f.name).read_bytes() == f.read_bytes(), f.name
@@ -282,12 +280,11 @@ def test_merge_keeps_the_stock_code_and_the_tokenizer(arch, merged, remote_tiny)
 def test_served_export_answers_openai_and_matches_hf_greedy(arch, merged, tmp_path):
     """`llamafactory-cli api` loads the export in a fresh process; its greedy answer equals HF generate's."""
     import torch
+    from hearme.evaluators.serve import serve
     from llamafactory.data import get_template_and_fix_tokenizer
     from llamafactory.hparams import DataArguments
     from openai import OpenAI
     from transformers import AutoModelForCausalLM, AutoTokenizer, GenerationConfig
-
-    from hearme.evaluators.serve import serve
 
     export, template = merged(arch), PIPELINE[arch]["serve_template"]
     with serve(export, tmp_path, template=template, max_new_tokens=12, model_name=f"tiny-{arch}", timeout=240) as api:
