@@ -42,7 +42,11 @@ def tiny_model(
     from hearme import paths, tinymodel
 
     paths.set_offline()
+    if arch not in ("qwen2", *tinymodel.REMOTE_FILES):
+        raise io.HearMeError(f"--arch {arch!r}: choose qwen2, {', '.join(tinymodel.REMOTE_FILES)}")
     if arch == "qwen2":
+        if remote_code is not None:
+            raise io.HearMeError("--remote-code is for --arch chatglm3 / baichuan2 (qwen2 is built into transformers)")
         info = tinymodel.build(out_dir, hidden=hidden, layers=layers, seed=seed, max_positions=max_positions)
     elif remote_code is None:
         raise io.HearMeError(f"--arch {arch} needs --remote-code DIR (the model's stock *.py files)")

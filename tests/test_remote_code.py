@@ -59,6 +59,8 @@ def test_tiny_model_cli_refuses_a_folder_without_the_code(tmp_path):
     assert proc.returncode == 2 and "missing configuration_chatglm.py" in proc.stderr
     proc = run_hearme("tiny-model", tmp_path / "m", "--arch", "baichuan2")
     assert proc.returncode == 2 and "needs --remote-code" in proc.stderr
+    proc = run_hearme("tiny-model", tmp_path / "m", "--arch", "llama")
+    assert proc.returncode == 2 and "choose qwen2, chatglm3, baichuan2" in proc.stderr
 
 
 # ---------------------------------------------------------------- patches keyed on the file's content
