@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -13,6 +16,11 @@ from hearme import paths
 
 paths.set_offline()
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# Remote code (ChatGLM3, Baichuan2) is copied into transformers' module cache: one per test session,
+# so parallel sessions and the user's ~/.cache never share or see the tests' edited copies.
+if "HF_MODULES_CACHE" not in os.environ:
+    os.environ["HF_MODULES_CACHE"] = tempfile.mkdtemp(prefix="hearme-hf-modules-")
+    atexit.register(shutil.rmtree, os.environ["HF_MODULES_CACHE"], True)
 os.environ.pop("OPENAI_API_KEY", None)  # tests set their own keys against local servers
 
 REPO = paths.REPO_ROOT
