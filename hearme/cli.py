@@ -37,12 +37,24 @@ def tiny_model(
     layers: int = typer.Option(2, help="Number of transformer layers."),
     seed: int = typer.Option(0, help="Random seed for the weights."),
     max_positions: int = typer.Option(1024, help="Context length (max_position_embeddings)."),
+    arch: str = typer.Option("qwen2", help="qwen2 (built in), or chatglm3 / baichuan2 (the documents' models; needs --remote-code)."),
+    remote_code: Optional[Path] = typer.Option(None, help="Folder with the model's stock remote code (*.py), for chatglm3 / baichuan2."),
 ) -> None:
-    """Build an offline tiny model (BPE tokenizer + random Qwen2, ~100k parameters)."""
+    """Build an offline tiny model (tokenizer + random weights, ~100-200k parameters)."""
     from hearme import paths, tinymodel
 
     paths.set_offline()
-    info = tinymodel.build(out_dir, hidden=hidden, layers=layers, seed=seed, max_positions=max_positions)
+    if arch not in ("qwen2", *tinymodel.REMOTE_FILES):
+        raise io.HearMeError(f"--arch {arch!r}: choose qwen2, {', '.join(tinymodel.REMOTE_FILES)}")
+    if arch == "qwen2":
+        if remote_code is not None:
+            raise io.HearMeError("--remote-code is for --arch chatglm3 / baichuan2 (qwen2 is built into transformers)")
+        info = tinymodel.build(out_dir, hidden=hidden, layers=layers, seed=seed, max_positions=max_positions)
+    elif remote_code is None:
+        raise io.HearMeError(f"--arch {arch} needs --remote-code DIR (the model's stock *.py files)")
+    else:
+        info = tinymodel.build_remote(out_dir, arch, remote_code, hidden=hidden, layers=layers, seed=seed,
+                                      max_positions=max_positions)
     echo(f"tiny model: {info['path']}  parameters={info['parameters']}  vocab={info['vocab']}")
 
 

@@ -8,7 +8,9 @@ interpreter of that environment; it only adds a meta-path finder (no heavy impor
 When any process later imports `llamafactory.data.template` (`llamafactory-cli
 train`, its torchrun workers, the WebUI and the training process it launches), the
 finder runs `register_templates()` right after that module has executed, and
-`register_model_groups()` after `llamafactory.extras.constants`.
+`register_model_groups()` after `llamafactory.extras.constants`, and
+`hearme.remote_compat.install()` after `transformers.dynamic_module_utils` (ChatGLM3 and
+Baichuan2 remote code on transformers 5.x, patched in memory per known file revision).
 
 Set HEARME_LF_PLUGIN=0 to switch the hook off for one process.
 """
@@ -57,7 +59,24 @@ def register_templates(module=None) -> list[str]:
             format_assistant=StringFormatter(slots=["{{content}}", {"eos_token"}]),
         )
         added.append("hearme_firefly")
+    patch_ollama_modelfile(module)
     return added
+
+
+def patch_ollama_modelfile(module) -> None:
+    """`llamafactory-cli export` writes an Ollama Modelfile and, in 0.9.5, dies on templates whose
+    slots name tokens ({"token": "[gMASK]"}: chatglm3). Write such a slot as the token itself."""
+    tpl = module.Template
+    original = tpl._convert_slots_to_ollama  # a staticmethod: the plain function
+    if getattr(original, "__hearme__", False):
+        return
+
+    def _convert_slots_to_ollama(slots, tokenizer, placeholder="content"):
+        slots = [s["token"] if isinstance(s, dict) and set(s) == {"token"} else s for s in slots]
+        return original(slots, tokenizer, placeholder)
+
+    _convert_slots_to_ollama.__hearme__ = True
+    tpl._convert_slots_to_ollama = staticmethod(_convert_slots_to_ollama)
 
 
 def register_model_groups(module=None) -> None:
@@ -77,9 +96,16 @@ def register_model_groups(module=None) -> None:
         )
 
 
+def install_remote_compat(module=None) -> None:
+    from hearme import remote_compat
+
+    remote_compat.install(module)
+
+
 _AFTER = {
     "llamafactory.data.template": register_templates,
     "llamafactory.extras.constants": register_model_groups,
+    "transformers.dynamic_module_utils": install_remote_compat,
 }
 
 

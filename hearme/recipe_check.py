@@ -34,6 +34,7 @@ class Report:
     notes: list[str] = field(default_factory=list)
     memory: dict[str, float] | None = None
     arch: str = "?"
+    cpu: list[tuple[str, object, str]] = field(default_factory=list)  # overrides without a CUDA GPU
 
     @property
     def ok(self) -> bool:
@@ -252,6 +253,9 @@ def check(path: Path, *, tiny_model: Path, dataset_dir: Path | None = None, worl
                 lf_parse(parser, parsed)
             except (ValueError, TypeError, ImportError, RuntimeError) as e:
                 rep.errors.append(f"LLaMA-Factory: {str(e).splitlines()[0] if str(e) else type(e).__name__}")
+    from hearme import recipes
+
+    rep.cpu = recipes.cpu_overrides(cfg)
     rep.arch, rep.memory = estimate(cfg, kind, world_size, zero)
     if rep.memory is None:
         rep.notes.append("unknown base architecture: no memory estimate")
@@ -282,19 +286,33 @@ def _rel(p: Path) -> str:
         return str(p)
 
 
+def cpu_command(r: Report) -> str:
+    """The exact command that runs recipe r on a machine without a CUDA GPU."""
+    from hearme.recipes import cli_value
+
+    command = {"merge": "export", "infer": "chat"}.get(r.kind, "train")
+    return " ".join([f"llamafactory-cli {command} {_rel(r.path)}", *(f"{k}={cli_value(v)}" for k, v, _ in r.cpu)])
+
+
 def format_reports(reports: list[Report]) -> str:
     lines = []
     for r in reports:
         lines.append(f"{'ok  ' if r.ok else 'FAIL'} {r.kind:<8} {_rel(r.path)}")
         lines += [f"       error: {e}" for e in r.errors]
         lines += [f"       note:  {n}" for n in r.notes]
+        if r.cpu:
+            lines.append(f"       cpu:   {cpu_command(r)}")
+    if any(r.cpu for r in reports):
+        lines += ["", "Without a CUDA GPU, run the `cpu:` command shown under a recipe, or `hearme train RECIPE`",
+                  "(it adds those overrides itself). Why each one:"]
+        lines += [f"  {k}: {why}" for k, why in sorted({(k, why) for r in reports for k, _, why in r.cpu})]
     lines += ["", f"Estimated peak GPU memory, GiB (one {memory.CARD_GIB:.0f} GB card; fail above {memory.LIMIT_GIB:.0f}):",
-              f"{'recipe':<52} {'base':<14} {'weights':>7} {'lora+opt':>8} {'activ.':>7} {'logits':>7} {'total':>6}"]
+              f"{'recipe':<56} {'base':<14} {'weights':>7} {'lora+opt':>8} {'activ.':>7} {'logits':>7} {'total':>6}"]
     for r in reports:
         m = r.memory or {}
         cols = [f"{m[k]:7.1f}" if k in m else f"{'-':>7}" for k in ("weights", "lora+optimizer", "activations", "logits")]
         total = f"{m['total']:6.1f}" if m else f"{'?':>6}"
         if r.kind == "merge" and m and m["total"] == 0:
             total = "   cpu"
-        lines.append(f"{_rel(r.path):<52} {r.arch:<14} {' '.join(cols[:1])} {cols[1]:>8} {cols[2]} {cols[3]} {total}")
+        lines.append(f"{_rel(r.path):<56} {r.arch:<14} {' '.join(cols[:1])} {cols[1]:>8} {cols[2]} {cols[3]} {total}")
     return "\n".join(lines)

@@ -5,9 +5,12 @@
     hearme recipes serve api|webchat|chat RECIPE  llamafactory-cli on 127.0.0.1, key from the env
     hearme recipes predict-vllm RECIPE --out DIR  batch generation on vLLM, LLaMA-Factory's format
     hearme cv --recipe R --kfold 5        k-fold train + predict, mean ± sd of BLEU/ROUGE
+    hearme train RECIPE [key=value ...]   llamafactory-cli train/export, plus the CPU overrides on a CPU
 
-`tiny_overrides()` is what tests and `hearme demo` use to run a shipped recipe on the offline
-tiny model on a CPU-only machine; it returns notes on everything it switched off.
+`cpu_overrides()` is what a recipe written for a 24 GB GPU needs on a machine without one
+(bf16/fp16, Liger, FlashAttention-2, paged optimizers, DeepSpeed); `hearme recipes check`
+prints them and `hearme train` applies them. `tiny_overrides()` is what tests and `hearme demo`
+use to run a shipped recipe on the offline tiny model; it returns notes on everything it switched off.
 """
 
 from __future__ import annotations
@@ -20,13 +23,31 @@ from typing import List, Optional
 
 import typer
 
-from hearme import io
+from hearme import io, paths
 
-# GPU-only extras a tiny CPU run switches off, with the reason shown to the user.
-GPU_ONLY = {
-    "enable_liger_kernel": (False, "Liger kernels are Triton GPU kernels"),
-    "deepspeed": (None, "DeepSpeed runs through torchrun on GPUs"),
-}
+def cpu_overrides(cfg: dict) -> list[tuple[str, object, str]]:
+    """(key, value, why) for every setting of recipe `cfg` that cannot run without a CUDA GPU."""
+    out: list[tuple[str, object, str]] = []
+    if cfg.get("bf16"):
+        out.append(("bf16", False, "bf16 mixed precision needs a GPU (transformers refuses it on a CPU)"))
+    if cfg.get("fp16"):
+        out.append(("fp16", False, "fp16 mixed precision needs a GPU"))
+    if cfg.get("enable_liger_kernel"):
+        out.append(("enable_liger_kernel", False, "Liger kernels are Triton GPU kernels (liger-kernel needs CUDA)"))
+    if cfg.get("deepspeed"):
+        out.append(("deepspeed", None, "DeepSpeed runs through torchrun on GPUs"))
+    if cfg.get("flash_attn") == "fa2":
+        out.append(("flash_attn", "sdpa", "FlashAttention-2 needs a GPU"))
+    if str(cfg.get("optim", "")).startswith("paged_"):
+        out.append(("optim", "adamw_torch", "paged optimizers page through CUDA memory"))
+    if cfg.get("quantization_bit") and importlib.util.find_spec("bitsandbytes") is None:
+        out.append(("quantization_bit", None, "bitsandbytes is not installed (0.50 runs NF4 on a CPU)"))
+    return out
+
+
+def cli_value(value) -> str:
+    """A value as LLaMA-Factory's `key=value` command-line overrides (OmegaConf) read it."""
+    return "null" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
 
 
 def tiny_overrides(cfg: dict, model: str | Path, *, dataset_dir=None, output_dir=None, adapter=None,
@@ -44,19 +65,10 @@ def tiny_overrides(cfg: dict, model: str | Path, *, dataset_dir=None, output_dir
     if not torch.cuda.is_available():
         if cfg.get("stage") or "bf16" in cfg or "fp16" in cfg:  # training arguments (train / predict)
             o.update(bf16=False, fp16=False)
-        for key, (value, why) in GPU_ONLY.items():
-            if cfg.get(key):
-                o[key] = value
-                notes.append(f"{key} off: {why}")
-        if cfg.get("flash_attn") == "fa2":
-            o["flash_attn"] = "sdpa"
-            notes.append("flash_attn fa2 -> sdpa: FlashAttention-2 needs a GPU")
-        if str(cfg.get("optim", "")).startswith("paged_"):
-            o["optim"] = "adamw_torch"
-            notes.append("paged optimizer -> adamw_torch: paging needs CUDA")
-        if cfg.get("quantization_bit") and importlib.util.find_spec("bitsandbytes") is None:
-            o["quantization_bit"] = None
-            notes.append("quantization off: bitsandbytes is not installed")
+        for key, value, why in cpu_overrides(cfg):
+            o[key] = value
+            if key not in ("bf16", "fp16"):
+                notes.append(f"{key}={cli_value(value)}: {why}")
     if dataset_dir is not None:
         o["dataset_dir"] = str(dataset_dir)
     if "adapter_name_or_path" in cfg or adapter is not None:
@@ -122,11 +134,21 @@ def plugin_remove(site_dir: Optional[Path] = typer.Option(None, help="site-packa
 
 
 @plugin_app.command("status")
-def plugin_status() -> None:
+def plugin_status(
+    model: Optional[Path] = typer.Option(None, help="A ChatGLM3 / Baichuan2 model folder: is its remote code a revision the plugin patches?"),
+) -> None:
     """Ask a fresh interpreter of this environment which plugin templates LLaMA-Factory sees."""
     import sys
 
-    from hearme import lf, lf_plugin
+    from hearme import lf, lf_plugin, remote_compat
+
+    if model is not None:
+        rows = remote_compat.status(model)
+        if not rows:
+            raise io.InputError(model, "", "no ChatGLM3 / Baichuan2 remote code (*.py) in this folder")
+        for name, digest, revision in rows:
+            typer.echo(f"  {name:<26} {digest[:12]}  {revision if revision != 'unknown' else 'UNKNOWN: not patched'}")
+        return
 
     code = ("from llamafactory.data.template import TEMPLATES\n"
             f"print(','.join(n for n in {sorted(lf_plugin.PLUGIN_TEMPLATES)!r} if n in TEMPLATES))")
@@ -215,6 +237,40 @@ def cv_cmd(
     typer.echo(f"-> {out / 'cv_results.json'}")
 
 
+def train_cmd(
+    recipe: Path = typer.Argument(..., help="A train, predict or merge recipe (path, or a name under recipes/)."),
+    overrides: Optional[List[str]] = typer.Argument(None, help="key=value overrides, as `llamafactory-cli train RECIPE key=value`."),
+    cpu: Optional[bool] = typer.Option(None, "--cpu/--gpu", help="Add the CPU overrides [default: when no CUDA GPU is visible]."),
+    dry_run: bool = typer.Option(False, help="Print the llamafactory-cli command and exit."),
+) -> None:
+    """Run a recipe with plain llamafactory-cli (train, or export for merge recipes), adding the CPU overrides on a CPU."""
+    import shlex
+
+    from hearme import lf
+
+    path = recipe if recipe.exists() else paths.RECIPES / recipe
+    cfg = lf.apply_overrides(lf.load_yaml(path), _parse_sets(overrides or []))
+    if cfg.get("export_dir"):
+        command = "export"
+    elif cfg.get("do_train") or cfg.get("do_predict") or cfg.get("stage"):
+        command = "train"
+    else:
+        raise io.InputError(path, "", "an inference recipe: run `llamafactory-cli chat` or `hearme recipes serve` on it")
+    if cpu is None:
+        import torch
+
+        cpu = not torch.cuda.is_available()
+    extra = cpu_overrides(cfg) if cpu else []
+    for key, value, why in extra:
+        typer.echo(f"cpu: {key}={cli_value(value)}  ({why})", err=True)
+    argv = [lf.cli_path(), command, str(path), *(overrides or []), *(f"{k}={cli_value(v)}" for k, v, _ in extra)]
+    typer.echo(shlex.join(argv), err=True)
+    if dry_run:
+        return
+    raise typer.Exit(subprocess.call(argv))  # the user's environment: a real run may download the base model
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(recipes_app, name="recipes")
     app.command("cv")(cv_cmd)
+    app.command("train")(train_cmd)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -13,10 +16,27 @@ from hearme import paths
 
 paths.set_offline()
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# Remote code (ChatGLM3, Baichuan2) is copied into transformers' module cache: one per test session,
+# so parallel sessions and the user's ~/.cache never share or see the tests' edited copies.
+if "HF_MODULES_CACHE" not in os.environ:
+    os.environ["HF_MODULES_CACHE"] = tempfile.mkdtemp(prefix="hearme-hf-modules-")
+    atexit.register(shutil.rmtree, os.environ["HF_MODULES_CACHE"], True)
 os.environ.pop("OPENAI_API_KEY", None)  # tests set their own keys against local servers
 
 REPO = paths.REPO_ROOT
 HEARME = [sys.executable, "-m", "hearme.cli"]
+# The documents' stock remote code (no weights): read from ../shared, never copied into the project.
+REMOTE_CODE = Path(os.environ.get("HEARME_REMOTE_CODE_DIR") or REPO.parent / "shared" / "fixtures" / "remote_code")
+REMOTE_DIRS = {"chatglm3": "chatglm3-6b", "baichuan2": "baichuan2-13b"}
+
+
+def remote_code_dir(arch: str) -> Path:
+    """The stock remote code of ARCH, or a skip saying where it was looked for."""
+    src = REMOTE_CODE / REMOTE_DIRS[arch]
+    if not (src / "tokenization_chatglm.py" if arch == "chatglm3" else src / "tokenization_baichuan.py").is_file():
+        pytest.skip(f"stock {arch} remote code not found in {src} (see shared/fixtures/remote_code/SOURCES.md; "
+                    f"HEARME_REMOTE_CODE_DIR overrides the folder)")
+    return src
 
 
 @pytest.fixture(scope="session")
@@ -27,6 +47,22 @@ def tiny_model(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("tiny") / "model"
     tinymodel.build(out)
     return out
+
+
+@pytest.fixture(scope="session")
+def remote_tiny(tmp_path_factory):
+    """arch -> a tiny model built with that document model's stock remote code (built once per session)."""
+    from hearme import tinymodel
+
+    built: dict[str, Path] = {}
+
+    def get(arch: str) -> Path:
+        if arch not in built:
+            src = remote_code_dir(arch)
+            built[arch] = tinymodel.build_remote(tmp_path_factory.mktemp(f"tiny-{arch}") / arch, arch, src)["path"]
+            built[arch] = Path(built[arch])
+        return built[arch]
+    return get
 
 
 def run_hearme(*args: str, cwd=None, env=None, check: bool = False, timeout: float = 600) -> subprocess.CompletedProcess:

@@ -106,6 +106,70 @@ def test_memory_formula_parts():
     assert plain["total"] == pytest.approx(sum(v for k, v in plain.items() if k != "total"))
 
 
+def test_lora_dropout_keeps_more_activations():
+    arch = memory.KNOWN["qwen2.5-7b"]
+    base = {"per_device_train_batch_size": 2, "cutoff_len": 1024, "lora_rank": 64}
+    plain = memory.train_estimate(arch, base)["activations"]
+    dropped = memory.train_estimate(arch, {**base, "lora_dropout": 0.05})["activations"]
+    layer = 2 * 1024 * (34 * arch.hidden + 10 * arch.intermediate) / memory.GiB  # the recomputed layer
+    assert dropped - plain == pytest.approx(0.37 * layer)
+    assert memory.train_estimate(arch, {**base, "lora_dropout": 0.05, "finetuning_type": "full"})["activations"] == plain
+
+
+def test_check_prints_the_cpu_command(tmp_path, tiny_model, ds_dir):
+    rep = _check(tmp_path, tiny_model, ds_dir)
+    assert [k for k, _, _ in rep.cpu] == ["bf16", "enable_liger_kernel"]
+    text = recipe_check.format_reports([rep])
+    assert "cpu:   llamafactory-cli train " in text and text.split("cpu:   ")[1].split("\n")[0].endswith(
+        "x.yaml bf16=false enable_liger_kernel=false")
+    assert "hearme train RECIPE" in text and "enable_liger_kernel: Liger kernels" in text
+
+
+# ---------------------------------------------------------------- the documents' numbers
+def _recipe(name: str) -> dict:
+    return lf.resolve_recipe(name)
+
+
+def test_faithful_hearmeglm_recipes_match_the_report():
+    s1, s2 = _recipe("train/chatglm3_stage1_selfcog_faithful.yaml"), _recipe("train/chatglm3_stage2_counseling_faithful.yaml")
+    # Table 1
+    assert (s1["lora_rank"], s1["lora_alpha"], s1["learning_rate"], s1["per_device_train_batch_size"],
+            s1["gradient_accumulation_steps"], s1["num_train_epochs"], s1["max_grad_norm"], s1["lr_scheduler_type"]) == \
+        (8, 16, 5e-5, 4, 8, 200, 1.0, "cosine")
+    assert s1["bf16"] and s1["early_stopping_steps"] and s1["template"] == "chatglm3"
+    # Table 3, and Table 4: 1.567 samples/s / 0.032 steps/s = ~49 samples per optimizer step
+    assert (s2["lora_rank"], s2["lora_alpha"], s2["learning_rate"], s2["num_train_epochs"], s2["lr_scheduler_type"]) == \
+        (8, 16, 5e-5, 3.0, "cosine")
+    step = s2["per_device_train_batch_size"] * s2["gradient_accumulation_steps"]
+    assert s2["per_device_train_batch_size"] == 6 and abs(step - 1.567 / 0.032) < 2
+    assert s2["adapter_name_or_path"] == s1["output_dir"]  # stage 2 continues stage 1
+
+
+def test_tuned_stage2_recipes_keep_the_report_step_size():
+    per_row = 2048 // 665  # dialogues per packed 2048-token row at the report's ~665 tokens per dialogue
+    for name, gpus in (("qwen2.5_stage2_counseling", 1), ("glm4_stage2_counseling", 1), ("qwen2.5_stage2_counseling_ds_z2", 2)):
+        cfg = _recipe(f"train/{name}.yaml")
+        rows = cfg["per_device_train_batch_size"] * cfg["gradient_accumulation_steps"] * gpus
+        assert cfg["neat_packing"] and 40 <= rows * per_row <= 56, name
+    z3 = _recipe("train/glm4_stage2_counseling_ds_z3.yaml")  # unpacked, 2 GPUs
+    assert not z3["neat_packing"] and z3["per_device_train_batch_size"] * z3["gradient_accumulation_steps"] * 2 == 48
+
+
+@pytest.mark.parametrize("model,per_gpu", [("baichuan2", (1, 2)), ("llama2", (8, 2))])
+def test_faithful_tibetan_recipes_match_the_paper_and_its_configs(model, per_gpu):
+    cfg = _recipe(f"train/{model}_tibetan_qlora_faithful.yaml")
+    # the paper's text: QLoRA r64 alpha16, length 1024, lr 2e-4, 1,500 steps
+    assert (cfg["quantization_bit"], cfg["quantization_type"], cfg["lora_rank"], cfg["lora_alpha"],
+            cfg["cutoff_len"], cfg["learning_rate"], cfg["max_steps"]) == (4, "nf4", 64, 16, 1024, 2e-4, 1500)
+    # silent in the text -> the released Firefly config: constant_with_warmup, paged AdamW, clip 0.3, fp16, dropout 0.05
+    assert (cfg["lr_scheduler_type"], cfg["optim"], cfg["max_grad_norm"], cfg["lora_dropout"], cfg["weight_decay"]) == \
+        ("constant_with_warmup", "paged_adamw_32bit", 0.3, 0.05, 0.0)
+    assert cfg["fp16"] and not cfg.get("bf16") and cfg["template"] == "hearme_firefly" and cfg["double_quantization"]
+    assert cfg["warmup_steps"] < cfg["max_steps"]  # the stated peak lr is reached
+    # the released per-GPU batch on 4 V100s, kept as the same sequences per optimizer step on one GPU
+    assert cfg["per_device_train_batch_size"] * cfg["gradient_accumulation_steps"] == per_gpu[0] * per_gpu[1] * 4
+
+
 def test_arch_from_local_config(tiny_model):
     arch = memory.find_arch(str(tiny_model))
     assert (arch.hidden, arch.layers, arch.tied) == (64, 2, True)

@@ -37,15 +37,18 @@ N_RECORDS = 8
 # Train recipes that need DeepSpeed (torchrun on GPUs): parsed by `recipes check` only.
 DEEPSPEED = {"train/qwen2.5_stage2_counseling_ds_z2.yaml", "train/glm4_stage2_counseling_ds_z3.yaml"}
 # Train recipes that need the plugin's templates: run in the overlay environment below.
-PLUGIN = {"train/llama2_tibetan_qlora.yaml", "train/baichuan2_tibetan_qlora.yaml"}
+PLUGIN = {"train/llama2_tibetan_qlora_faithful.yaml", "train/baichuan2_tibetan_qlora_faithful.yaml"}
+# The report's ChatGLM3 recipes: run on a tiny model built with ChatGLM3's stock remote code
+# in test_remote_code.py (train, predict, merge, serve). MindB-Ti is in PLUGIN and there too.
+REMOTE = {"train/chatglm3_stage1_selfcog_faithful.yaml", "train/chatglm3_stage2_counseling_faithful.yaml",
+          "train/baichuan2_tibetan_qlora_faithful.yaml"}
+REMOTE_PREDICT = {"predict/chatglm3_counseling.yaml", "predict/baichuan2_tibetan.yaml"}
 # The rest, run directly; values: the train recipe whose adapter it continues (None: fresh).
 DIRECT = {"train/qwen2.5_stage1_selfcog.yaml": None, "train/qwen2.5_stage2_counseling.yaml": "train/qwen2.5_stage1_selfcog.yaml",
           "train/glm4_stage1_selfcog.yaml": None, "train/glm4_stage2_counseling.yaml": "train/glm4_stage1_selfcog.yaml",
-          "train/chatglm3_stage1_selfcog.yaml": None,
-          "train/chatglm3_stage2_counseling.yaml": "train/chatglm3_stage1_selfcog.yaml",
           "train/qwen2.5_tibetan_qlora.yaml": None}
 # Recipes whose architecture exists natively in transformers run on a tiny model of that
-# architecture; the rest (ChatGLM3 and Baichuan2 remote code) on the tiny Qwen2.
+# architecture (the remote-code ones: see REMOTE).
 ARCH_OF = {"glm4_": "Glm4Config", "llama2_": "LlamaConfig"}
 
 
@@ -193,7 +196,7 @@ def overlay_env(bin_dir: Path, **extra) -> dict:
 # ---------------------------------------------------------------- training
 def test_every_train_recipe_is_covered():
     shipped = {str(p.relative_to(paths.RECIPES)) for p in (paths.RECIPES / "train").glob("*.yaml")}
-    assert shipped == set(DIRECT) | PLUGIN | DEEPSPEED
+    assert shipped == set(DIRECT) | PLUGIN | DEEPSPEED | REMOTE
 
 
 def test_stage1_trains_with_the_report_settings(stage1):
@@ -236,7 +239,7 @@ def test_train_recipe_runs(recipe, trained, model_for):
     assert_trained(out, recipe)
     log = out.with_suffix(".log").read_text()
     template = lf.resolve_recipe(recipe)["template"]
-    marker = {"glm4": "[gMASK]<sop>", "chatglm3": "[gMASK]sop"}[template]
+    marker = {"glm4": "[gMASK]<sop>"}[template]
     assert marker in log.replace(" ", "")
     arch = json.loads((model_for(recipe) / "config.json").read_text())["architectures"][0]
     assert f'"{arch}"' in log  # the recipe ran on a model of its own architecture where one exists
@@ -271,7 +274,7 @@ with gr.Blocks():
 choices = [c[0] if isinstance(c, (list, tuple)) else c for c in top["template"].choices]
 print("dropdown:", [n for n in ("baichuan2", "hearme_firefly") if n in choices])
 print("model template:", get_model_info("Baichuan2-7B-Chat")[1])
-tok = AutoTokenizer.from_pretrained(sys.argv[2])
+tok = AutoTokenizer.from_pretrained(sys.argv[2], trust_remote_code=True)
 ids, _ = TEMPLATES["baichuan2"].encode_oneturn(tok, [{"role": "user", "content": "你好"}, {"role": "assistant", "content": "嗯"}])
 print("baichuan2 prompt:", tok.decode(ids))
 # exactly what webui/runner.py does to train: a separate `llamafactory-cli train` found on PATH
@@ -280,23 +283,31 @@ sys.exit(proc.wait())
 """
 
 
-def test_plugin_reaches_training_launched_like_the_webui(overlay, work, tiny_model, ds_dir):
-    recipe = "train/baichuan2_tibetan_qlora.yaml"
+@pytest.fixture(scope="module")
+def baichuan_or_tiny(remote_tiny, tiny_model) -> Path:
+    """The tiny Baichuan2 built with its stock remote code where ../shared has that code; else the tiny Qwen2."""
+    from tests.conftest import REMOTE_CODE, REMOTE_DIRS
+
+    return remote_tiny("baichuan2") if (REMOTE_CODE / REMOTE_DIRS["baichuan2"]).is_dir() else tiny_model
+
+
+def test_plugin_reaches_training_launched_like_the_webui(overlay, work, baichuan_or_tiny, ds_dir):
+    recipe = "train/baichuan2_tibetan_qlora_faithful.yaml"
     out = work / "baichuan2_webui"
-    cfg = tiny_config(recipe, tiny_model, ds_dir, out)
-    proc = subprocess.run([str(overlay / "python"), "-c", WEBUI_LAUNCH, json.dumps(cfg), str(tiny_model)],
+    cfg = tiny_config(recipe, baichuan_or_tiny, ds_dir, out)
+    proc = subprocess.run([str(overlay / "python"), "-c", WEBUI_LAUNCH, json.dumps(cfg), str(baichuan_or_tiny)],
                           env=overlay_env(overlay), capture_output=True, text=True, timeout=600)
     text = proc.stdout + proc.stderr
     assert proc.returncode == 0, text[-3000:]
     assert "dropdown: ['baichuan2', 'hearme_firefly']" in text
     assert "model template: baichuan2" in text
     assert "baichuan2 prompt: <reserved_106>你好<reserved_107>" in text
-    assert "inputs:\n<s>" + BO[0][0] in text  # hearme_firefly: <s>Q</s>A</s>...
+    assert "inputs:\n<s>" + BO[0][0] in text.replace(" ", "")  # hearme_firefly: <s>Q</s>A</s>... (Baichuan decodes "<s> Q")
     assert_trained(out, recipe)
 
 
 def test_plugin_reaches_a_fresh_llamafactory_cli(overlay, work, model_for, ds_dir):
-    recipe = "train/llama2_tibetan_qlora.yaml"
+    recipe = "train/llama2_tibetan_qlora_faithful.yaml"
     out = work / "llama2_cli"
     cfg_path = lf.dump_yaml(tiny_config(recipe, model_for(recipe), ds_dir, out), work / "llama2_cli.yaml")
     proc = subprocess.run(["llamafactory-cli", "train", str(cfg_path)], env=overlay_env(overlay),
@@ -340,7 +351,7 @@ def predicted(work, ds_dir, model_for, trained, request):
 
 def test_every_predict_recipe_is_covered():
     shipped = {str(p.relative_to(paths.RECIPES)) for p in (paths.RECIPES / "predict").glob("*.yaml")}
-    assert shipped == set(PREDICTS) | {"predict/qwen2.5_counseling_vllm.yaml"}
+    assert shipped == set(PREDICTS) | {"predict/qwen2.5_counseling_vllm.yaml"} | REMOTE_PREDICT
 
 
 @pytest.mark.parametrize("recipe", list(PREDICTS))
