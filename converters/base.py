@@ -37,6 +37,7 @@ class Context:
     options: dict[str, Any] = field(default_factory=dict)
     tally: io.Tally = field(default_factory=io.Tally)
     root: Path | None = None  # the INPUT argument a file came from (for folder-derived topics)
+    file_keys: dict[Path, str] = field(default_factory=dict)  # file -> its unique part of record ids
 
 
 class Converter:
@@ -57,10 +58,13 @@ class Converter:
     def convert(self, raw: Any, path: Path, position: Any) -> list[schema.Record]:
         raise NotImplementedError
 
+    def file_key(self, path: Path) -> str:
+        """The file's part of record ids: its stem, or as much of its path as makes it unique in this run."""
+        return self.ctx.file_keys.get(path) or path.stem.replace(" ", "_")
+
     def record_id(self, path: Path, position: Any, k: int = 0) -> str:
-        stem = path.stem.replace(" ", "_")
         suffix = f"-{k}" if k else ""
-        return f"{self.name}/{stem}/{position}{suffix}"
+        return f"{self.name}/{self.file_key(path)}/{position}{suffix}"
 
 
 CONVERTERS: dict[str, type[Converter]] = {}
@@ -83,16 +87,23 @@ def get_converter(name: str) -> type[Converter]:
 
 
 def expand_inputs(inputs: Iterable[str | os.PathLike], suffixes: tuple[str, ...]) -> list[tuple[Path, Path]]:
-    """(file, the input it came from): directories are walked in sorted order."""
+    """(file, the input it came from): directories are walked in sorted order (by path components)."""
     out: list[tuple[Path, Path]] = []
     for item in inputs:
         p = Path(item)
         if p.is_dir():
-            files = sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in suffixes
-                           and not f.name.startswith(".") and ".rejected." not in f.name)
+            files = []
+            for folder, dirs, names in os.walk(p, followlinks=True):
+                dirs[:] = [d for d in dirs if not d.startswith(".")]
+                rel = os.path.relpath(folder, p)
+                parts = () if rel == "." else tuple(rel.split(os.sep))
+                files.extend(parts + (n,) for n in names  # names: everything but folders
+                             if os.path.splitext(n)[1].lower() in suffixes and not n.startswith(".")
+                             and ".rejected." not in n)
             if not files:
                 raise io.InputError(p, "", f"no {'/'.join(suffixes)} files in this folder")
-            out.extend((f, p) for f in files)
+            base = str(p)
+            out.extend((Path(os.path.join(base, *f)), p) for f in sorted(files))
         elif p.exists():
             out.append((p, p.parent))
         else:
@@ -100,22 +111,125 @@ def expand_inputs(inputs: Iterable[str | os.PathLike], suffixes: tuple[str, ...]
     return out
 
 
+def file_keys(paths: Iterable[Path]) -> dict[Path, str]:
+    """A stable, unique id part per file: the stem, or more of the path where stems collide
+    (two folders each holding data.json -> a/data, b/data)."""
+    by_stem: dict[str, list[Path]] = {}
+    for p in paths:
+        group = by_stem.setdefault(p.stem, [])
+        if p not in group:
+            group.append(p)
+    keys: dict[Path, str] = {}
+    for stem, group in by_stem.items():
+        if len(group) == 1:
+            keys[group[0]] = stem.replace(" ", "_")
+            continue
+        parts = [Path(p).resolve().with_suffix("").parts for p in group]
+        for depth in range(2, max(len(x) for x in parts) + 1):
+            tails = ["/".join(x[-depth:]) for x in parts]
+            if len(set(tails)) == len(tails):
+                break
+        if len(set(tails)) < len(tails):  # same path but for the suffix: data.json and data.jsonl
+            tails = [f"{t}{Path(p).suffix}" for p, t in zip(group, tails)]
+        keys.update((p, t.replace(" ", "_")) for p, t in zip(group, tails))
+    return keys
+
+
+PARALLEL_FROM = 512  # files: below this, one process is faster than starting workers
+
+
 def run(fmt: str, inputs: Iterable[str | os.PathLike], *, scrub: bool = True, progress: bool = False,
-        **options: Any) -> tuple[list[schema.Record], io.Tally]:
-    """Convert inputs with one format; returns (records, tally). Unreadable inputs raise InputError."""
+        workers: int | None = None, **options: Any) -> tuple[list[schema.Record], io.Tally]:
+    """Convert inputs with one format; returns (records, tally). Unreadable inputs raise InputError.
+
+    Folders of many files are converted by `workers` processes (default: up to 2, the cores);
+    the result is the same as with one process, in the same order."""
     cls = get_converter(fmt)
     ctx = Context(options=options)
     conv = cls(ctx)
     inputs = list(inputs or [])
     files = expand_inputs(inputs, cls.suffixes) if inputs else []
+    ctx.file_keys = file_keys(f for f, _ in files)
     named = {Path(p) for p in inputs if not Path(p).is_dir()}
+    if workers is None:
+        workers = min(2, os.cpu_count() or 1) if len(files) >= PARALLEL_FROM else 1
+    if workers > 1 and len(files) > 1:
+        records = _run_parallel(conv, files, named, scrub, workers, progress and len(files) > 1, fmt)
+    else:
+        records = _run_files(conv, files, named, scrub, progress and len(files) > 1, fmt)
+    _unique_ids(records, ctx.tally)
+    return records, ctx.tally
+
+
+def _unique_ids(records: list[schema.Record], tally: io.Tally) -> None:
+    """Ids are unique within a run: a repeat gets ~2, ~3 ... (stable: inputs are walked in order)."""
+    seen: set[str] = set()
+    for rec in records:
+        rid = str(rec.get("id"))
+        if rid in seen:
+            n = 2
+            while f"{rid}~{n}" in seen:
+                n += 1
+            rid = rec["id"] = f"{rid}~{n}"
+            tally.note("duplicate id made unique")
+        seen.add(rid)
+
+
+_WORKER: tuple | None = None  # (converter, named, scrub) inherited by forked workers
+
+
+def _run_parallel(conv: Converter, files, named, scrub: bool, workers: int, progress: bool, fmt: str):
+    """Chunks of files in forked workers; results and tallies merged in input order."""
+    import multiprocessing
+
+    global _WORKER
+    chunk = max(64, len(files) // (workers * 16))
+    chunks = [files[i:i + chunk] for i in range(0, len(files), chunk)]
+    _WORKER = (conv, named, scrub)
+    if scrub and _scrubber():
+        from hearme.converters.scrub import warm
+
+        warm()
+    records: list[schema.Record] = []
+    bar = None
+    try:
+        with multiprocessing.get_context("fork").Pool(workers) as pool:
+            results = pool.imap(_worker_chunk, chunks)
+            bar = progress_bar(len(files), f"convert {fmt}", "file", enabled=progress)  # after the fork
+            for part, tally, error in results:
+                if error is not None:
+                    raise io.InputError(*error)
+                records.extend(part)
+                conv.ctx.tally.merge(tally)
+                if bar:
+                    bar.update(tally.files)
+    finally:
+        _WORKER = None
+        if bar:
+            bar.close()
+    return records
+
+
+def _worker_chunk(files):
+    conv, named, scrub = _WORKER
+    conv.ctx.tally = tally = io.Tally()
+    try:
+        records = _run_files(conv, files, named, scrub, False, "")
+    except io.InputError as e:  # sent back as plain values (the exception does not pickle)
+        return [], tally, (e.path, e.where, e.msg)
+    tally.files = len(files)
+    return records, tally, None
+
+
+def _run_files(conv: Converter, files, named, scrub: bool, progress: bool, fmt: str) -> list[schema.Record]:
+    ctx = conv.ctx
     scrubber = _scrubber() if scrub else None
     records: list[schema.Record] = []
-    bar = progress_bar(len(files), f"convert {fmt}", "file", enabled=progress and len(files) > 1)
+    bar = progress_bar(len(files), f"convert {fmt}", "file", enabled=progress)
     for path, root in files or [(None, None)]:
         ctx.root = root
         before = ctx.tally.read
-        for position, raw in _units(conv, path, explicit=path is None or Path(path) in named):
+        for position, raw in _units(conv, path, explicit=path is None or path in named):
             ctx.tally.read += 1
             if isinstance(raw, _Unreadable):
                 ctx.tally.reject(path, position, raw.reason)
@@ -136,8 +250,6 @@ def run(fmt: str, inputs: Iterable[str | os.PathLike], *, scrub: bool = True, pr
             if not produced:
                 ctx.tally.reject(path, position, "produced no dialogue", raw)
                 continue
-            if scrubber:
-                produced = [scrubber(r, ctx.tally) for r in produced]
             records.extend(produced)
             ctx.tally.written += 1
         if ctx.tally.read == before:
@@ -146,7 +258,7 @@ def run(fmt: str, inputs: Iterable[str | os.PathLike], *, scrub: bool = True, pr
             bar.update(1)
     if bar:
         bar.close()
-    return records, ctx.tally
+    return scrubber(records, ctx.tally) if scrubber else records
 
 
 def run_to_file(fmt: str, inputs, out, *, sharegpt: bool = False, scrub: bool = True, progress: bool = True,
@@ -176,7 +288,7 @@ def _units(conv: Converter, path, explicit: bool):
 
 def _scrubber():
     try:
-        from hearme.converters.scrub import scrub_record
+        from hearme.converters.scrub import scrub_records
     except ModuleNotFoundError:
         return None
-    return scrub_record
+    return scrub_records

@@ -49,8 +49,10 @@ def register(app: typer.Typer) -> None:
         out: Path = typer.Option(..., "--out", "-o", help="Output JSON array of records (a .jsonl name writes JSONL)."),
         sharegpt: bool = typer.Option(False, "--sharegpt", help="Write ShareGPT conversations/from/value instead of OpenAI messages."),
         no_scrub: bool = typer.Option(False, "--no-scrub", help="Keep PII (phone, ID, email, QQ/WeChat, address) as is."),
-        name: str = typer.Option("Jerry", "--name", help="self-cognition: the counselor's name."),
-        author: str = typer.Option("VastEpiphany", "--author", help="self-cognition: who made the counselor."),
+        name: Optional[str] = typer.Option(None, "--name", help="self-cognition: the counselor's name [default: Jerry]."),
+        author: Optional[str] = typer.Option(None, "--author", help="self-cognition: who made the counselor [default: VastEpiphany]."),
+        replace_name: Optional[str] = typer.Option(None, "--replace-name", help="self-cognition: the name a file without placeholders uses (e.g. EmoLLM), replaced by --name."),
+        replace_author: Optional[str] = typer.Option(None, "--replace-author", help="self-cognition: the author such a file names (e.g. EmoLLM团队), replaced by --author."),
         template: Optional[Path] = typer.Option(None, "--template", help="self-cognition: identity template file [default: built-in]."),
         register_as: Optional[str] = typer.Option(None, "--register", help="Also register OUT in dataset_info.json under this name."),
         dataset_dir: Optional[Path] = typer.Option(None, "--dataset-dir", help="Directory of dataset_info.json [default: repository root]."),
@@ -62,13 +64,18 @@ def register(app: typer.Typer) -> None:
         if not inputs and fmt != "self-cognition":
             raise io.HearMeError(f"convert {fmt}: give at least one INPUT file or folder")
         records, tally = run_to_file(fmt, inputs or [], out, sharegpt=sharegpt, scrub=not no_scrub, progress=True,
-                                     name=name, author=author, template=str(template) if template else None)
+                                     name=name, author=author, replace_name=replace_name, replace_author=replace_author,
+                                     template=str(template) if template else None)
         _echo(f"wrote {len(records)} records -> {out}")
         if register_as:
             if not records:
                 raise io.HearMeError(f"nothing to register: {out} has no records")
             _register(out, register_as, dataset_dir)
         _report(tally, out)
+        if tally.read and not tally.written:  # nothing usable: fail, with the reason that rejected most
+            reason, n = Counter(r["reason"] for r in tally.rejects).most_common(1)[0]
+            raise io.HearMeError(f"convert {fmt}: wrote 0 of {tally.read} {'records' if tally.read > 1 else 'record'}; "
+                                 f"most were rejected ({n}) because: {reason}")
 
     @app.command("scrub")
     def scrub_cmd(
@@ -147,11 +154,17 @@ def register(app: typer.Typer) -> None:
 
         if (ratios is None) == (kfold is None):
             raise io.HearMeError("give exactly one of --ratios (e.g. 70/15/15) or --kfold N")
+        report: dict = {}
         written = split_file(src, ratios=ratios, kfold=kfold, seed=seed, name=name, out_dir=out_dir,
-                             dataset_dir=dataset_dir, register=not no_register)
+                             dataset_dir=dataset_dir, register=not no_register, report=report)
         prefix = name or src.stem
         for part, (path, n) in written.items():
             _echo(f"{prefix}_{part}\t{n} records\t{path}" + ("" if no_register else "\tregistered"))
+        joined = ", ".join(f"{n} by {k}" for k, n in report["joined"].items())
+        _echo(f"  {report['records']} records in {report['groups']} groups (joined: {joined}; "
+              f"largest group {report['largest_group']})")
+        _echo(f"  stratified {report['stratified']}")
+        _echo("  leak check, cross-part pairs: " + ", ".join(f"{k}: {v}" for k, v in report["leaks"].items()))
 
     @app.command("stats")
     def stats_cmd(

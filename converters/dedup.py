@@ -2,8 +2,9 @@
 
 Near duplicates are found with character 5-gram MinHash signatures computed for all records
 at once in numpy (datasketch's MinHash is the baseline in benchmarks/bench_converters.py),
-LSH banding for candidates, and an estimated Jaccard check against `threshold`. The first
-occurrence (input order) is kept; every removal says what it duplicates and how closely.
+LSH banding for candidates, and then the exact Jaccard of every candidate pair's 5-gram sets:
+nothing under `threshold` is removed. The first occurrence (input order) is kept; every
+removal says what it duplicates and how closely. `Corpus` is shared with the leak-free split.
 """
 
 from __future__ import annotations
@@ -161,53 +162,122 @@ def _band_keys(sig: np.ndarray, bands: int) -> np.ndarray:
     return keys
 
 
-def dedup(records: list[schema.Record], *, threshold: float = 0.8, near: bool = True, on: str = "all",
-          num_perm: int = NUM_PERM, bands: int = BANDS, tally: io.Tally | None = None,
-          files: list[str] | None = None) -> tuple[list[schema.Record], list[dict]]:
-    """(kept records, removals). A removal: {id, source, reason, duplicate_of, source_of_kept, similarity}.
+def gram_set(codes: np.ndarray, k: int = SHINGLE) -> np.ndarray:
+    """Sorted unique 64-bit hashes of every character k-gram of one normalised text (all of them,
+    not the sample the signatures use); a text shorter than k is one gram."""
+    m = len(codes) - k + 1
+    if m <= 0:
+        return np.array([int.from_bytes(hashlib.blake2b(codes.tobytes(), digest_size=8).digest(), "little")],
+                        dtype=np.uint64)
+    h = codes[:m].astype(np.uint64)
+    for j in range(1, k):
+        h = h * np.uint64(1_000_003) + codes[j:j + m]
+    return np.unique(h)
 
-    `files` (parallel to records) names where each record came from, for the rejected side file.
-    """
-    tally = tally or io.Tally()
-    tally.read += len(records)
-    codes, lengths = normalized_codes([dialogue_text(r, on) for r in records])
-    ends = np.cumsum(lengths)
-    starts = ends - lengths
-    removed: dict[int, dict] = {}
-    first: dict[bytes, int] = {}
-    for i in range(len(records)):
-        key = hashlib.blake2b(codes[starts[i]:ends[i]].tobytes(), digest_size=16).digest()
-        j = first.setdefault(key, i)
-        if j != i:
-            removed[i] = {"reason": "exact", "of": j, "similarity": 1.0}
-    if near:
-        alive = np.array([i for i in range(len(records)) if i not in removed], dtype=np.int64)
-        if len(alive) == len(records):
-            sub_codes, sub_lengths = codes, lengths
+
+def jaccard(a: np.ndarray, b: np.ndarray) -> float:
+    """Exact Jaccard of two gram sets from gram_set."""
+    inter = len(np.intersect1d(a, b, assume_unique=True))
+    return inter / (len(a) + len(b) - inter) if len(a) + len(b) else 1.0
+
+
+class Corpus:
+    """Normalised texts of many records, with MinHash candidates and exact Jaccard on demand."""
+
+    def __init__(self, texts: list[str]):
+        self.codes, self.lengths = normalized_codes(texts)
+        self.ends = np.cumsum(self.lengths)
+        self.starts = self.ends - self.lengths
+        self._grams: dict[int, np.ndarray] = {}
+
+    def text_codes(self, i: int) -> np.ndarray:
+        return self.codes[self.starts[i]:self.ends[i]]
+
+    def key(self, i: int) -> bytes:
+        return hashlib.blake2b(self.text_codes(i).tobytes(), digest_size=16).digest()
+
+    def jaccard(self, i: int, j: int) -> float:
+        for x in (i, j):
+            if x not in self._grams:
+                self._grams[x] = gram_set(self.text_codes(x))
+        return jaccard(self._grams[i], self._grams[j])
+
+    def candidate_pairs(self, among: np.ndarray, min_estimate: float, num_perm: int = NUM_PERM,
+                        bands: int = BANDS, max_bucket: int = 64) -> dict[tuple[int, int], float]:
+        """{(i, j): estimated Jaccard} for i < j in `among` that share an LSH band and whose MinHash
+        estimate reaches min_estimate. A large bucket (template-like texts) pairs each member with
+        its max_bucket predecessors only."""
+        if len(among) < 2:
+            return {}
+        if len(among) == len(self.lengths):
+            sub_codes, sub_lengths = self.codes, self.lengths
         else:
-            alive_mask = np.zeros(len(records), dtype=bool)
-            alive_mask[alive] = True
-            sub_codes, sub_lengths = codes[np.repeat(alive_mask, lengths)], lengths[alive]
+            mask = np.zeros(len(self.lengths), dtype=bool)
+            mask[among] = True
+            sub_codes, sub_lengths = self.codes[np.repeat(mask, self.lengths)], self.lengths[among]
         sig = signatures(codes=sub_codes, lengths=sub_lengths, num_perm=num_perm)
-        alive = alive.tolist()
-        keys = _band_keys(sig, bands)
-        pos_of_dup: dict[int, tuple[int, float]] = {}
-        for key_row in keys:
+        pairs: dict[tuple[int, int], float] = {}
+        for key_row in _band_keys(sig, bands):
             order = np.argsort(key_row, kind="stable")
             sk = key_row[order]
             starts = np.flatnonzero(np.r_[True, sk[1:] != sk[:-1]])
             sizes = np.diff(np.r_[starts, len(sk)])
             for s, size in zip(starts[sizes > 1], sizes[sizes > 1]):
                 members = np.sort(order[s:s + size])
-                head = members[0]
-                sims = (sig[members[1:]] == sig[head]).mean(axis=1)
-                for m, sim in zip(members[1:], sims):
-                    if sim >= threshold and (m not in pos_of_dup or pos_of_dup[m][1] < sim):
-                        pos_of_dup[int(m)] = (int(head), float(sim))
-        for m, (head, sim) in sorted(pos_of_dup.items()):
-            while head in pos_of_dup:  # point at a record that is kept
-                head = pos_of_dup[head][0]
-            removed[alive[m]] = {"reason": "near", "of": alive[head], "similarity": round(sim, 3)}
+                for t in range(1, len(members)):
+                    before = members[max(0, t - max_bucket):t]
+                    sims = (sig[before] == sig[members[t]]).mean(axis=1)
+                    for b, sim in zip(before.tolist(), sims.tolist()):
+                        if sim >= min_estimate:
+                            pairs[(int(among[b]), int(among[members[t]]))] = sim
+        return pairs
+
+
+CANDIDATE_MARGIN = 0.2  # MinHash estimates this far under the threshold are still checked exactly
+
+
+def dedup(records: list[schema.Record], *, threshold: float = 0.8, near: bool = True, on: str = "all",
+          num_perm: int = NUM_PERM, bands: int = BANDS, tally: io.Tally | None = None,
+          files: list[str] | None = None, stats: dict | None = None) -> tuple[list[schema.Record], list[dict]]:
+    """(kept records, removals). A removal: {id, source, reason, duplicate_of, source_of_kept, similarity}.
+
+    Near duplicates: MinHash/LSH finds candidate pairs, and every pair is checked with the exact
+    Jaccard of its 5-gram sets before anything is removed, against a record that is kept.
+    `files` (parallel to records) names where each record came from, for the rejected side file;
+    `stats`, if given, receives the candidate and verification counts."""
+    tally = tally or io.Tally()
+    tally.read += len(records)
+    corpus = Corpus([dialogue_text(r, on) for r in records])
+    removed: dict[int, dict] = {}
+    first: dict[bytes, int] = {}
+    for i in range(len(records)):
+        j = first.setdefault(corpus.key(i), i)
+        if j != i:
+            removed[i] = {"reason": "exact", "of": j, "similarity": 1.0}
+    checked = below = 0
+    if near:
+        alive = np.array([i for i in range(len(records)) if i not in removed], dtype=np.int64)
+        pairs = corpus.candidate_pairs(alive, threshold - CANDIDATE_MARGIN, num_perm, bands)
+        by_later: dict[int, list[int]] = {}
+        for i, j in pairs:
+            by_later.setdefault(j, []).append(i)
+        for j in sorted(by_later):  # input order: the earlier record of a pair is kept if it still is
+            best, best_sim = None, 0.0
+            for i in sorted(by_later[j]):
+                if i in removed:
+                    continue
+                sim = corpus.jaccard(i, j)
+                checked += 1
+                if sim >= threshold and sim > best_sim:
+                    best, best_sim = i, sim
+                elif sim < threshold:
+                    below += 1
+            if best is not None:
+                removed[j] = {"reason": "near", "of": best, "similarity": round(best_sim, 3)}
+    if stats is not None:
+        stats.update(candidates_checked=checked, candidates_below_threshold=below,
+                     removed_near=sum(r["reason"] == "near" for r in removed.values()),
+                     removed_below_threshold=sum(r["similarity"] < threshold for r in removed.values()))
     kept, removals = [], []
     for i, rec in enumerate(records):
         if i not in removed:
@@ -219,7 +289,7 @@ def dedup(records: list[schema.Record], *, threshold: float = 0.8, near: bool = 
                "duplicate_of": other.get("id"), "source_of_kept": other.get("source"),
                "similarity": info["similarity"]}
         removals.append(row)
-        what = "exact duplicate" if info["reason"] == "exact" else f"near duplicate (Jaccard ~{info['similarity']:.2f})"
+        what = "exact duplicate" if info["reason"] == "exact" else f"near duplicate (Jaccard {info['similarity']:.2f})"
         tally.reject(files[i] if files else None, f"record {rec.get('id')}", f"{what} of {other.get('id')} ({other.get('source')})", rec)
         tally.note(f"{info['reason']} duplicate {rec.get('source')}")
     tally.written += len(kept)

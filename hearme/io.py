@@ -140,19 +140,49 @@ def iter_jsonl(path) -> Iterator[tuple[int, Any, str | None]]:
             yield lineno, None, f"invalid JSON ({e.msg} at column {e.colno})"
 
 
+def read_json_or_lines(path) -> tuple[str, Any]:
+    """("json", document) or ("jsonl", [(line number, object or None, error or None), ...]).
+
+    Told apart by content, not by the file name: a JSON array saved as .jsonl is still an array,
+    and JSON Lines saved as .json are still lines."""
+    text, _ = read_text(path)
+    try:
+        return "json", json.loads(text)
+    except json.JSONDecodeError as e:
+        first = text.lstrip().split("\n", 1)[0]
+        if e.msg != "Extra data" and not _parses(first) and Path(path).suffix.lower() != ".jsonl":
+            raise InputError(path, f"line {e.lineno} column {e.colno}", f"invalid JSON ({e.msg})") from None
+    rows = []
+    for lineno, line in enumerate(text.splitlines(), 1):
+        if line.strip():
+            try:
+                rows.append((lineno, json.loads(line), None))
+            except json.JSONDecodeError as e:
+                rows.append((lineno, None, f"invalid JSON ({e.msg} at column {e.colno})"))
+    return "jsonl", rows
+
+
+def _parses(line: str) -> bool:
+    try:
+        json.loads(line)
+        return True
+    except json.JSONDecodeError:
+        return False
+
+
 def read_items(path) -> list[tuple[str, Any]]:
-    """(position, raw object) for each item of a .json array or .jsonl file, unvalidated."""
+    """(position, raw object) for each item of a JSON array or JSON Lines file (by content), unvalidated."""
     path = Path(path)
     if not path.exists():
         raise InputError(path, "", "no such file")
-    if path.suffix == ".jsonl":
+    kind, data = read_json_or_lines(path)
+    if kind == "jsonl":
         items = []
-        for lineno, obj, err in iter_jsonl(path):
+        for lineno, obj, err in data:
             if err:
                 raise InputError(path, f"line {lineno}", err)
             items.append((f"line {lineno}", obj))
     else:
-        data = read_json(path)
         if isinstance(data, dict) and ("messages" in data or "conversations" in data):
             data = [data]
         if not isinstance(data, list):
