@@ -173,6 +173,14 @@ def split_speakers(role: str, text: str, note=None) -> list[tuple[str, str]]:
     return out
 
 
+def speech_turns(turns: list[tuple[str, str]], note=None, transcript: bool = False) -> list[tuple[str, str]]:
+    """speech() for every turn of a dialogue; one check of the whole dialogue first (most need nothing)."""
+    joined = "\n".join(t for _, t in turns)
+    if "（" not in joined and "(" not in joined and not INLINE_LABEL.search(joined):
+        return [(r, t) for r, t in turns if t]
+    return [piece for r, t in turns for piece in speech(r, t, note, transcript)]
+
+
 def speech(role: str, text: str, note=None, transcript: bool = False) -> list[tuple[str, str]]:
     """What was said: narration and stage directions removed, inline speaker labels split into turns."""
     return [(r, t) for r, t in split_speakers(role, strip_narration(text, note, transcript), note) if t.strip()]

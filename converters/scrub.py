@@ -47,7 +47,8 @@ EMAIL = re.compile(r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9][A-Za-z0-9._%+-]*@[A-Za-z0-
 URL = re.compile(r"(?:https?://|www\.)[A-Za-z0-9\-._~:/?#\[\]@!$&'*+,;=%]+"
                  r"|(?<![A-Za-z0-9@._-])(?:[A-Za-z0-9-]+\.)+(?:com|cn|net|org|edu|gov|io|me|cc|top|xyz|info|tv|co)"
                  r"(?:\.cn)?(?:/[A-Za-z0-9\-._~:/?#@!$&'*+,;=%]*)?(?![A-Za-z0-9])", re.I)
-QQ = re.compile(r"(?:(?<![A-Za-z])(?:qq|QQ|Qq|qQ)|扣扣|企鹅)\s*(?:号码|号|账号|群)?" + _COLON + r"([1-9]\d{4,11})(?!\d)")
+QQ = re.compile(r"(?:(?<![A-Za-z])(?:qq|QQ|Qq|qQ)|扣扣|企鹅)\s*(?:号码|号|账号|群)?" + _COLON
+                + r"(?:[^\d\n]{0,8}?)([1-9]\d{4,11})(?!\d)")  # 问我QQ号码，我说了1122334455
 WECHAT = re.compile(r"(?:微信|薇信|威信|(?<![A-Za-z])(?:weixin|vx|wx|v信)(?![A-Za-z]))\s*(?:号码|号|账号|id)?" + _COLON
                     + r"([A-Za-z][-_A-Za-z0-9]{5,19}|\+?\d{6,13})(?![-_A-Za-z0-9])", re.I)
 ID18 = re.compile(_B + r"([1-9]\d{5}" + _SEP + r"(?:18|19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])"
@@ -71,7 +72,7 @@ _N = r"(?:\d+|[一二三四五六七八九十百零〇两]{1,5})"
 _ROOM = rf"(?:{_N}(?:栋|幢|座|号楼))?(?:{_N}单元)?(?:{_N}(?:楼|层))?(?:{_N}(?:室|房|号房))?"
 _ADMIN = rf"(?:{_P}{{2,4}}(?:省|自治区))?(?:{_P}{{2,5}}(?:市|州|盟))?(?:{_P}{{1,5}}(?:区|县|旗))?(?:{_P}{{1,5}}(?:镇|乡|街道))?"
 ADDRESS = re.compile(
-    rf"{_ADMIN}(?:{_P}{{1,5}}(?:路|街|大街|大道|巷|弄|胡同){_N}(?:号|弄)(?:院)?{_ROOM}"
+    rf"{_ADMIN}(?:{_P}{{1,5}}(?:路|街|大街|大道|巷|弄|胡同)(?:{_N}段)?{_N}(?:号|弄)(?:院)?{_ROOM}"
     rf"|{_P}{{2,5}}(?:小区|花园|公寓|大厦|新村|家园|苑|公馆|华府|名城|广场){_N}(?:栋|幢|座|号楼)(?:{_N}单元)?(?:{_N}(?:楼|层))?(?:{_N}(?:室|房))?"
     rf"|{_P}{{1,4}}村{_N}(?:组|队|号)(?:{_N}号)?)"
     rf"|{_P}{{2,4}}省{_P}{{2,5}}市{_P}{{1,4}}(?<!农)村|(?:{_P}{{2,5}}市)?{_P}{{1,5}}(?:县|镇|乡){_P}{{1,3}}(?<!农)村")
@@ -90,7 +91,7 @@ _WORDY = set("和向时全明成关常单解安文包路党应华")
 # Characters that end a given name: particles, pronouns, verbs and adverbs that follow names in speech.
 _STOP = ("的了着过是在有说和跟与对把被给让叫会要能想去来问告也都就又还很太不没别再才刚已经每这那他她它我你您们"
          "最真从向比等总个些吧吗呢啊呀哦嘛呗啦哈么得地之而且但却并或及觉认知道看听做当作家里上下中"
-         "前后时候天年月日号岁位次老多少几都同事学朋友妈爸哥姐弟妹姥姑舅叔姨奶爷婆公娘们")
+         "前后时候天年月日号岁位次老少几都同事学朋友妈爸哥姐弟妹姥姑舅叔姨奶爷婆公娘们二三四五六七八九十")
 _GIVEN = rf"[\u4e00-\u9fa5](?<![{_STOP}])(?:[\u4e00-\u9fa5](?<![{_STOP}]))?"
 _FULL = rf"(?:{'|'.join(COMPOUND)}|[{SURNAMES}]){_GIVEN}"
 _RELATION = ("同事|同学|室友|舍友|朋友|闺蜜|发小|男朋友|女朋友|男友|女友|老公|老婆|丈夫|妻子|爱人|前任|前男友|前女友|领导|上司"
@@ -98,15 +99,16 @@ _RELATION = ("同事|同学|室友|舍友|朋友|闺蜜|发小|男朋友|女朋�
              "|姑姑|叔叔|阿姨|奶奶|爷爷|外婆|外公|姥姥|姥爷|邻居|网友|对象|老师|班主任|医生|同桌|学长|学姐|学弟|学妹|师兄|师姐")
 _TITLE = "老师|医生|大夫|主任|经理|总监|教授|校长|班主任|律师|警官|师傅|先生|女士|小姐|同学|阿姨|叔叔|姐姐|哥哥"
 _NICK = rf"(?:小|阿)[\u4e00-\u9fa5](?<![{_STOP}])|(?P<dup>[\u4e00-\u9fa5])(?P=dup)"  # 小雨, 阿杰, 朵朵
-NAME_INTRO = re.compile(rf"(?:我叫|我的名字(?:是|叫)|我名字(?:是|叫)|本人(?:叫|是)|名叫|名字叫|叫做|姓名(?:是|[:：])|名字[:：])\s*"
+NAME_INTRO = re.compile(rf"(?:我叫|名字(?:是|叫)|本人(?:叫|是)|名叫|叫做|姓名(?:是|叫|[:：])|名字[:：])\s*"
                         rf"(?:({_FULL})|({_NICK}))")
 NAME_RELATION = re.compile(rf"(?:{_RELATION})(?:叫|名叫|叫做)?\s*({_FULL})"
                            rf"|(?:{_RELATION})(?:叫|名叫|叫做)\s*((?:{_NICK}))")
 NAME_TITLE = re.compile(rf"(?<![\u4e00-\u9fa5])({_FULL}|[{SURNAMES}])(?:{_TITLE})"
                         rf"|(?<=[的们是跟和找问对给被让叫说位个了我他她你向与同从把])({_FULL}|[{SURNAMES}])(?:{_TITLE})")
 _NAME_GATE = re.compile(rf"我叫|名字|本人|名叫|叫做|姓名|(?:{_RELATION})|(?:{_TITLE})")
-# Public figures, kept: psychologists and writers a counselor may quote.
-FAMOUS = {"弗洛伊德", "荣格", "阿德勒", "马斯洛", "罗杰斯", "埃里克森", "贝克", "艾利斯", "皮亚杰", "斯金纳", "武志红", "李玫瑾",
+# Public figures, kept: psychologists and writers a counselor may quote, and the published
+# (fictional) counselor personas of EmoLLM's role-play sets.
+FAMOUS = {"艾薇", "艾仁", "弗洛伊德", "荣格", "阿德勒", "马斯洛", "罗杰斯", "埃里克森", "贝克", "艾利斯", "皮亚杰", "斯金纳", "武志红", "李玫瑾",
           "曾奇峰", "张德芬", "陈海贤", "李松蔚", "岳晓东", "钱铭怡", "彭凯平", "樊富珉", "李子勋", "杨眉", "丛中", "胡慎之",
           "黄维仁", "林紫", "张怡筠", "武志", "李中莹", "毕淑敏", "周国平", "余华", "史铁生", "鲁迅", "杨绛", "三毛", "季羡林"}
 
@@ -210,21 +212,35 @@ def _numbers(shadow: str, add) -> None:
 
 
 _WORDS: frozenset | None = None
+_PERSON_WORDS: frozenset = frozenset()
+_ALL_PAIRS: frozenset = frozenset()  # every two- and four-character word, however rare (管控, 宁缺毋滥)
+
+
+COMMON = 50  # a jieba dictionary frequency from which a word is too common to be a name (马国 2, 成绩 6217)
 
 
 def dictionary_words() -> frozenset:
-    """Two- and three-character words of jieba's dictionary: 成绩, 应该, 关系 look like surname + given
-    name but are words (most real names are not in it). Loaded once, on the first name candidate."""
-    global _WORDS
+    """Common two- to four-character words of jieba's dictionary: 成绩, 应该, 关系 look like surname +
+    given name but are words (most real names are not, or are rare). Loaded once, when first needed."""
+    global _WORDS, _PERSON_WORDS, _ALL_PAIRS
     if _WORDS is None:
+        words, persons, pairs = [], [], []
         try:
             import jieba
             from pathlib import Path
 
             with open(Path(jieba.__file__).parent / "dict.txt", encoding="utf-8") as fh:
-                _WORDS = frozenset(w for w in (line.split(" ", 1)[0] for line in fh) if 2 <= len(w) <= 3)
+                for line in fh:
+                    word, freq, tag = (line.split() + ["", ""])[:3]
+                    if len(word) in (2, 4):
+                        pairs.append(word)
+                    if 2 <= len(word) <= 4 and freq.isdigit() and int(freq) >= COMMON:
+                        words.append(word)
+                        if tag == "nr":
+                            persons.append(word)
         except (ImportError, OSError):
-            _WORDS = frozenset()
+            pass
+        _WORDS, _PERSON_WORDS, _ALL_PAIRS = frozenset(words), frozenset(persons), frozenset(pairs)
     return _WORDS
 
 
@@ -236,10 +252,20 @@ def _is_name(name: str, pattern: re.Pattern, nickname: bool) -> bool:
     if len(name) == 1:
         return pattern is not NAME_TITLE or name not in _WORDY
     words = dictionary_words()
+    if name[:2] in COMPOUND:
+        return True  # 欧阳娜娜: a compound surname is a name whatever follows
+    if pattern is NAME_INTRO and name in _PERSON_WORDS:
+        return True  # 我叫李娜: a name jieba knows as one
     return name not in words and name[:2] not in words
 
 
 _PREPOSITION = set("和跟向对给被让把与同从")
+# Surnames that are also frequent words (时, 曾, 冷, 施...): a candidate starting with one is dropped
+# when what follows it is a common word (母亲时情绪, 同学冷暴力, 向妈妈施暴).
+_WORDY_SURNAMES = set("高余任何方石白江金龙史毛万车连景宫单古司农牛包云水花钟代师申苗谷盛游洪房易平甘戴尚福齐雷秦孔")
+# ... and those that are above all words (时 曾 冷 查...): never taken after a relation word.
+_WORD_FIRST = set("时曾施解冷边向于从将全成安应关常查戚明文路华党" + "".join(_WORDY))
+_WORDY_SURNAMES |= _WORD_FIRST
 
 
 def _windows(text: str, name_at: list[int] | None) -> list[tuple[int, int]]:
@@ -267,8 +293,16 @@ def _names(text: str, add, name_at: list[int] | None = None) -> None:
             nickname = pattern is not NAME_TITLE and group == 2
             if pattern is NAME_TITLE and b - a >= 2 and text[a] in _PREPOSITION and text[a + 1] in SURNAMES:
                 a += 1  # 我和李老师: the name is 李, not 和李
-            if b - a == 3 and text[b - 1:b + 1] in dictionary_words():
+            if pattern is not NAME_TITLE and b - a == 3 and text[b - 1:b + 1] in dictionary_words():
                 b -= 1  # 张伟可能: the name is 张伟, 可能 is a word
+            words = dictionary_words()
+            if not nickname and (text[a] in _WORDY_SURNAMES and text[a + 1:a + 3] in words
+                                 or text[a:a + 4] in _ALL_PAIRS  # 冷嘲热讽, 宁缺毋滥
+                                 or pattern is NAME_RELATION and (
+                                     text[a] in _WORD_FIRST
+                                     or b - a == 2 and text[a:b] in _ALL_PAIRS  # 母亲管控我
+                                     or text[max(0, m.start() - 1):m.start() + 1] in words)):  # 妇女儿童
+                continue
             if _is_name(text[a:b], pattern, nickname):
                 add(a, "NAME", b)
 
@@ -360,9 +394,30 @@ def warm() -> None:
     dictionary_words()
 
 
-_BITS = dict(DIG=1, CN=2, LAT=4, SUR=8, T1=16, T2=32, R1=64, R2=128, NUMEND=256, JIAO=512, VIL=1024, ADMIN=2048,
-             IM1=4096, IM2=8192, IN1=16384, IN2=32768, SPACE=65536)
+# Gate rules. A single-character rule flags a text when the character occurs; a pair rule when a
+# character of its first class is followed by one of its second class. Pair rule r uses bit 2r+1
+# for the first class and bit 2r for the second, so that ((previous >> 1) & current) tests all
+# pairs in one pass.
+_PAIRS = {  # rule: (first characters, second characters, family)
+    "chat app": ("微薇威Vv扣企", "信扣鹅", CHAT),  # 微信 扣扣 企鹅
+    "number + unit": (CN_DIGITS + "0123456789" + "".join(chr(0xFF10 + i) for i in range(10)) + " \t\u3000",
+                      "号弄栋幢座组队", PLACES),  # 12号 十二号
+    "name word": ("名姓本", "字名人", NAMES),  # 名字 姓名 本人
+    "title": ("".join(t[0] for t in _TITLE.split("|")), "".join(t[1] for t in _TITLE.split("|")), NAMES),  # 老师
+    "relation + name": ("".join(w[-1] for w in _RELATION.split("|")), SURNAMES + "".join(COMPOUND) + " \t\u3000",
+                        NAMES),  # 同事张伟
+}
+_SINGLE = {"latin": ("".join(chr(c) for c in range(0x41, 0x5B)) + "".join(chr(c) for c in range(0x61, 0x7B)) + "@＠"
+                     + "".join(chr(0xFF21 + i) for i in range(26)) + "".join(chr(0xFF41 + i) for i in range(26)), CHAT),
+           "叫": ("叫", NAMES)}
+_COUNTED = {"digit": "0123456789" + "".join(chr(0xFF10 + i) for i in range(10)), "cn digit": CN_DIGITS,
+            "village": "村", "county": "省县镇乡",
+            # used to narrow the name rules' hits: a surname (or 小/阿, or a space) where a name starts,
+            # and the last-but-one character of a relation word (同事, 男朋友)
+            "name start": SURNAMES + "".join(COMPOUND) + "小阿 \t\u3000",
+            "relation": "".join(w[-2] for w in _RELATION.split("|"))}
 _TABLE = None
+_BIT: dict[str, int] = {}
 
 
 def _gate_table():
@@ -371,31 +426,19 @@ def _gate_table():
     global _TABLE
     if _TABLE is None:
         t = np.zeros(0x10000, dtype=np.uint32)
-
-        def mark(chars, bit):
+        bit = 0
+        for name, (first, second, _) in _PAIRS.items():
+            _BIT[name] = bit
+            for ch in first:
+                t[ord(ch)] |= 1 << (bit + 1)
+            for ch in second:
+                t[ord(ch)] |= 1 << bit
+            bit += 2
+        for name, chars in [(k, v[0]) for k, v in _SINGLE.items()] + list(_COUNTED.items()):
+            _BIT[name] = bit
             for ch in chars:
-                t[ord(ch)] |= _BITS[bit]
-
-        mark("0123456789" + "".join(chr(0xFF10 + i) for i in range(10)), "DIG")
-        mark(CN_DIGITS, "CN")
-        mark("".join(chr(c) for c in range(0x41, 0x5B)) + "".join(chr(c) for c in range(0x61, 0x7B)) + "@＠"
-             + "".join(chr(0xFF21 + i) for i in range(26)) + "".join(chr(0xFF41 + i) for i in range(26)), "LAT")
-        mark(SURNAMES + "".join(COMPOUND) + "小阿", "SUR")
-        titles = _TITLE.split("|")
-        mark("".join(w[0] for w in titles), "T1")
-        mark("".join(w[1] for w in titles), "T2")
-        relations = _RELATION.split("|")
-        mark("".join(w[-1] for w in relations), "R1")
-        mark("".join(w[-2] for w in relations), "R2")
-        mark("号弄栋幢座组队", "NUMEND")
-        mark("叫", "JIAO")
-        mark("村", "VIL")
-        mark("省县镇乡", "ADMIN")
-        mark("微薇威Vv扣企", "IM1")
-        mark("信扣鹅", "IM2")
-        mark("名姓本", "IN1")
-        mark("字名人", "IN2")
-        mark(" \t\u3000", "SPACE")
+                t[ord(ch)] |= 1 << bit
+            bit += 1
         _TABLE = t
     return _TABLE
 
@@ -408,20 +451,15 @@ def candidates(texts: list[str], with_positions: bool = False):
 
     n = len(texts)
     if not n:
-        return np.zeros(0, dtype=np.int8)
+        return (np.zeros(0, dtype=np.int8), {}) if with_positions else np.zeros(0, dtype=np.int8)
+    table = _gate_table()
     joined = "\x00".join(texts) + "\x00"  # a zero after each text: no rule looks across texts
     codes = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32)
-    f = _gate_table()[np.minimum(codes, 0xFFFF)]
-    f[codes > 0xFFFF] = 0
-    b = {k: (f & v) != 0 for k, v in _BITS.items()}
-    z = np.zeros(3, dtype=bool)
-
-    def back(x, k):  # x shifted so that position i sees x[i - k]
-        return np.concatenate([z[:k], x[:-k]])
-
-    def ahead(x, k):  # position i sees x[i + k]
-        return np.concatenate([x[k:], z[:k]])
-
+    f = table[np.minimum(codes, 0xFFFF)]
+    pair = np.empty_like(f)
+    pair[0] = 0
+    np.right_shift(f[:-1], 1, out=pair[1:])
+    pair &= f
     ends = np.cumsum(np.fromiter((len(t) + 1 for t in texts), dtype=np.int64, count=n))
     starts = np.concatenate([[0], ends[:-1]])
     out = np.zeros(n, dtype=np.int8)
@@ -429,30 +467,78 @@ def candidates(texts: list[str], with_positions: bool = False):
     def flag(hits, family):
         pos = hits.nonzero()[0]
         if len(pos):
-            out[np.minimum(np.searchsorted(ends, pos, side="right"), n - 1)] |= family
+            out[np.searchsorted(ends, pos, side="right")] |= family
+        return pos
 
-    def per_text(mask):
-        return np.add.reduceat(mask.astype(np.int32), starts)
+    def mask(*names):
+        return sum(1 << _BIT[k] for k in names)
 
-    flag(b["LAT"] | (back(b["IM1"], 1) & b["IM2"]), CHAT)  # latin letters, @, 微信 扣扣 企鹅
-    num = b["DIG"] | b["CN"]
-    flag((back(num, 1) | (back(num, 2) & back(b["SPACE"], 1))) & b["NUMEND"], PLACES)  # 12号, 十二号
-    out[(per_text(b["VIL"]) > 0) & (per_text(b["ADMIN"]) > 0)] |= PLACES  # a village with a county or town
-    # 7+ digits (phones, IDs, cards), or 7+ Chinese numerals within 14 characters (一三八…)
-    out[per_text(b["DIG"]) >= 7] |= NUMBERS
-    if len(codes) > 14:
-        cn = np.concatenate([[0], np.cumsum(b["CN"], dtype=np.int32)])
-        flag((cn[14:] - cn[:-14]) >= 7, NUMBERS)
-    names = ((back(b["IN1"], 1) & b["IN2"])  # 名字 姓名 本人
-             | (b["JIAO"] & (ahead(b["SUR"], 1) | ahead(b["SPACE"], 1) | (ahead(codes, 1) == ahead(codes, 2))))  # 叫张伟 叫朵朵
-             | (back(b["R2"], 2) & back(b["R1"], 1) & b["SUR"])  # 同事张伟
-             | (b["T1"] & ahead(b["T2"], 1) & (back(b["SUR"], 1) | back(b["SUR"], 2) | back(b["SUR"], 3))))  # 王芳老师
-    flag(names, NAMES)
+    flag((pair & mask("chat app")) | (f & mask("latin")), CHAT)
+    flag(pair & mask("number + unit"), PLACES)
+
+    def has(pos, name):
+        ok = (pos >= 0) & (pos < len(f))
+        return ok & (((f[np.clip(pos, 0, len(f) - 1)] >> _BIT[name]) & 1) == 1)
+
+    title = np.flatnonzero(pair & mask("title")) - 1  # where the title starts
+    title = title[has(title - 1, "name start") | has(title - 2, "name start") | has(title - 3, "name start")]
+    relation = np.flatnonzero(pair & mask("relation + name"))
+    relation = relation[has(relation - 2, "relation")]
+    call = np.flatnonzero(f & mask("叫"))
+    call = call[has(call + 1, "name start") | (codes[np.minimum(call + 1, len(f) - 1)] == codes[np.minimum(call + 2, len(f) - 1)])]
+    names_at = np.unique(np.concatenate([np.flatnonzero(pair & mask("name word")), title, relation, call]))
+    if len(names_at):
+        out[np.searchsorted(ends, names_at, side="right")] |= NAMES
+
+    def per_text(name):
+        return np.add.reduceat(((f >> _BIT[name]) & 1).astype(np.int32), starts)
+
+    out[(per_text("village") > 0) & (per_text("county") > 0)] |= PLACES  # a village with a county or town
+    out[per_text("digit") >= 7] |= NUMBERS  # phones, IDs, cards: 7+ digits
+    cn = per_text("cn digit")
+    dense = np.flatnonzero(cn >= 7)
+    for i in dense.tolist():  # 7+ Chinese numerals within 14 characters: 一三八…
+        run = ((f[starts[i]:ends[i]] >> _BIT["cn digit"]) & 1).cumsum()
+        if len(run) > 14 and (run[14:] - run[:-14]).max() >= 7 or len(run) <= 14:
+            out[i] |= NUMBERS
     if not with_positions:
         return out
     name_at: dict[int, list[int]] = {}
-    pos = names.nonzero()[0]
-    owner = np.searchsorted(ends, pos, side="right")
-    for i, p in zip(owner.tolist(), (pos - starts[np.minimum(owner, n - 1)]).tolist()):
+    owner = np.searchsorted(ends, names_at, side="right")
+    for i, p in zip(owner.tolist(), (names_at - starts[owner]).tolist()):
         name_at.setdefault(i, []).append(p)
     return out, name_at
+
+
+# ---------------------------------------------------------------- evaluation
+
+def evaluate(cases: Iterable[tuple[str, list[tuple[str, str]]]]) -> dict[str, dict]:
+    """Recall and precision per TYPE on planted cases (text, [(TYPE, value), ...]).
+
+    A planted value is found if a span of its TYPE overlaps it and the value is gone from the
+    scrubbed text; a span is right if it overlaps a planted value of its TYPE (negatives have none)."""
+    stats: dict[str, Counter] = {}
+    misses: list[tuple[str, str, str]] = []
+    for text, planted in cases:
+        spans = find_pii(text)
+        scrubbed, _ = scrub_text(text)
+        where = [(kind, text.index(value), text.index(value) + len(value), value) for kind, value in planted]
+        for kind, a, b, value in where:
+            s = stats.setdefault(kind, Counter())
+            s["planted"] += 1
+            if value not in scrubbed and any(k == kind and x < b and y > a for x, y, k in spans):
+                s["found"] += 1
+            else:
+                misses.append((kind, text, scrubbed))
+        for x, y, k in spans:
+            s = stats.setdefault(k, Counter())
+            s["flagged"] += 1
+            if any(kind == k and x < b and y > a for kind, a, b, _ in where):
+                s["right"] += 1
+            else:
+                misses.append((f"false {k}", text, scrubbed))
+    out = {k: {"planted": s["planted"], "flagged": s["flagged"],
+               "recall": s["found"] / s["planted"] if s["planted"] else 1.0,
+               "precision": s["right"] / s["flagged"] if s["flagged"] else 1.0} for k, s in sorted(stats.items())}
+    out["_misses"] = misses  # type: ignore[assignment]
+    return out

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from hearme import io, schema
 from hearme.converters.base import Converter, Reject, register_converter
-from hearme.converters.common import ASSISTANT, USER, need_text, speech, to_messages
+from hearme.converters.common import ASSISTANT, USER, need_text, speech_turns, to_messages
 
 ROLE = {"client": USER, "counselor": ASSISTANT, "user": USER, "assistant": ASSISTANT,
         "seeker": USER, "supporter": ASSISTANT}
@@ -44,7 +44,8 @@ class SmileConverter(Converter):
             if i == len(raw) - 1 and ROLE[role] == USER and isinstance(content, str) and not content.strip():
                 note("trailing client turn trimmed")  # an empty last client turn, trimmed like any other
                 continue
-            turns.extend(speech(ROLE[role], need_text(content, f"turn {i} content"), note))
+            turns.append((ROLE[role], need_text(content, f"turn {i} content")))
+        turns = speech_turns(turns, note)
         if not any(r == ASSISTANT for r, _ in turns):
             raise Reject("dialogue has no counselor turn")
         messages = to_messages(turns, note=note)

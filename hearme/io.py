@@ -104,7 +104,8 @@ ENCODINGS = ("utf-8-sig", "gb18030")
 def read_text(path, encodings: Iterable[str] = ENCODINGS) -> tuple[str, str]:
     """Read text, detecting UTF-8 (with or without BOM) or GB18030. Returns (text, encoding)."""
     try:
-        raw = Path(path).read_bytes()
+        with open(path, "rb") as fh:
+            raw = fh.read()
     except OSError as e:
         raise InputError(path, "", f"cannot read: {e.strerror or e}") from None
     if b"\x00" in raw[:4096] and not raw.startswith((b"\xff\xfe", b"\xfe\xff")):

@@ -89,8 +89,14 @@ def make(messages: list[dict], *, id: str, source: str, lang: str = "zh", topic:
          system: str | None = None, **meta: Any) -> Record:
     """Build a record; `system`, if given, becomes the leading system message. Text is normalised
     (normalize_text) and a message left empty stays empty, for validate to reject."""
-    msgs = [{"role": m["role"], "content": normalize_text(m["content"]) if isinstance(m["content"], str) else m["content"]}
-            for m in messages]
+    texts = [m["content"] for m in messages]
+    if all(isinstance(t, str) for t in texts):
+        joined = "".join(texts)
+        if _ODD.search(joined) or not unicodedata.is_normalized("NFC", joined):
+            texts = [normalize_text(t) for t in texts]
+    else:
+        texts = [normalize_text(t) if isinstance(t, str) else t for t in texts]
+    msgs = [{"role": m["role"], "content": t} for m, t in zip(messages, texts)]
     if system and (not msgs or msgs[0]["role"] != "system"):
         msgs.insert(0, {"role": "system", "content": normalize_text(system)})
     rec: Record = {"messages": msgs, "id": str(id), "source": str(source), "lang": str(lang), "topic": str(topic or "")}
