@@ -89,7 +89,7 @@ def main() -> None:
     from hearme import io
     from hearme.converters import run
     from hearme.converters.common import INLINE_LABEL, _PAREN, _parenthetical
-    from hearme.converters.dedup import dedup
+    from hearme.converters.dedup import Corpus, dedup, dialogue_text
     from hearme.converters.split import split_records
 
     sources = inputs(args.root)
@@ -114,10 +114,12 @@ def main() -> None:
         tallies[fmt] = tally
     stats: dict = {}
     with clock("dedup (exact + near, verified)"):
-        kept, removals = dedup(records, stats=stats)
+        corpus = Corpus([dialogue_text(r) for r in records])  # normalised once, shared with the split
+        kept, removals = dedup(records, stats=stats, corpus=corpus)
     report: dict = {}
     with clock("split 70/15/15 (grouped) + write"):
-        parts = split_records(kept, ratios="70/15/15", seed=42, report=report)
+        parts = split_records(kept, ratios="70/15/15", seed=42, report=report,
+                              corpus=corpus.subset(stats["kept_index"]))
         for name, recs in parts.items():
             io.write_records(out_dir / f"bench_{name}.json", recs)
     total_wall, total_cpu = time.perf_counter() - t0, _cpu() - c0

@@ -54,20 +54,23 @@ def normalized_codes(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
     """All texts normalised at once: (concatenated uint32 code points, length of each text)."""
     global _TABLE
     if _TABLE is None:
-        _TABLE = _code_table()
+        _TABLE = _code_table().astype(np.uint16)  # 128 KB: stays in cache for the lookups
+        _TABLE[0xFFFF] = 0xFFFF  # stands for any character beyond the BMP (kept, put back below)
     n = len(texts)
     codes = np.frombuffer("".join(texts).encode("utf-32-le"), dtype=np.uint32)
     lengths = np.fromiter((len(t) for t in texts), dtype=np.int64, count=n)
-    if codes.size and codes.max() < 0x10000:
-        mapped = _TABLE[codes]
-    else:
-        bmp = codes < 0x10000
-        mapped = np.where(bmp, _TABLE[np.where(bmp, codes, 0)], codes)
+    astral = codes.size > 0 and codes.max() > 0xFFFF
+    mapped = _TABLE[np.minimum(codes, 0xFFFF) if astral else codes]
     keep = mapped != 0
-    kept_before = np.concatenate([[0], np.cumsum(keep)])  # kept characters before each position
-    bounds = np.cumsum(lengths)
-    new_lengths = (kept_before[bounds] - kept_before[bounds - lengths]).astype(np.int64)
-    return mapped[keep], new_lengths
+    out = mapped[keep].astype(np.uint32)
+    if astral or (out == 0xFFFF).any():  # emoji, rare CJK: kept as they are
+        out[out == 0xFFFF] = codes[(codes > 0xFFFF) | (codes == 0xFFFF)]
+    starts = np.cumsum(lengths) - lengths
+    new_lengths = np.zeros(n, dtype=np.int64)
+    some = lengths > 0
+    if some.any():
+        new_lengths[some] = np.add.reduceat(keep, starts[some], dtype=np.int64)
+    return out, new_lengths
 
 
 def normalize(text: str) -> str:
@@ -182,19 +185,58 @@ def jaccard(a: np.ndarray, b: np.ndarray) -> float:
 
 
 class Corpus:
-    """Normalised texts of many records, with MinHash candidates and exact Jaccard on demand."""
+    """Normalised texts of many records, with MinHash signatures (computed once), candidate pairs
+    and exact Jaccard on demand. dedup and the leak-free split share one (see `subset`)."""
 
-    def __init__(self, texts: list[str]):
-        self.codes, self.lengths = normalized_codes(texts)
+    def __init__(self, texts: list[str] | None = None, *, codes=None, lengths=None, sig=None):
+        if texts is not None:
+            codes, lengths = normalized_codes(texts)
+        self.codes, self.lengths = codes, lengths
         self.ends = np.cumsum(self.lengths)
         self.starts = self.ends - self.lengths
+        self._sig = sig
         self._grams: dict[int, np.ndarray] = {}
+
+    def __len__(self) -> int:
+        return len(self.lengths)
+
+    def subset(self, index) -> "Corpus":
+        """The corpus of texts `index` (in that order), reusing the normalisation and signatures."""
+        index = np.asarray(index, dtype=np.int64)
+        mask = np.zeros(len(self), dtype=bool)
+        mask[index] = True
+        if not np.all(np.diff(index) > 0):
+            raise ValueError("subset needs increasing indices")
+        return Corpus(codes=self.codes[np.repeat(mask, self.lengths)], lengths=self.lengths[index],
+                      sig=None if self._sig is None else self._sig[index])
+
+    def signatures(self) -> np.ndarray:
+        if self._sig is None:
+            self._sig = signatures(codes=self.codes, lengths=self.lengths, num_perm=NUM_PERM)
+        return self._sig
 
     def text_codes(self, i: int) -> np.ndarray:
         return self.codes[self.starts[i]:self.ends[i]]
 
-    def key(self, i: int) -> bytes:
-        return hashlib.blake2b(self.text_codes(i).tobytes(), digest_size=16).digest()
+    def exact_groups(self) -> dict[int, int]:
+        """{i: first j < i with the very same normalised text}: equal signatures and lengths first
+        (vectorised), then the texts themselves compared."""
+        sig = self.signatures()
+        rows = np.concatenate([sig, self.lengths[:, None].astype(np.uint64)], axis=1)
+        _, inverse, counts = np.unique(rows, axis=0, return_inverse=True, return_counts=True)
+        inverse = inverse.ravel()
+        dup_of: dict[int, int] = {}
+        firsts: dict[int, list[int]] = {}
+        for i in np.flatnonzero(counts[inverse] > 1).tolist():
+            seen = firsts.setdefault(int(inverse[i]), [])
+            text = self.text_codes(i)
+            for j in seen:
+                if np.array_equal(self.text_codes(j), text):
+                    dup_of[i] = j
+                    break
+            else:
+                seen.append(i)
+        return dup_of
 
     def jaccard(self, i: int, j: int) -> float:
         for x in (i, j):
@@ -202,20 +244,15 @@ class Corpus:
                 self._grams[x] = gram_set(self.text_codes(x))
         return jaccard(self._grams[i], self._grams[j])
 
-    def candidate_pairs(self, among: np.ndarray, min_estimate: float, num_perm: int = NUM_PERM,
-                        bands: int = BANDS, max_bucket: int = 64) -> dict[tuple[int, int], float]:
+    def candidate_pairs(self, among: np.ndarray, min_estimate: float, bands: int = BANDS,
+                        max_bucket: int = 64) -> dict[tuple[int, int], float]:
         """{(i, j): estimated Jaccard} for i < j in `among` that share an LSH band and whose MinHash
         estimate reaches min_estimate. A large bucket (template-like texts) pairs each member with
         its max_bucket predecessors only."""
+        among = np.asarray(among, dtype=np.int64)
         if len(among) < 2:
             return {}
-        if len(among) == len(self.lengths):
-            sub_codes, sub_lengths = self.codes, self.lengths
-        else:
-            mask = np.zeros(len(self.lengths), dtype=bool)
-            mask[among] = True
-            sub_codes, sub_lengths = self.codes[np.repeat(mask, self.lengths)], self.lengths[among]
-        sig = signatures(codes=sub_codes, lengths=sub_lengths, num_perm=num_perm)
+        sig = self.signatures()[among]
         pairs: dict[tuple[int, int], float] = {}
         for key_row in _band_keys(sig, bands):
             order = np.argsort(key_row, kind="stable")
@@ -237,27 +274,24 @@ CANDIDATE_MARGIN = 0.2  # MinHash estimates this far under the threshold are sti
 
 
 def dedup(records: list[schema.Record], *, threshold: float = 0.8, near: bool = True, on: str = "all",
-          num_perm: int = NUM_PERM, bands: int = BANDS, tally: io.Tally | None = None,
-          files: list[str] | None = None, stats: dict | None = None) -> tuple[list[schema.Record], list[dict]]:
+          bands: int = BANDS, tally: io.Tally | None = None, files: list[str] | None = None,
+          stats: dict | None = None, corpus: Corpus | None = None) -> tuple[list[schema.Record], list[dict]]:
     """(kept records, removals). A removal: {id, source, reason, duplicate_of, source_of_kept, similarity}.
 
     Near duplicates: MinHash/LSH finds candidate pairs, and every pair is checked with the exact
     Jaccard of its 5-gram sets before anything is removed, against a record that is kept.
     `files` (parallel to records) names where each record came from, for the rejected side file;
-    `stats`, if given, receives the candidate and verification counts."""
+    `stats`, if given, receives the candidate and verification counts and `kept_index`; `corpus`,
+    if given, is the Corpus of these records' dialogue texts (then shared with the split)."""
     tally = tally or io.Tally()
     tally.read += len(records)
-    corpus = Corpus([dialogue_text(r, on) for r in records])
-    removed: dict[int, dict] = {}
-    first: dict[bytes, int] = {}
-    for i in range(len(records)):
-        j = first.setdefault(corpus.key(i), i)
-        if j != i:
-            removed[i] = {"reason": "exact", "of": j, "similarity": 1.0}
+    corpus = corpus if corpus is not None else Corpus([dialogue_text(r, on) for r in records])
+    removed: dict[int, dict] = {i: {"reason": "exact", "of": j, "similarity": 1.0}
+                                for i, j in corpus.exact_groups().items()}
     checked = below = 0
     if near:
         alive = np.array([i for i in range(len(records)) if i not in removed], dtype=np.int64)
-        pairs = corpus.candidate_pairs(alive, threshold - CANDIDATE_MARGIN, num_perm, bands)
+        pairs = corpus.candidate_pairs(alive, threshold - CANDIDATE_MARGIN, bands)
         by_later: dict[int, list[int]] = {}
         for i, j in pairs:
             by_later.setdefault(j, []).append(i)
@@ -277,7 +311,8 @@ def dedup(records: list[schema.Record], *, threshold: float = 0.8, near: bool = 
     if stats is not None:
         stats.update(candidates_checked=checked, candidates_below_threshold=below,
                      removed_near=sum(r["reason"] == "near" for r in removed.values()),
-                     removed_below_threshold=sum(r["similarity"] < threshold for r in removed.values()))
+                     removed_below_threshold=sum(r["similarity"] < threshold for r in removed.values()),
+                     kept_index=[i for i in range(len(records)) if i not in removed])
     kept, removals = [], []
     for i, rec in enumerate(records):
         if i not in removed:

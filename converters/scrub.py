@@ -72,11 +72,11 @@ _N = r"(?:\d+|[一二三四五六七八九十百零〇两]{1,5})"
 _ROOM = rf"(?:{_N}(?:栋|幢|座|号楼))?(?:{_N}单元)?(?:{_N}(?:楼|层))?(?:{_N}(?:室|房|号房))?"
 _ADMIN = rf"(?:{_P}{{2,4}}(?:省|自治区))?(?:{_P}{{2,5}}(?:市|州|盟))?(?:{_P}{{1,5}}(?:区|县|旗))?(?:{_P}{{1,5}}(?:镇|乡|街道))?"
 ADDRESS = re.compile(
-    rf"{_ADMIN}(?:{_P}{{1,5}}(?:路|街|大街|大道|巷|弄|胡同)(?:{_N}段)?{_N}(?:号|弄)(?:院)?{_ROOM}"
+    rf"{_ADMIN}(?:{_P}{{1,5}}(?:路|街|大街|大道|巷|弄|胡同)[东西南北中]?(?:{_N}段)?{_N}(?:号|弄)(?:院)?{_ROOM}"
     rf"|{_P}{{2,5}}(?:小区|花园|公寓|大厦|新村|家园|苑|公馆|华府|名城|广场){_N}(?:栋|幢|座|号楼)(?:{_N}单元)?(?:{_N}(?:楼|层))?(?:{_N}(?:室|房))?"
     rf"|{_P}{{1,4}}村{_N}(?:组|队|号)(?:{_N}号)?)"
-    rf"|{_P}{{2,4}}省{_P}{{2,5}}市{_P}{{1,4}}(?<!农)村|(?:{_P}{{2,5}}市)?{_P}{{1,5}}(?:县|镇|乡){_P}{{1,3}}(?<!农)村")
-_ADDRESS_HINT = re.compile(rf"[\d一二三四五六七八九十百零〇两]\s*(?:号|弄|栋|幢|座|组|队)|[省县镇乡]{_P}{{1,5}}村")
+    rf"|{_P}{{2,4}}省{_P}{{2,5}}市[\u4e00-\u9fa5]{{1,4}}(?<!农)村|(?:{_P}{{2,5}}市)?{_P}{{1,5}}(?:县|镇|乡)[\u4e00-\u9fa5]{{1,3}}(?<!农)村")
+_ADDRESS_HINT = re.compile(rf"[\d一二三四五六七八九十百零〇两]\s*(?:号|弄|栋|幢|座|组|队)|[省县镇乡][\u4e00-\u9fa5]{{1,5}}村")
 
 # Person names. Common surnames (single and compound); a given name is one or two characters
 # that are not little function words. Contexts: 我叫X, relation + X (我同事张伟), X + title (王芳老师).
@@ -95,7 +95,7 @@ _STOP = ("的了着过是在有说和跟与对把被给让叫会要能想去来�
 _GIVEN = rf"[\u4e00-\u9fa5](?<![{_STOP}])(?:[\u4e00-\u9fa5](?<![{_STOP}]))?"
 _FULL = rf"(?:{'|'.join(COMPOUND)}|[{SURNAMES}]){_GIVEN}"
 _RELATION = ("同事|同学|室友|舍友|朋友|闺蜜|发小|男朋友|女朋友|男友|女友|老公|老婆|丈夫|妻子|爱人|前任|前男友|前女友|领导|上司"
-             "|老板|经理|主管|妈妈|爸爸|母亲|父亲|哥哥|姐姐|弟弟|妹妹|儿子|女儿|孩子|表哥|表姐|表妹|表弟|堂哥|堂姐|堂妹|堂弟|舅舅"
+             "|老板|经理|主管|主任|组长|校长|导师|教练|队长|妈妈|爸爸|母亲|父亲|哥哥|姐姐|弟弟|妹妹|儿子|女儿|孩子|表哥|表姐|表妹|表弟|堂哥|堂姐|堂妹|堂弟|舅舅"
              "|姑姑|叔叔|阿姨|奶奶|爷爷|外婆|外公|姥姥|姥爷|邻居|网友|对象|老师|班主任|医生|同桌|学长|学姐|学弟|学妹|师兄|师姐")
 _TITLE = "老师|医生|大夫|主任|经理|总监|教授|校长|班主任|律师|警官|师傅|先生|女士|小姐|同学|阿姨|叔叔|姐姐|哥哥"
 _NICK = rf"(?:小|阿)[\u4e00-\u9fa5](?<![{_STOP}])|(?P<dup>[\u4e00-\u9fa5])(?P=dup)"  # 小雨, 阿杰, 朵朵
@@ -111,6 +111,8 @@ _NAME_GATE = re.compile(rf"我叫|名字|本人|名叫|叫做|姓名|(?:{_RELATI
 FAMOUS = {"艾薇", "艾仁", "弗洛伊德", "荣格", "阿德勒", "马斯洛", "罗杰斯", "埃里克森", "贝克", "艾利斯", "皮亚杰", "斯金纳", "武志红", "李玫瑾",
           "曾奇峰", "张德芬", "陈海贤", "李松蔚", "岳晓东", "钱铭怡", "彭凯平", "樊富珉", "李子勋", "杨眉", "丛中", "胡慎之",
           "黄维仁", "林紫", "张怡筠", "武志", "李中莹", "毕淑敏", "周国平", "余华", "史铁生", "鲁迅", "杨绛", "三毛", "季羡林"}
+
+_FAMOUS_PREFIXES = {f[:k] for f in FAMOUS for k in range(2, len(f) + 1)}
 
 PROVINCES = {"11", "12", "13", "14", "15", "21", "22", "23", "31", "32", "33", "34", "35", "36", "37", "41", "42",
              "43", "44", "45", "46", "50", "51", "52", "53", "54", "61", "62", "63", "64", "65", "71", "81", "82",
@@ -245,8 +247,8 @@ def dictionary_words() -> frozenset:
 
 
 def _is_name(name: str, pattern: re.Pattern, nickname: bool) -> bool:
-    if name in FAMOUS or any(name.startswith(f) or f.startswith(name) for f in FAMOUS if len(name) >= 2):
-        return False
+    if name in _FAMOUS_PREFIXES or any(name[:k] in FAMOUS for k in range(2, len(name))):
+        return False  # a famous name, part of one, or one followed by more
     if nickname:
         return True  # 叫小雨, 叫朵朵: said to be a name
     if len(name) == 1:
@@ -286,8 +288,9 @@ NAME_REACH = 12  # characters either side of a gate hit that a name pattern may 
 
 
 def _names(text: str, add, name_at: list[int] | None = None) -> None:
+    windows = _windows(text, name_at)
     for pattern in (NAME_INTRO, NAME_RELATION, NAME_TITLE):
-        for m in (m for lo, hi in _windows(text, name_at) for m in pattern.finditer(text, lo, hi)):
+        for m in (m for lo, hi in windows for m in pattern.finditer(text, lo, hi)):
             group = next(i for i in range(1, pattern.groups + 1) if m.group(i))
             a, b = m.span(group)
             nickname = pattern is not NAME_TITLE and group == 2
@@ -297,7 +300,7 @@ def _names(text: str, add, name_at: list[int] | None = None) -> None:
                 b -= 1  # 张伟可能: the name is 张伟, 可能 is a word
             words = dictionary_words()
             if not nickname and (text[a] in _WORDY_SURNAMES and text[a + 1:a + 3] in words
-                                 or text[a:a + 4] in _ALL_PAIRS  # 冷嘲热讽, 宁缺毋滥
+                                 or len(text) >= a + 4 and text[a:a + 4] in _ALL_PAIRS  # 冷嘲热讽, 宁缺毋滥
                                  or pattern is NAME_RELATION and (
                                      text[a] in _WORD_FIRST
                                      or b - a == 2 and text[a:b] in _ALL_PAIRS  # 母亲管控我
@@ -348,40 +351,45 @@ def scrub_records(records: Iterable[schema.Record], tally=None) -> list[schema.R
     the messages that could hold PII; only those go through the patterns."""
     records = list(records)
     out = list(records)
-    batch: list[int] = []
-    size = 0
-    for i, rec in enumerate(records):
-        batch.append(i)
-        size += sum(len(m["content"]) for m in rec["messages"])
-        if size >= GATE_BATCH or i == len(records) - 1:
-            _scrub_batch(records, batch, out, tally)
-            batch, size = [], 0
+    first = 0
+    while first < len(records):
+        size, last = 0, first
+        while last < len(records) and (size < GATE_BATCH or last == first):
+            size += sum([len(m["content"]) for m in records[last]["messages"]])
+            last += 1
+        _scrub_batch(records, first, last, out, tally)
+        first = last
     return out
 
 
 GATE_BATCH = 1 << 22  # characters per vectorised gate pass
 
 
-def _scrub_batch(records, batch: list[int], out, tally) -> None:
-    texts = [m["content"] for i in batch for m in records[i]["messages"]]
-    fam, name_at = candidates(texts, with_positions=True)
-    flagged = dict(zip(fam.nonzero()[0].tolist(), fam[fam.nonzero()[0]].tolist()))
-    k = 0
-    for i in batch:
+def _scrub_batch(records, first: int, last: int, out, tally) -> None:
+    texts, owner, base_of = [], [], {}
+    for i in range(first, last):
         msgs = records[i]["messages"]
-        hit = [flagged.get(k + j, 0) for j in range(len(msgs))]
-        k += len(msgs)
-        if not any(hit):
-            continue
-        new_msgs, changed = [], False
-        for j, (m, h) in enumerate(zip(msgs, hit)):
-            text, counts = scrub_text(m["content"], h, name_at.get(k - len(msgs) + j)) if h else (m["content"], None)
+        base_of[i] = len(texts)
+        texts.extend(m["content"] for m in msgs)
+        owner.extend([i] * len(msgs))
+    fam, name_at = candidates(texts, with_positions=True)
+    flagged = fam.nonzero()[0].tolist()
+    by_record: dict[int, list[int]] = {}
+    for k in flagged:
+        by_record.setdefault(owner[k], []).append(k)
+    for i, ks in by_record.items():
+        msgs = records[i]["messages"]
+        base = base_of[i]
+        new_msgs, changed = list(msgs), False
+        for k in ks:
+            m = msgs[k - base]
+            text, counts = scrub_text(m["content"], int(fam[k]), name_at.get(k))
             if counts:
                 changed = True
+                new_msgs[k - base] = {**m, "content": text}
                 if tally is not None:
                     for kind, n in counts.items():
                         tally.note(f"pii {kind}", n)
-            new_msgs.append({**m, "content": text} if counts else m)
         if changed:
             out[i] = {**records[i], "messages": new_msgs}
 
@@ -460,46 +468,48 @@ def candidates(texts: list[str], with_positions: bool = False):
     pair[0] = 0
     np.right_shift(f[:-1], 1, out=pair[1:])
     pair &= f
-    ends = np.cumsum(np.fromiter((len(t) + 1 for t in texts), dtype=np.int64, count=n))
+    ends = np.cumsum(np.array([len(t) for t in texts], dtype=np.int64) + 1)
     starts = np.concatenate([[0], ends[:-1]])
     out = np.zeros(n, dtype=np.int8)
-
-    def flag(hits, family):
-        pos = hits.nonzero()[0]
-        if len(pos):
-            out[np.searchsorted(ends, pos, side="right")] |= family
-        return pos
 
     def mask(*names):
         return sum(1 << _BIT[k] for k in names)
 
-    flag((pair & mask("chat app")) | (f & mask("latin")), CHAT)
-    flag(pair & mask("number + unit"), PLACES)
+    def owners(pos):
+        return np.searchsorted(ends, pos, side="right")
 
-    def has(pos, name):
-        ok = (pos >= 0) & (pos < len(f))
-        return ok & (((f[np.clip(pos, 0, len(f) - 1)] >> _BIT[name]) & 1) == 1)
+    def any_per_text(x):  # one pass, no list of positions
+        return np.maximum.reduceat(x.astype(bool).view(np.uint8), starts) > 0
 
-    title = np.flatnonzero(pair & mask("title")) - 1  # where the title starts
+    out[any_per_text((pair & mask("chat app")) | (f & mask("latin")))] |= CHAT
+    out[any_per_text(pair & mask("number + unit"))] |= PLACES
+
+    # Names: few candidate positions, narrowed with the characters around them.
+    def has(p, name):
+        ok = (p >= 0) & (p < len(f))
+        return ok & (((f[np.clip(p, 0, len(f) - 1)] >> _BIT[name]) & 1) == 1)
+
+    raw = np.flatnonzero((pair & mask("name word", "title", "relation + name")) | (f & mask("叫")))
+    kind = pair[raw]
+    title = raw[(kind & mask("title")) != 0] - 1  # where the title starts
     title = title[has(title - 1, "name start") | has(title - 2, "name start") | has(title - 3, "name start")]
-    relation = np.flatnonzero(pair & mask("relation + name"))
+    relation = raw[(kind & mask("relation + name")) != 0]
     relation = relation[has(relation - 2, "relation")]
-    call = np.flatnonzero(f & mask("叫"))
+    call = raw[(f[raw] & mask("叫")) != 0]
     call = call[has(call + 1, "name start") | (codes[np.minimum(call + 1, len(f) - 1)] == codes[np.minimum(call + 2, len(f) - 1)])]
-    names_at = np.unique(np.concatenate([np.flatnonzero(pair & mask("name word")), title, relation, call]))
+    names_at = np.unique(np.concatenate([raw[(kind & mask("name word")) != 0], title, relation, call]))
     if len(names_at):
-        out[np.searchsorted(ends, names_at, side="right")] |= NAMES
+        out[owners(names_at)] |= NAMES
 
-    def per_text(name):
-        return np.add.reduceat(((f >> _BIT[name]) & 1).astype(np.int32), starts)
+    # Counts per text.
+    def count(name):
+        return np.add.reduceat((f & mask(name)).astype(bool).view(np.uint8), starts, dtype=np.int32)
 
-    out[(per_text("village") > 0) & (per_text("county") > 0)] |= PLACES  # a village with a county or town
-    out[per_text("digit") >= 7] |= NUMBERS  # phones, IDs, cards: 7+ digits
-    cn = per_text("cn digit")
-    dense = np.flatnonzero(cn >= 7)
-    for i in dense.tolist():  # 7+ Chinese numerals within 14 characters: 一三八…
-        run = ((f[starts[i]:ends[i]] >> _BIT["cn digit"]) & 1).cumsum()
-        if len(run) > 14 and (run[14:] - run[:-14]).max() >= 7 or len(run) <= 14:
+    out[count("digit") >= 7] |= NUMBERS  # phones, IDs, cards: 7+ digits
+    out[(count("village") > 0) & (count("county") > 0)] |= PLACES  # a village with a county or town
+    for i in np.flatnonzero(count("cn digit") >= 7).tolist():  # 7+ Chinese numerals within 14 characters: 一三八…
+        p = np.flatnonzero(f[starts[i]:ends[i]] & mask("cn digit"))
+        if (p[6:] - p[:-6]).min() < 14:
             out[i] |= NUMBERS
     if not with_positions:
         return out

@@ -29,15 +29,29 @@ def group_key(record: schema.Record) -> str:
 def opening(record: schema.Record) -> str:
     """The client's opening, normalised (case, width, spaces and punctuation folded away): the first
     client turn, extended with the next ones while it is shorter than MIN_OPENING."""
-    from hearme.converters.dedup import normalize
+    return openings([record])[0]
 
-    text = ""
-    for m in schema.dialogue_turns(record):
-        if m["role"] == "user":
-            text += normalize(m["content"])
-            if len(text) >= MIN_OPENING:
-                break
-    return text
+
+def openings(records: list[schema.Record]) -> list[str]:
+    """opening() of many records, normalised in one vectorised pass."""
+    from hearme.converters.dedup import normalized_codes
+
+    users = [[m["content"] for m in schema.dialogue_turns(r) if m["role"] == "user"] for r in records]
+    codes, lengths = normalized_codes([u[0] if u else "" for u in users])
+    text = codes.tobytes().decode("utf-32-le")
+    out, pos = [], 0
+    for u, n in zip(users, lengths.tolist()):
+        first, pos = text[pos:pos + n], pos + n
+        if n < MIN_OPENING and len(u) > 1:  # a bare greeting: add the next client turns
+            more_codes, more_lengths = normalized_codes(u[1:])
+            more = more_codes.tobytes().decode("utf-32-le")
+            k = 0
+            for m in more_lengths.tolist():
+                first, k = first + more[k:k + m], k + m
+                if len(first) >= MIN_OPENING:
+                    break
+        out.append(first)
+    return out
 
 
 def parse_ratios(text: str) -> list[float]:
@@ -70,34 +84,34 @@ class _Union:
         return True
 
 
-def near_pairs(records: list[schema.Record], threshold: float = NEAR) -> list[tuple[int, int, float]]:
+def near_pairs(records: list[schema.Record], threshold: float = NEAR, corpus=None) -> list[tuple[int, int, float]]:
     """(i, j, Jaccard) for record pairs whose dialogue text is at least `threshold` alike: MinHash
     candidates with many narrow bands (a pair at the threshold is missed with odds under 1e-7),
-    each checked with the exact Jaccard."""
+    each checked with the exact Jaccard. `corpus`: the records' dedup.Corpus, if already built."""
     import numpy as np
 
     from hearme.converters.dedup import Corpus, dialogue_text
 
-    corpus = Corpus([dialogue_text(r) for r in records])
+    corpus = corpus if corpus is not None else Corpus([dialogue_text(r) for r in records])
     found = []
-    for (i, j), _ in sorted(corpus.candidate_pairs(np.arange(len(records)), threshold - 0.25, num_perm=32,
-                                                   bands=16).items()):
+    for (i, j), _ in sorted(corpus.candidate_pairs(np.arange(len(records)), threshold - 0.25, bands=16).items()):
         sim = corpus.jaccard(i, j)
         if sim >= threshold:
             found.append((i, j, sim))
     return found
 
 
-def group_records(records: list[schema.Record], near: list[tuple[int, int, float]] | None = None) -> tuple[list[int], dict]:
+def group_records(records: list[schema.Record], near: list[tuple[int, int, float]] | None = None,
+                  opening_keys: list[str] | None = None) -> tuple[list[int], dict]:
     """Group index per record, and how groups were joined. Records share a group if they share a
     `group` (one source question) or id, an opening (normalised first client turn), or are near
     duplicates."""
     u = _Union(len(records))
     joined = {"question": 0, "opening": 0, "near duplicate": 0}
-    for kind, key_of in (("question", group_key), ("opening", opening)):
+    opening_keys = opening_keys if opening_keys is not None else openings(records)
+    for kind, keys in (("question", [group_key(r) for r in records]), ("opening", opening_keys)):
         first: dict[str, int] = {}
-        for i, rec in enumerate(records):
-            key = key_of(rec)
+        for i, key in enumerate(keys):
             if not key:
                 continue
             j = first.setdefault(key, i)
@@ -110,11 +124,11 @@ def group_records(records: list[schema.Record], near: list[tuple[int, int, float
     return roots, joined
 
 
-def leak_check(records: list[schema.Record], parts: list[int], near: list[tuple[int, int, float]]) -> dict[str, int]:
+def leak_check(records: list[schema.Record], parts: list[int], near: list[tuple[int, int, float]],
+               opening_keys: list[str] | None = None) -> dict[str, int]:
     """Cross-part pairs with the same opening, and with Jaccard >= NEAR. Both must be 0."""
     by_opening: dict[str, Counter] = defaultdict(Counter)
-    for rec, p in zip(records, parts):
-        key = opening(rec)
+    for key, p in zip(opening_keys if opening_keys is not None else openings(records), parts):
         if key:
             by_opening[key][p] += 1
     same = sum((sum(c.values()) ** 2 - sum(v * v for v in c.values())) // 2 for c in by_opening.values())
@@ -122,10 +136,11 @@ def leak_check(records: list[schema.Record], parts: list[int], near: list[tuple[
 
 
 def _assign(records: list[schema.Record], ratios: list[float], seed: int,
-            report: dict | None = None) -> list[int]:
+            report: dict | None = None, corpus=None) -> list[int]:
     """Part index per record."""
-    near = near_pairs(records)
-    roots, joined = group_records(records, near)
+    near = near_pairs(records, corpus=corpus)
+    keys = openings(records)
+    roots, joined = group_records(records, near, keys)
     groups: dict[int, list[int]] = defaultdict(list)
     for i, root in enumerate(roots):
         groups[root].append(i)
@@ -157,7 +172,7 @@ def _assign(records: list[schema.Record], ratios: list[float], seed: int,
         with_topic = sum(1 for r in records if r.get("topic"))
         topics = {str(r.get("topic")) for r in records if r.get("topic")}
         report.update(records=len(records), groups=len(groups), largest_group=max(map(len, groups.values())),
-                      joined=joined, strata=len(strata), leaks=leak_check(records, parts, near),
+                      joined=joined, strata=len(strata), leaks=leak_check(records, parts, near, keys),
                       stratified=(f"by source and topic ({len(topics)} topics on {with_topic} of {len(records)} records)"
                                   if with_topic else "by source only: no record has a topic, so topic stratification "
                                   "was impossible"))
@@ -165,15 +180,16 @@ def _assign(records: list[schema.Record], ratios: list[float], seed: int,
 
 
 def split_records(records: list[schema.Record], ratios: list[float] | str | None = None, kfold: int | None = None,
-                  seed: int = 42, report: dict | None = None) -> dict[str, list[schema.Record]]:
+                  seed: int = 42, report: dict | None = None, corpus=None) -> dict[str, list[schema.Record]]:
     """Split records; keys train/val/test, train/test, or fold0_train, fold0_test, ... Input order is kept.
-    `report`, if given, receives the grouping, stratification and leak-check summary."""
+    `report`, if given, receives the grouping, stratification and leak-check summary; `corpus`, the
+    records' dedup.Corpus if one was already built (e.g. by dedup, via Corpus.subset)."""
     if (ratios is None) == (kfold is None):
         raise io.HearMeError("give either ratios (e.g. 70/15/15) or kfold, not both")
     if kfold is not None:
         if kfold < 2:
             raise io.HearMeError(f"--kfold {kfold}: need at least 2 folds")
-        parts = _assign(records, [1.0 / kfold] * kfold, seed, report)
+        parts = _assign(records, [1.0 / kfold] * kfold, seed, report, corpus)
         out: dict[str, list[schema.Record]] = {}
         for f in range(kfold):
             out[f"fold{f}_train"] = [r for r, p in zip(records, parts) if p != f]
@@ -182,7 +198,7 @@ def split_records(records: list[schema.Record], ratios: list[float] | str | None
     fr = parse_ratios(ratios) if isinstance(ratios, str) else [float(x) / sum(ratios) for x in ratios]
     if len(fr) not in PART_NAMES:
         raise io.HearMeError("ratios need two or three parts")
-    parts = _assign(records, fr, seed, report)
+    parts = _assign(records, fr, seed, report, corpus)
     return {name: [r for r, p in zip(records, parts) if p == i] for i, name in enumerate(PART_NAMES[len(fr)])}
 
 
