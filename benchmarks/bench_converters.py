@@ -87,9 +87,9 @@ def main() -> None:
     args = ap.parse_args()
 
     from hearme import io
-    from hearme.converters import run
+    from hearme.converters import run_with_corpus
     from hearme.converters.common import INLINE_LABEL, _PAREN, _parenthetical
-    from hearme.converters.dedup import Corpus, dedup, dialogue_text
+    from hearme.converters.dedup import Corpus, dedup
     from hearme.converters.split import split_records
 
     sources = inputs(args.root)
@@ -106,15 +106,17 @@ def main() -> None:
 
     out_dir = args.keep or Path(tempfile.mkdtemp(prefix="hearme-bench-"))
     t0, c0 = time.perf_counter(), _cpu()
-    records, tallies = [], {}
+    records, tallies, corpora = [], {}, []
     for fmt, paths in sources.items():
         with clock(f"convert + scrub {fmt}"):
-            recs, tally = run(fmt, paths, scrub=True, workers=args.workers)
+            # the workers also normalise the text and compute MinHash signatures (dedup.Corpus)
+            recs, tally, corpus = run_with_corpus(fmt, paths, scrub=True, workers=args.workers)
         records.extend(recs)
         tallies[fmt] = tally
+        corpora.append(corpus)
     stats: dict = {}
     with clock("dedup (exact + near, verified)"):
-        corpus = Corpus([dialogue_text(r) for r in records])  # normalised once, shared with the split
+        corpus = Corpus.concat(corpora)  # shared with the split
         kept, removals = dedup(records, stats=stats, corpus=corpus)
     report: dict = {}
     with clock("split 70/15/15 (grouped) + write"):

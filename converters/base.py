@@ -144,6 +144,18 @@ def run(fmt: str, inputs: Iterable[str | os.PathLike], *, scrub: bool = True, pr
 
     Folders of many files are converted by `workers` processes (default: up to 2, the cores);
     the result is the same as with one process, in the same order."""
+    records, tally, _ = _run(fmt, inputs, scrub=scrub, progress=progress, workers=workers, corpus=False, **options)
+    return records, tally
+
+
+def run_with_corpus(fmt: str, inputs: Iterable[str | os.PathLike], *, scrub: bool = True, progress: bool = False,
+                    workers: int | None = None, **options: Any):
+    """run(), plus the records' dedup.Corpus (normalised text and MinHash signatures), computed in
+    the conversion workers alongside the conversion: (records, tally, corpus)."""
+    return _run(fmt, inputs, scrub=scrub, progress=progress, workers=workers, corpus=True, **options)
+
+
+def _run(fmt: str, inputs, *, scrub: bool, progress: bool, workers: int | None, corpus: bool, **options: Any):
     cls = get_converter(fmt)
     ctx = Context(options=options)
     conv = cls(ctx)
@@ -153,12 +165,17 @@ def run(fmt: str, inputs: Iterable[str | os.PathLike], *, scrub: bool = True, pr
     named = {Path(p) for p in inputs if not Path(p).is_dir()}
     if workers is None:
         workers = min(2, os.cpu_count() or 1) if len(files) >= PARALLEL_FROM else 1
+    parts = None
     if workers > 1 and len(files) > 1:
-        records = _run_parallel(conv, files, named, scrub, workers, progress and len(files) > 1, fmt)
+        records, parts = _run_parallel(conv, files, named, scrub, workers, progress and len(files) > 1, fmt, corpus)
     else:
         records = _run_files(conv, files, named, scrub, progress and len(files) > 1, fmt)
     _unique_ids(records, ctx.tally)
-    return records, ctx.tally
+    if not corpus:
+        return records, ctx.tally, None
+    from hearme.converters.dedup import Corpus
+
+    return records, ctx.tally, Corpus.concat(parts) if parts is not None else Corpus.of_records(records)
 
 
 def _unique_ids(records: list[schema.Record], tally: io.Tally) -> None:
@@ -178,28 +195,32 @@ def _unique_ids(records: list[schema.Record], tally: io.Tally) -> None:
 _WORKER: tuple | None = None  # (converter, named, scrub) inherited by forked workers
 
 
-def _run_parallel(conv: Converter, files, named, scrub: bool, workers: int, progress: bool, fmt: str):
-    """Chunks of files in forked workers; results and tallies merged in input order."""
+def _run_parallel(conv: Converter, files, named, scrub: bool, workers: int, progress: bool, fmt: str,
+                  corpus: bool = False):
+    """Chunks of files in forked workers; results and tallies merged in input order. With `corpus`,
+    each worker also builds its records' dedup.Corpus: ([records], [corpus parts])."""
     import multiprocessing
 
     global _WORKER
     chunk = max(64, len(files) // (workers * 16))
     chunks = [files[i:i + chunk] for i in range(0, len(files), chunk)]
-    _WORKER = (conv, named, scrub)
+    _WORKER = (conv, named, scrub, corpus)
     if scrub and _scrubber():
         from hearme.converters.scrub import warm
 
         warm()
     records: list[schema.Record] = []
+    parts = []
     bar = None
     try:
         with multiprocessing.get_context("fork").Pool(workers) as pool:
             results = pool.imap(_worker_chunk, chunks)
             bar = progress_bar(len(files), f"convert {fmt}", "file", enabled=progress)  # after the fork
-            for part, tally, error in results:
+            for part, tally, error, corpus_part in results:
                 if error is not None:
                     raise io.InputError(*error)
                 records.extend(part)
+                parts.append(corpus_part)
                 conv.ctx.tally.merge(tally)
                 if bar:
                     bar.update(tally.files)
@@ -207,18 +228,23 @@ def _run_parallel(conv: Converter, files, named, scrub: bool, workers: int, prog
         _WORKER = None
         if bar:
             bar.close()
-    return records
+    return records, parts if corpus else None
 
 
 def _worker_chunk(files):
-    conv, named, scrub = _WORKER
+    conv, named, scrub, corpus = _WORKER
     conv.ctx.tally = tally = io.Tally()
     try:
         records = _run_files(conv, files, named, scrub, False, "")
     except io.InputError as e:  # sent back as plain values (the exception does not pickle)
-        return [], tally, (e.path, e.where, e.msg)
+        return [], tally, (e.path, e.where, e.msg), None
     tally.files = len(files)
-    return records, tally, None
+    if corpus:
+        from hearme.converters.dedup import Corpus
+
+        part = Corpus.of_records(records)
+        return records, tally, None, (part.codes, part.lengths, part.signatures())
+    return records, tally, None, None
 
 
 def _run_files(conv: Converter, files, named, scrub: bool, progress: bool, fmt: str) -> list[schema.Record]:

@@ -7,6 +7,7 @@ import re
 from typing import Any, Iterable
 
 from hearme.converters.base import Reject
+from hearme.schema import normalize_text
 
 USER, ASSISTANT = "user", "assistant"
 
@@ -18,9 +19,11 @@ _NEEDS_CLEAN = re.compile(r"[\r\t\u3000\ufeff]| [ \n]|\n[ \n]")
 
 
 def clean(text: Any) -> str:
-    """Normalise line ends and runs of spaces; keep the text otherwise as written."""
+    """Normalise line ends and runs of spaces, NFC, no zero-width or bidi characters (so that text
+    made only of those is empty); keep the text otherwise as written."""
     if not isinstance(text, str):
         return ""
+    text = normalize_text(text)
     if not _NEEDS_CLEAN.search(text):  # the common case: nothing to normalise
         return text.strip()
     text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\ufeff", "")
@@ -77,7 +80,11 @@ def to_messages(turns: list[tuple[str, str]], *, note=None, trim_trailing_user: 
     A leading assistant turn (a greeting before the client speaks) is dropped and counted;
     a trailing user turn is trimmed and counted. No assistant turn at all is a rejection.
     """
-    turns = merge_turns(((r, t) for r, t in turns if t.strip()), note)
+    turns = [(r, t) for r, t in turns if t and not t.isspace()]
+    roles = [r for r, _ in turns]
+    if not (len(roles) % 2 == 0 and roles[::2] == [USER] * (len(roles) // 2)
+            and roles[1::2] == [ASSISTANT] * (len(roles) // 2)):  # not already user/assistant pairs
+        turns = merge_turns(turns, note)
     if not any(r == ASSISTANT for r, _ in turns):
         raise Reject(f"{what} has no counselor/assistant turn")
     if not any(r == USER for r, _ in turns):
@@ -118,7 +125,7 @@ _PERSON = re.compile(r"[你您我咱]")
 _YOU = re.compile(r"[你您]")
 TRANSCRIPT_ASIDE = 30  # in transcripts (CPsyCounD), a parenthetical this long with no 你/您/我 is narration
 # Stage directions: a short action or expression with no digits, e.g. （微笑）（继续引导）（表情：🙏）.
-_ACTION = re.compile(r"微笑|笑|点头|摇头|沉默|停顿|叹气|皱眉|哭|流泪|拥抱|安抚|引导|思考|低头|抬头|轻声|温柔|语气"
+_ACTION = re.compile(r"微笑|笑|点头|摇头|沉默|停顿|叹气|皱眉|哭|流泪|拥抱|安抚|引导|思考|低头|抬头|低着头|抬起头|轻声|温柔|语气"
                      r"|表情|鼓励|握|看着|沉思|眨眼|挥手|耸肩|激动|紧张地|小声|哽咽|犹豫|停了")
 _NOT_STAGE = re.compile(r"[0-9０-９、，,；;]|比如|例如|如：|即|包括|也就是")
 _EMOJI = re.compile("[\u2600-\u27bf\U0001f000-\U0001faff\u200d\ufe0f]+")
@@ -175,8 +182,9 @@ def split_speakers(role: str, text: str, note=None) -> list[tuple[str, str]]:
 
 def speech_turns(turns: list[tuple[str, str]], note=None, transcript: bool = False) -> list[tuple[str, str]]:
     """speech() for every turn of a dialogue; one check of the whole dialogue first (most need nothing)."""
-    joined = "\n".join(t for _, t in turns)
-    if "（" not in joined and "(" not in joined and not INLINE_LABEL.search(joined):
+    joined = "\n".join([t for _, t in turns])
+    if "（" not in joined and "(" not in joined and (
+            ("：" not in joined and ":" not in joined) or not INLINE_LABEL.search(joined)):
         return [(r, t) for r, t in turns if t]
     return [piece for r, t in turns for piece in speech(r, t, note, transcript)]
 

@@ -200,6 +200,19 @@ class Corpus:
     def __len__(self) -> int:
         return len(self.lengths)
 
+    @classmethod
+    def of_records(cls, records: list[schema.Record], on: str = "all") -> "Corpus":
+        return cls([dialogue_text(r, on) for r in records])
+
+    @classmethod
+    def concat(cls, parts: list) -> "Corpus":
+        """One corpus from parts in order: Corpus objects or (codes, lengths, signatures) tuples."""
+        parts = [(p.codes, p.lengths, p.signatures()) if isinstance(p, Corpus) else p for p in parts]
+        if not parts:
+            return cls([])
+        return cls(codes=np.concatenate([p[0] for p in parts]), lengths=np.concatenate([p[1] for p in parts]),
+                   sig=np.concatenate([p[2] for p in parts]))
+
     def subset(self, index) -> "Corpus":
         """The corpus of texts `index` (in that order), reusing the normalisation and signatures."""
         index = np.asarray(index, dtype=np.int64)

@@ -408,7 +408,7 @@ def warm() -> None:
 # pairs in one pass.
 _PAIRS = {  # rule: (first characters, second characters, family)
     "chat app": ("微薇威Vv扣企", "信扣鹅", CHAT),  # 微信 扣扣 企鹅
-    "number + unit": (CN_DIGITS + "0123456789" + "".join(chr(0xFF10 + i) for i in range(10)) + " \t\u3000",
+    "number + unit": (CN_DIGITS + "十百" + "0123456789" + "".join(chr(0xFF10 + i) for i in range(10)) + " \t\u3000",
                       "号弄栋幢座组队", PLACES),  # 12号 十二号
     "name word": ("名姓本", "字名人", NAMES),  # 名字 姓名 本人
     "title": ("".join(t[0] for t in _TITLE.split("|")), "".join(t[1] for t in _TITLE.split("|")), NAMES),  # 老师
