@@ -54,6 +54,7 @@ def register(app: typer.Typer) -> None:
         replace_name: Optional[str] = typer.Option(None, "--replace-name", help="self-cognition: the name a file without placeholders uses (e.g. EmoLLM), replaced by --name."),
         replace_author: Optional[str] = typer.Option(None, "--replace-author", help="self-cognition: the author such a file names (e.g. EmoLLM团队), replaced by --author."),
         template: Optional[Path] = typer.Option(None, "--template", help="self-cognition: identity template file [default: built-in]."),
+        psyqa: Optional[Path] = typer.Option(None, "--psyqa", help="smile: your PsyQA file, to give each dialogue its question's id (group) and topic."),
         register_as: Optional[str] = typer.Option(None, "--register", help="Also register OUT in dataset_info.json under this name."),
         dataset_dir: Optional[Path] = typer.Option(None, "--dataset-dir", help="Directory of dataset_info.json [default: repository root]."),
     ) -> None:
@@ -65,7 +66,7 @@ def register(app: typer.Typer) -> None:
             raise io.HearMeError(f"convert {fmt}: give at least one INPUT file or folder")
         records, tally = run_to_file(fmt, inputs or [], out, sharegpt=sharegpt, scrub=not no_scrub, progress=True,
                                      name=name, author=author, replace_name=replace_name, replace_author=replace_author,
-                                     template=str(template) if template else None)
+                                     template=str(template) if template else None, psyqa=str(psyqa) if psyqa else None)
         _echo(f"wrote {len(records)} records -> {out}")
         if register_as:
             if not records:

@@ -3,6 +3,11 @@
 Repeated roles are merged; a message holding the rest of the dialogue with `求助者：`/`支持者：`
 labels is split into turns; a dialogue without a counselor turn is rejected; a trailing client
 turn (also an empty one) is trimmed and counted.
+
+SMILE rewrote PsyQA answers into dialogues (file i is, in order, one of PsyQA's answers), and
+its first client turn starts with the PsyQA question. Given your own PsyQA copy (`psyqa` option,
+`--psyqa` on the command line), each dialogue gets its question's id as `group` (so that all
+rewrites of one question stay in one split part) and its first keyword as `topic`.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from hearme import io, schema
 from hearme.converters.base import Converter, Reject, register_converter
 from hearme.converters.common import ASSISTANT, USER, need_text, speech_turns, to_messages
 
+ORIGIN_KEY = 8  # normalised characters of a PsyQA title used to look it up
 ROLE = {"client": USER, "counselor": ASSISTANT, "user": USER, "assistant": ASSISTANT,
         "seeker": USER, "supporter": ASSISTANT}
 
@@ -26,6 +32,39 @@ class SmileConverter(Converter):
 
     def units(self, path: Path):
         yield "file", io.read_json(path)
+
+    def _origins(self) -> dict[str, list[tuple[str, str, str]]] | None:
+        """PsyQA questions by the first characters of their normalised title: [(title, id, topic)]."""
+        if not self.ctx.options.get("psyqa"):
+            return None
+        if getattr(self, "_index", None) is None:
+            from hearme.converters.dedup import normalize
+            from hearme.converters.psyqa import topic_of
+
+            kind, data = io.read_json_or_lines(self.ctx.options["psyqa"])
+            questions = [q for _, q, _ in data] if kind == "jsonl" else data if isinstance(data, list) else [data]
+            self._index = {}
+            for i, q in enumerate(questions):
+                if isinstance(q, dict) and isinstance(q.get("question"), str) and normalize(q["question"]):
+                    title = normalize(q["question"])
+                    qid = q.get("questionID", q.get("question_id", i))
+                    self._index.setdefault(title[:ORIGIN_KEY], []).append((title, str(qid), topic_of(q.get("keywords"))))
+        return self._index
+
+    def _origin(self, opening: str):
+        index = self._origins()
+        if index is None:
+            return None
+        from hearme.converters.dedup import normalize
+
+        text = normalize(opening)
+        candidates = [c for k in range(1, ORIGIN_KEY + 1) for c in index.get(text[:k], ())]  # short titles too
+        for title, qid, topic in sorted(candidates, key=lambda c: -len(c[0])):  # the longest title that fits
+            if text.startswith(title):
+                self.ctx.tally.note("PsyQA origin found")
+                return qid, topic
+        self.ctx.tally.note("PsyQA origin not found")
+        return None
 
     def convert(self, raw, path: Path, position):
         if isinstance(raw, dict) and isinstance(raw.get("dialog", raw.get("dialogue")), list):
@@ -49,5 +88,7 @@ class SmileConverter(Converter):
         if not any(r == ASSISTANT for r, _ in turns):
             raise Reject("dialogue has no counselor turn")
         messages = to_messages(turns, note=note)
+        origin = self._origin(messages[0]["content"]) if self.ctx.options.get("psyqa") else None
         return [schema.make(messages, id=f"smile/{self.file_key(path)}", source=self.source, lang="zh",
-                            license=self.license)]
+                            license=self.license, topic=origin[1] if origin else "",
+                            group=f"psyqa/{origin[0]}" if origin else None)]

@@ -243,3 +243,16 @@ def test_split_cli_prints_the_leak_check(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "leak check, cross-part pairs: identical openings: 0, Jaccard >= 0.8: 0" in proc.stdout
     assert "40 records in 20 groups" in proc.stdout and "topic stratification was impossible" in proc.stdout
+
+
+def test_smile_topics_and_groups_from_its_psyqa_origin(tmp_path):
+    psyqa = _write(tmp_path / "psyqa.json", [
+        {"questionID": 7, "question": "总是失眠怎么办？", "description": "每晚都醒。", "keywords": "睡眠,焦虑", "answers": []},
+        {"questionID": 9, "question": "和父母沟通很难", "description": "", "keywords": "家庭,沟通", "answers": []}])
+    folder = tmp_path / "smile"
+    _write(folder / "0.json", [{"role": "client", "content": "总是失眠，怎么办？每晚都醒。"}, {"role": "counselor", "content": "多久了？"}])
+    _write(folder / "1.json", [{"role": "client", "content": "总是失眠怎么办"}, {"role": "counselor", "content": "先说说作息。"}])
+    _write(folder / "2.json", [{"role": "client", "content": "我想换工作。"}, {"role": "counselor", "content": "为什么？"}])
+    recs, tally = run("smile", [folder], scrub=False, psyqa=str(psyqa))
+    assert [(r.get("group"), r["topic"]) for r in recs] == [("psyqa/7", "睡眠"), ("psyqa/7", "睡眠"), (None, "")]
+    assert tally.notes["PsyQA origin found"] == 2 and tally.notes["PsyQA origin not found"] == 1
