@@ -75,8 +75,9 @@ def register(app: typer.Typer) -> None:
         _report(tally, out)
         if tally.read and not tally.written:  # nothing usable: fail, with the reason that rejected most
             reason, n = Counter(r["reason"] for r in tally.rejects).most_common(1)[0]
-            raise io.HearMeError(f"convert {fmt}: wrote 0 of {tally.read} {'records' if tally.read > 1 else 'record'}; "
-                                 f"most were rejected ({n}) because: {reason}")
+            where = next((r["file"] for r in tally.rejects if r["reason"] == reason and r["file"]), None)
+            raise io.HearMeError(f"{where or ', '.join(map(str, inputs or []))}: convert {fmt} wrote 0 of {tally.read} "
+                                 f"{'records' if tally.read > 1 else 'record'}; {n} rejected because: {reason}")
 
     @app.command("scrub")
     def scrub_cmd(

@@ -123,7 +123,7 @@ def test_format_by_content_and_zero_written_fails(tmp_path):
     bad = _write(tmp_path / "bad.json", [{"conversation": [{"input": "只有问题"}]}] * 2)
     proc = run_hearme("convert", "emollm", bad, "-o", tmp_path / "out.json")
     assert proc.returncode != 0
-    assert "wrote 0 of 2" in proc.stderr and "turn 0 output is missing" in proc.stderr
+    assert f"{bad}: convert emollm wrote 0 of 2 records; 2 rejected because: turn 0 output is missing" in proc.stderr
     assert io.rejected_path(tmp_path / "out.json").exists()  # the reasons are kept
 
 
