@@ -17,6 +17,8 @@ rejection with its file, position and reason.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -155,6 +157,19 @@ def run_with_corpus(fmt: str, inputs: Iterable[str | os.PathLike], *, scrub: boo
     return _run(fmt, inputs, scrub=scrub, progress=progress, workers=workers, corpus=True, **options)
 
 
+@contextlib.contextmanager
+def gc_paused():
+    """No cyclic garbage collection while many records are built: records hold no cycles, and each
+    collection would walk every record made so far (it doubled the time of a 55,000-file run)."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
 def _run(fmt: str, inputs, *, scrub: bool, progress: bool, workers: int | None, corpus: bool, **options: Any):
     cls = get_converter(fmt)
     ctx = Context(options=options)
@@ -166,16 +181,17 @@ def _run(fmt: str, inputs, *, scrub: bool, progress: bool, workers: int | None, 
     if workers is None:
         workers = min(2, os.cpu_count() or 1) if len(files) >= PARALLEL_FROM else 1
     parts = None
-    if workers > 1 and len(files) > 1:
-        records, parts = _run_parallel(conv, files, named, scrub, workers, progress and len(files) > 1, fmt, corpus)
-    else:
-        records = _run_files(conv, files, named, scrub, progress and len(files) > 1, fmt)
-    _unique_ids(records, ctx.tally)
-    if not corpus:
-        return records, ctx.tally, None
-    from hearme.converters.dedup import Corpus
+    with gc_paused():
+        if workers > 1 and len(files) > 1:
+            records, parts = _run_parallel(conv, files, named, scrub, workers, progress and len(files) > 1, fmt, corpus)
+        else:
+            records = _run_files(conv, files, named, scrub, progress and len(files) > 1, fmt)
+        _unique_ids(records, ctx.tally)
+        if not corpus:
+            return records, ctx.tally, None
+        from hearme.converters.dedup import Corpus
 
-    return records, ctx.tally, Corpus.concat(parts) if parts is not None else Corpus.of_records(records)
+        return records, ctx.tally, Corpus.concat(parts) if parts is not None else Corpus.of_records(records)
 
 
 def _unique_ids(records: list[schema.Record], tally: io.Tally) -> None:

@@ -7,7 +7,7 @@ import re
 from typing import Any, Iterable
 
 from hearme.converters.base import Reject
-from hearme.schema import normalize_text
+from hearme.schema import needs_normalizing as schema_odd, normalize_text
 
 USER, ASSISTANT = "user", "assistant"
 
@@ -29,6 +29,18 @@ def clean(text: Any) -> str:
     text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\ufeff", "")
     lines = [_SPACES.sub(" ", line).strip() for line in text.split("\n")]
     return _BLANKS.sub("\n\n", "\n".join(lines)).strip()
+
+
+def need_texts(values: list[Any], what: str) -> list[str]:
+    """need_text for every field of one dialogue (`what` has a {} for the index), with one check of
+    the whole dialogue for the common case of text that needs no clean-up."""
+    if all(type(v) is str for v in values):
+        joined = "\n".join(values)
+        if not _NEEDS_CLEAN.search(joined) and not schema_odd(joined):
+            texts = [v.strip() for v in values]
+            if all(texts):
+                return texts
+    return [need_text(v, what.format(i)) for i, v in enumerate(values)]
 
 
 def need_text(value: Any, what: str) -> str:

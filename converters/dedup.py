@@ -296,7 +296,13 @@ def dedup(records: list[schema.Record], *, threshold: float = 0.8, near: bool = 
     `files` (parallel to records) names where each record came from, for the rejected side file;
     `stats`, if given, receives the candidate and verification counts and `kept_index`; `corpus`,
     if given, is the Corpus of these records' dialogue texts (then shared with the split)."""
-    tally = tally or io.Tally()
+    from hearme.converters.base import gc_paused
+
+    with gc_paused():
+        return _dedup(records, threshold, near, on, bands, tally or io.Tally(), files, stats, corpus)
+
+
+def _dedup(records, threshold, near, on, bands, tally, files, stats, corpus):
     tally.read += len(records)
     corpus = corpus if corpus is not None else Corpus([dialogue_text(r, on) for r in records])
     removed: dict[int, dict] = {i: {"reason": "exact", "of": j, "similarity": 1.0}

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from hearme import io, schema
 from hearme.converters.base import Converter, Reject, register_converter
-from hearme.converters.common import ASSISTANT, USER, need_text, speech_turns, to_messages
+from hearme.converters.common import ASSISTANT, USER, need_texts, speech_turns, to_messages
 
 ORIGIN_KEY = 8  # normalised characters of a PsyQA title used to look it up
 ROLE = {"client": USER, "counselor": ASSISTANT, "user": USER, "assistant": ASSISTANT,
@@ -72,19 +72,20 @@ class SmileConverter(Converter):
         if not isinstance(raw, list):
             raise Reject(f"expected a JSON list of {{role, content}} turns, got {type(raw).__name__}")
         note = self.ctx.tally.note
-        turns = []
+        roles, contents = [], []
         for i, turn in enumerate(raw):
             if not isinstance(turn, dict):
                 raise Reject(f"turn {i} is {type(turn).__name__}, expected an object")
-            role = turn.get("role")
-            if role not in ROLE:
-                raise Reject(f"turn {i} has role {role!r}; expected client or counselor")
-            content = turn.get("content")
-            if i == len(raw) - 1 and ROLE[role] == USER and isinstance(content, str) and not content.strip():
-                note("trailing client turn trimmed")  # an empty last client turn, trimmed like any other
-                continue
-            turns.append((ROLE[role], need_text(content, f"turn {i} content")))
-        turns = speech_turns(turns, note)
+            role = ROLE.get(turn.get("role"))
+            if role is None:
+                raise Reject(f"turn {i} has role {turn.get('role')!r}; expected client or counselor")
+            roles.append(role)
+            contents.append(turn.get("content"))
+        last = contents[-1] if contents else None
+        if roles and roles[-1] == USER and isinstance(last, str) and not last.strip():
+            note("trailing client turn trimmed")  # an empty last client turn, trimmed like any other
+            roles, contents = roles[:-1], contents[:-1]
+        turns = speech_turns(list(zip(roles, need_texts(contents, "turn {} content"))), note)
         if not any(r == ASSISTANT for r, _ in turns):
             raise Reject("dialogue has no counselor turn")
         messages = to_messages(turns, note=note)

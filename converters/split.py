@@ -138,6 +138,13 @@ def leak_check(records: list[schema.Record], parts: list[int], near: list[tuple[
 def _assign(records: list[schema.Record], ratios: list[float], seed: int,
             report: dict | None = None, corpus=None) -> list[int]:
     """Part index per record."""
+    from hearme.converters.base import gc_paused
+
+    with gc_paused():
+        return _assign_groups(records, ratios, seed, report, corpus)
+
+
+def _assign_groups(records, ratios, seed, report, corpus) -> list[int]:
     near = near_pairs(records, corpus=corpus)
     keys = openings(records)
     roots, joined = group_records(records, near, keys)

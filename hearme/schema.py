@@ -35,7 +35,15 @@ _ODD = re.compile("[\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u206f\uf
 
 def has_text(text: str) -> bool:
     """True if the text shows something: not only whitespace, format or filler characters."""
+    first = text[:1]
+    if "\u3400" <= first <= "\u9fff":  # starts with a CJK character: shows something
+        return True
     return _VISIBLE.search(text) is not None
+
+
+def needs_normalizing(text: str) -> bool:
+    """True if normalize_text would change the text."""
+    return _ODD.search(text) is not None or not unicodedata.is_normalized("NFC", text)
 
 
 def normalize_text(text: str) -> str:
