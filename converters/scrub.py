@@ -249,8 +249,8 @@ def dictionary_words() -> frozenset:
 def _is_name(name: str, pattern: re.Pattern, nickname: bool) -> bool:
     if name in _FAMOUS_PREFIXES or any(name[:k] in FAMOUS for k in range(2, len(name))):
         return False  # a famous name, part of one, or one followed by more
-    if nickname:
-        return True  # 叫小雨, 叫朵朵: said to be a name
+    if nickname:  # 叫小雨, 叫朵朵: said to be a name, unless a doubled word is a kin or common word (叫爷爷)
+        return name[0] != name[-1] or name[0] not in _KIN and name not in dictionary_words()
     if len(name) == 1:
         return pattern is not NAME_TITLE or name not in _WORDY
     words = dictionary_words()
@@ -262,6 +262,7 @@ def _is_name(name: str, pattern: re.Pattern, nickname: bool) -> bool:
 
 
 _PREPOSITION = set("和跟向对给被让把与同从")
+_KIN = set("爷奶姥妈爸哥姐弟妹叔婆公舅姑伯姨嫂娘")
 # Surnames that are also frequent words (时, 曾, 冷, 施...): a candidate starting with one is dropped
 # when what follows it is a common word (母亲时情绪, 同学冷暴力, 向妈妈施暴).
 _WORDY_SURNAMES = set("高余任何方石白江金龙史毛万车连景宫单古司农牛包云水花钟代师申苗谷盛游洪房易平甘戴尚福齐雷秦孔")
