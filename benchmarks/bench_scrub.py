@@ -1,6 +1,6 @@
 """PII scrubbing: recall and precision per category on our planted sets, and false positives on real data.
 
-1. tests/fixtures/pii/planted.jsonl (156 planted values in 9 categories + 73 negatives, written by
+1. tests/fixtures/pii/planted.jsonl (156 planted values in 9 categories + 74 negatives, written by
    us; the test suite asserts >= 95% per category) and heldout.jsonl (50 values + 26 negatives,
    written after the rules, to see how they do on sentences they were not tuned on).
 2. On real dialogues (your clones of CPsyCoun, EmoLLM and SMILE; --root): how often each
