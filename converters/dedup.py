@@ -266,21 +266,32 @@ class Corpus:
         if len(among) < 2:
             return {}
         sig = self.signatures()[among]
-        pairs: dict[tuple[int, int], float] = {}
+        firsts, seconds = [], []
         for key_row in _band_keys(sig, bands):
             order = np.argsort(key_row, kind="stable")
             sk = key_row[order]
             starts = np.flatnonzero(np.r_[True, sk[1:] != sk[:-1]])
             sizes = np.diff(np.r_[starts, len(sk)])
-            for s, size in zip(starts[sizes > 1], sizes[sizes > 1]):
-                members = np.sort(order[s:s + size])
+            for size in np.unique(sizes[(sizes > 1) & (sizes <= max_bucket)]).tolist():
+                # every bucket of this size at once: a (buckets x size) matrix of members, all pairs
+                at = starts[sizes == size]
+                members = np.sort(order[at[:, None] + np.arange(size)[None, :]], axis=1)
+                i, j = np.triu_indices(size, 1)
+                firsts.append(members[:, i].ravel())
+                seconds.append(members[:, j].ravel())
+            for s, size in zip(starts[sizes > max_bucket], sizes[sizes > max_bucket]):
+                members = np.sort(order[s:s + size])  # template-like texts: max_bucket predecessors each
                 for t in range(1, len(members)):
                     before = members[max(0, t - max_bucket):t]
-                    sims = (sig[before] == sig[members[t]]).mean(axis=1)
-                    for b, sim in zip(before.tolist(), sims.tolist()):
-                        if sim >= min_estimate:
-                            pairs[(int(among[b]), int(among[members[t]]))] = sim
-        return pairs
+                    firsts.append(before)
+                    seconds.append(np.full(len(before), members[t]))
+        if not firsts:
+            return {}
+        a, b = np.concatenate(firsts), np.concatenate(seconds)
+        pairs = np.unique(np.stack([a, b], axis=1), axis=0) if len(a) else np.zeros((0, 2), dtype=np.int64)
+        sims = (sig[pairs[:, 0]] == sig[pairs[:, 1]]).mean(axis=1) if len(pairs) else np.zeros(0)
+        keep = sims >= min_estimate
+        return {(int(among[i]), int(among[j])): float(v) for (i, j), v in zip(pairs[keep].tolist(), sims[keep].tolist())}
 
 
 CANDIDATE_MARGIN = 0.2  # MinHash estimates this far under the threshold are still checked exactly
