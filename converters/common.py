@@ -18,13 +18,19 @@ _BLANKS = re.compile(r"\n{3,}")
 _NEEDS_CLEAN = re.compile(r"[\r\t\u3000\ufeff]| [ \n]|\n[ \n]")
 
 
+def _needs_clean(text: str) -> bool:
+    """_NEEDS_CLEAN.search, with fast substring tests first (most text has none of these)."""
+    return ("\r" in text or "\t" in text or "\u3000" in text or "\ufeff" in text or "  " in text or " \n" in text
+            or "\n " in text or "\n\n" in text)
+
+
 def clean(text: Any) -> str:
     """Normalise line ends and runs of spaces, NFC, no zero-width or bidi characters (so that text
     made only of those is empty); keep the text otherwise as written."""
     if not isinstance(text, str):
         return ""
     text = normalize_text(text)
-    if not _NEEDS_CLEAN.search(text):  # the common case: nothing to normalise
+    if not _needs_clean(text):  # the common case: nothing to normalise
         return text.strip()
     text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\ufeff", "")
     lines = [_SPACES.sub(" ", line).strip() for line in text.split("\n")]
@@ -36,7 +42,7 @@ def need_texts(values: list[Any], what: str) -> list[str]:
     the whole dialogue for the common case of text that needs no clean-up."""
     if all(type(v) is str for v in values):
         joined = "\n".join(values)
-        if not _NEEDS_CLEAN.search(joined) and not schema_odd(joined):
+        if not _needs_clean(joined) and not schema_odd(joined):
             texts = [v.strip() for v in values]
             if all(texts):
                 return texts
@@ -122,6 +128,7 @@ LABEL_ROLE = {"来访者": USER, "求助者": USER, "用户": USER, "病人": US
 # A role name and a colon at the start, or after whitespace, punctuation or an emoji; never inside a
 # word (我的咨询师：... is speech).
 INLINE_LABEL = re.compile(r"(?<!\w)(心理咨询师|来访者|求助者|咨询师|支持者|医生|用户|助手|病人)[ \t\u3000]*[：:]")
+_LABEL_GATE = re.compile(r"(?:心理咨询师|来访者|求助者|咨询师|支持者|医生|用户|助手|病人)[ \t\u3000]*[：:]")  # no look-behind: fast
 
 _PAREN = re.compile(r"[（(]([^（）()\n]{1,400})[）)]")
 # Narration: the transcript describing itself or the session from outside ...
@@ -196,7 +203,7 @@ def speech_turns(turns: list[tuple[str, str]], note=None, transcript: bool = Fal
     """speech() for every turn of a dialogue; one check of the whole dialogue first (most need nothing)."""
     joined = "\n".join([t for _, t in turns])
     if "（" not in joined and "(" not in joined and (
-            ("：" not in joined and ":" not in joined) or not INLINE_LABEL.search(joined)):
+            ("：" not in joined and ":" not in joined) or not _LABEL_GATE.search(joined)):
         return [(r, t) for r, t in turns if t]
     return [piece for r, t in turns for piece in speech(r, t, note, transcript)]
 
