@@ -112,7 +112,7 @@ def main() -> None:
     from hearme.converters import run_with_corpus
     from hearme.converters.common import INLINE_LABEL, _PAREN, _parenthetical
     from hearme.converters.dedup import Corpus, dedup
-    from hearme.converters.split import split_records, write_parts
+    from hearme.converters.split import split_records
 
     sources = inputs(args.root)
     files = _files([p for ps in sources.values() for p in ps])
@@ -144,7 +144,8 @@ def main() -> None:
     with clock("split 70/15/15 (grouped) + write"):
         parts = split_records(kept, ratios="70/15/15", seed=42, report=report,
                               corpus=corpus.subset(stats["kept_index"]))
-        write_parts(parts, {name: out_dir / f"bench_{name}.json" for name in parts})
+        for name, recs in parts.items():
+            io.write_records(out_dir / f"bench_{name}.json", recs)
     total_wall, total_cpu = time.perf_counter() - t0, _cpu() - c0
     if args.keep is None:
         shutil.rmtree(out_dir, ignore_errors=True)

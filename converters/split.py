@@ -226,49 +226,11 @@ def split_file(path, *, ratios: str | None = None, kfold: int | None = None, see
     if empty:
         raise io.HearMeError(f"{path}: {len(records)} records are too few for this split ({', '.join(empty)} would be empty)")
     meta = {**registry.record_meta(records), **({"license": license} if license else {})}  # of all parts
-    paths = {part: out_dir / f"{name}_{part}.json" for part in parts}
-    write_parts(parts, paths)
     written: dict[str, tuple[Path, int]] = {}
     for part, recs in parts.items():
-        out = paths[part]
+        out = io.write_records(out_dir / f"{name}_{part}.json", recs)
         if register:
             registry.register(out, f"{name}_{part}", dataset_dir, **meta)
         written[part] = (out, len(recs))
     return written
 
-
-PARALLEL_WRITE = 20000  # records: from here the JSON encoding of the parts is shared by 2 processes
-_PARTS: dict | None = None
-
-
-def write_parts(parts: dict[str, list[schema.Record]], paths: dict[str, Path]) -> None:
-    """Write each part as a JSON array, exactly as io.write_records does; a big split is encoded in
-    chunks by 2 forked processes (the parent writes each file atomically)."""
-    import multiprocessing
-    import os
-
-    global _PARTS
-    total = sum(map(len, parts.values()))
-    if total < PARALLEL_WRITE or (os.cpu_count() or 1) < 2:
-        for part, recs in parts.items():
-            io.write_records(paths[part], recs)
-        return
-    step = max(1000, total // 16)
-    jobs = [(part, a, a + step) for part, recs in parts.items() for a in range(0, len(recs), step)]
-    _PARTS = parts
-    try:
-        with multiprocessing.get_context("fork").Pool(2) as pool:
-            chunks = pool.map(_encode, jobs)
-    finally:
-        _PARTS = None
-    for part in parts:
-        body = ",\n".join(c for (p, _, _), c in zip(jobs, chunks) if p == part)
-        with io.atomic_open(paths[part]) as fh:
-            fh.write("[\n" + body + "\n]\n")
-
-
-def _encode(job) -> str:
-    import json
-
-    part, a, b = job
-    return ",\n".join(json.dumps(r, ensure_ascii=False) for r in _PARTS[part][a:b])

@@ -257,13 +257,3 @@ def test_smile_topics_and_groups_from_its_psyqa_origin(tmp_path):
     assert [(r.get("group"), r["topic"]) for r in recs] == [("psyqa/7", "睡眠"), ("psyqa/7", "睡眠"), (None, "")]
     assert tally.notes["PsyQA origin found"] == 2 and tally.notes["PsyQA origin not found"] == 1
 
-
-def test_parallel_part_writing_matches_write_records(tmp_path, monkeypatch):
-    from hearme.converters import split
-
-    recs = [_rec(i, f"问题{i}", f"回答{i}🙂") for i in range(50)]
-    parts = {"train": recs[:35], "val": recs[35:42], "test": recs[42:]}
-    monkeypatch.setattr(split, "PARALLEL_WRITE", 10)
-    split.write_parts(parts, {k: tmp_path / f"p_{k}.json" for k in parts})
-    for k, part in parts.items():
-        assert (tmp_path / f"p_{k}.json").read_bytes() == io.write_records(tmp_path / f"s_{k}.json", part).read_bytes()
