@@ -103,7 +103,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--root", type=Path, default=Path(__file__).resolve().parents[2] / "upstream",
                     help="folder holding the CPsyCoun, EmoLLM and smile clones")
-    ap.add_argument("--workers", type=int, default=None, help="conversion processes [default: up to 2]")
+    ap.add_argument("--workers", type=int, default=None, help="conversion processes [default: 2 if a core is free, else 1]")
     ap.add_argument("--keep", type=Path, default=None, help="keep the split parts here")
     ap.add_argument("--baseline-sample", type=int, default=2000, help="records the datasketch baseline runs on")
     args = ap.parse_args()
@@ -152,6 +152,11 @@ def main() -> None:
     dedup_wall = next(w for n, w, _ in clock.rows if n.startswith("dedup"))
     base_dedup = datasketch_baseline(records, args.baseline_sample)
 
+    from hearme.converters.base import default_workers
+
+    used = args.workers or default_workers(len(_files(sources["smile"])))
+    print(f"\nconversion processes for the big folders: {used}"
+          + ("" if args.workers else " (2 when the load leaves a core free; --workers sets it)"))
     print(f"\n{'stage':38s} {'wall':>7s} {'cpu':>7s}")
     for name, wall, cpu in clock.rows:
         print(f"{name:38s} {wall:6.2f}s {cpu:6.2f}s")
