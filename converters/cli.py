@@ -48,7 +48,7 @@ def register(app: typer.Typer) -> None:
                                                       help="Files or folders (folders are walked). Optional for self-cognition."),
         out: Path = typer.Option(..., "--out", "-o", help="Output JSON array of records (a .jsonl name writes JSONL)."),
         sharegpt: bool = typer.Option(False, "--sharegpt", help="Write ShareGPT conversations/from/value instead of OpenAI messages."),
-        no_scrub: bool = typer.Option(False, "--no-scrub", help="Keep PII (phone, ID, email, QQ/WeChat, address) as is."),
+        no_scrub: bool = typer.Option(False, "--no-scrub", help="Keep PII (phone, ID, bank card, email, URL, QQ/WeChat, address, name) as is."),
         name: Optional[str] = typer.Option(None, "--name", help="self-cognition: the counselor's name [default: Jerry]."),
         author: Optional[str] = typer.Option(None, "--author", help="self-cognition: who made the counselor [default: VastEpiphany]."),
         replace_name: Optional[str] = typer.Option(None, "--replace-name", help="self-cognition: the name a file without placeholders uses (e.g. EmoLLM), replaced by --name."),
@@ -85,13 +85,13 @@ def register(app: typer.Typer) -> None:
         out: Path = typer.Option(..., "--out", "-o", help="Scrubbed records file."),
         sharegpt: bool = typer.Option(False, "--sharegpt", help="Write ShareGPT form."),
     ) -> None:
-        """Replace phone numbers, ID numbers, emails, QQ/WeChat ids and addresses with typed placeholders."""
-        from hearme.converters.scrub import scrub_record
+        """Replace phones, ID and bank-card numbers, emails, URLs, QQ/WeChat ids, addresses and names with typed placeholders."""
+        from hearme.converters.scrub import scrub_records
 
         records = io.load_records(src)
         tally = io.Tally()
         tally.read = len(records)
-        scrubbed = [scrub_record(r, tally) for r in records]
+        scrubbed = scrub_records(records, tally)
         io.write_records(out, scrubbed, sharegpt=sharegpt)
         tally.written = len(scrubbed)
         tally.write_rejects(out)

@@ -2,13 +2,15 @@
 street addresses and person names become typed placeholders ([PHONE], [ID], [CARD], [EMAIL],
 [QQ], [WECHAT], [URL], [ADDRESS], [NAME]).
 
-Every converter runs `scrub_record` by default (base.run), `hearme scrub` runs it on a records
-file. Public hotlines (12356, 400-161-9995, 010-82951332...), dates, prices, years, counts and
-famous psychologists' names are kept. Matching runs on a "shadow" copy with full-width digits,
-letters and dashes folded to ASCII (one character for one, so positions line up with the
-original). Names are found in context (我叫…, 我同事…, …老师, family members with names) with a
-surname list, not with a tagger: jieba's `nr` tag is measured in benchmarks/bench_scrub.py and
-fires far too often on ordinary words to be used on its own.
+Every converter scrubs by default (base.run calls `scrub_records`: a vectorised gate over all
+text picks the few messages that could hold PII, and only those go through the patterns);
+`hearme scrub` does the same for a records file. Public hotlines (12356, 400-161-9995,
+010-82951332...), dates, prices, years, counts and famous psychologists' names are kept.
+Matching runs on a "shadow" copy with full-width digits, letters and dashes folded to ASCII and
+spoken Chinese numerals to digits (one character for one, so positions line up). Names are
+found in context (我叫…, 我同事…, …老师, family members with names) with a surname list and
+jieba's dictionary (a candidate that is a common word is not a name), not with jieba's `nr`
+tag, which benchmarks/bench_scrub.py shows firing on ordinary words far too often.
 """
 
 from __future__ import annotations
@@ -76,7 +78,7 @@ ADDRESS = re.compile(
     rf"|{_P}{{2,5}}(?:小区|花园|公寓|大厦|新村|家园|苑|公馆|华府|名城|广场){_N}(?:栋|幢|座|号楼)(?:{_N}单元)?(?:{_N}(?:楼|层))?(?:{_N}(?:室|房))?"
     rf"|{_P}{{1,4}}村{_N}(?:组|队|号)(?:{_N}号)?)"
     rf"|{_P}{{2,4}}省{_P}{{2,5}}市[\u4e00-\u9fa5]{{1,4}}(?<!农)村|(?:{_P}{{2,5}}市)?{_P}{{1,5}}(?:县|镇|乡)[\u4e00-\u9fa5]{{1,3}}(?<!农)村")
-_ADDRESS_HINT = re.compile(rf"[\d一二三四五六七八九十百零〇两]\s*(?:号|弄|栋|幢|座|组|队)|[省县镇乡][\u4e00-\u9fa5]{{1,5}}村")
+_ADDRESS_HINT = re.compile(r"[\d一二三四五六七八九十百零〇两]\s*(?:号|弄|栋|幢|座|组|队)|[省县镇乡][\u4e00-\u9fa5]{1,5}村")
 
 # Person names. Common surnames (single and compound); a given name is one or two characters
 # that are not little function words. Contexts: 我叫X, relation + X (我同事张伟), X + title (王芳老师).
