@@ -178,7 +178,7 @@ def main() -> None:
     print(f"  narrator parentheticals of 40+ characters left: {narr} "
           f"(spoken asides of 40+ characters kept: {asides})")
     print(f"  duplicate ids: {sum(n - 1 for n in ids.values() if n > 1)}")
-    print(f"  dedup speed: {dedup_wall:.2f} s (signatures made in the conversion workers) vs datasketch per-record "
+    print(f"  dedup speed: {dedup_wall:.2f} s (signatures made in the conversion stage) vs datasketch per-record "
           f"MinHash + LSH ~{base_dedup:.1f} s (a {args.baseline_sample}-record sample, scaled) -> "
           f"{base_dedup / dedup_wall:.0f}x")
     print(f"  dedup: {len(removals)} removed ({stats['removed_near']} near), {stats['candidates_checked']} "

@@ -204,7 +204,9 @@ def _run(fmt: str, inputs, *, scrub: bool, progress: bool, workers: int | None, 
             return records, ctx.tally, None
         from hearme.converters.dedup import Corpus
 
-        return records, ctx.tally, Corpus.concat(parts) if parts is not None else Corpus.of_records(records)
+        corpus = Corpus.concat(parts) if parts is not None else Corpus.of_records(records)
+        corpus.signatures()  # made here in both cases, so that dedup and split only band and verify
+        return records, ctx.tally, corpus
 
 
 def _unique_ids(records: list[schema.Record], tally: io.Tally) -> None:
