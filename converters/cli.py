@@ -48,22 +48,29 @@ def register(app: typer.Typer) -> None:
                                                       help="Files or folders (folders are walked). Optional for self-cognition."),
         out: Path = typer.Option(..., "--out", "-o", help="Output JSON array of records (a .jsonl name writes JSONL)."),
         sharegpt: bool = typer.Option(False, "--sharegpt", help="Write ShareGPT conversations/from/value instead of OpenAI messages."),
-        no_scrub: bool = typer.Option(False, "--no-scrub", help="Keep PII (phone, ID, email, QQ/WeChat, address) as is."),
-        name: str = typer.Option("Jerry", "--name", help="self-cognition: the counselor's name."),
-        author: str = typer.Option("VastEpiphany", "--author", help="self-cognition: who made the counselor."),
+        no_scrub: bool = typer.Option(False, "--no-scrub", help="Keep PII (phone, ID, bank card, email, URL, QQ/WeChat, address, name) as is."),
+        name: Optional[str] = typer.Option(None, "--name", help="self-cognition: the counselor's name [default: Jerry]."),
+        author: Optional[str] = typer.Option(None, "--author", help="self-cognition: who made the counselor [default: VastEpiphany]."),
+        replace_name: Optional[str] = typer.Option(None, "--replace-name", help="self-cognition: the name a file without placeholders uses (e.g. EmoLLM), replaced by --name."),
+        replace_author: Optional[str] = typer.Option(None, "--replace-author", help="self-cognition: the author such a file names (e.g. EmoLLM团队), replaced by --author."),
         template: Optional[Path] = typer.Option(None, "--template", help="self-cognition: identity template file [default: built-in]."),
+        psyqa: Optional[Path] = typer.Option(None, "--psyqa", help="smile: your PsyQA file, to give each dialogue its question's id (group) and topic."),
         register_as: Optional[str] = typer.Option(None, "--register", help="Also register OUT in dataset_info.json under this name."),
         dataset_dir: Optional[Path] = typer.Option(None, "--dataset-dir", help="Directory of dataset_info.json [default: repository root]."),
     ) -> None:
         """Convert a source dataset into HearMe records (JSON array) with a rejected side file."""
-        from hearme.converters.base import get_converter, run_to_file
+        from hearme.converters.base import get_converter, nothing_written, run_to_file
 
         get_converter(fmt)  # unknown format -> one-line error before any work
         if not inputs and fmt != "self-cognition":
             raise io.HearMeError(f"convert {fmt}: give at least one INPUT file or folder")
         records, tally = run_to_file(fmt, inputs or [], out, sharegpt=sharegpt, scrub=not no_scrub, progress=True,
-                                     name=name, author=author, template=str(template) if template else None)
+                                     name=name, author=author, replace_name=replace_name, replace_author=replace_author,
+                                     template=str(template) if template else None, psyqa=str(psyqa) if psyqa else None)
         _echo(f"wrote {len(records)} records -> {out}")
+        if tally.read and not tally.written:  # nothing usable: fail, with the reason that rejected most
+            _report(tally, out)
+            raise io.HearMeError(nothing_written(fmt, tally, inputs))
         if register_as:
             if not records:
                 raise io.HearMeError(f"nothing to register: {out} has no records")
@@ -76,14 +83,14 @@ def register(app: typer.Typer) -> None:
         out: Path = typer.Option(..., "--out", "-o", help="Scrubbed records file."),
         sharegpt: bool = typer.Option(False, "--sharegpt", help="Write ShareGPT form."),
     ) -> None:
-        """Replace phone numbers, ID numbers, emails, QQ/WeChat ids and addresses with typed placeholders."""
-        from hearme.converters.scrub import scrub_record
+        """Replace phones, ID and bank-card numbers, emails, URLs, QQ/WeChat ids, addresses and names with typed placeholders."""
+        from hearme.converters.scrub import scrub_records
 
         io.refuse_overwrite([out, io.rejected_path(out)], [src])
         records = io.load_records(src)
         tally = io.Tally()
         tally.read = len(records)
-        scrubbed = [scrub_record(r, tally) for r in records]
+        scrubbed = scrub_records(records, tally)
         tally.written = len(scrubbed)
         io.write_output(out, scrubbed, tally, sharegpt=sharegpt)
         changed = sum(a is not b for a, b in zip(records, scrubbed))
@@ -150,11 +157,17 @@ def register(app: typer.Typer) -> None:
             raise io.HearMeError("give exactly one of --ratios (e.g. 70/15/15) or --kfold N")
         parts = [f"fold{k}_{p}" for k in range(kfold or 0) for p in ("train", "test")] + ["train", "val", "test"]
         io.refuse_overwrite([(out_dir or src.parent) / f"{name or src.stem}_{p}.json" for p in parts], [src])
+        report: dict = {}
         written = split_file(src, ratios=ratios, kfold=kfold, seed=seed, name=name, out_dir=out_dir,
-                             dataset_dir=dataset_dir, register=not no_register)
+                             dataset_dir=dataset_dir, register=not no_register, report=report)
         prefix = name or src.stem
         for part, (path, n) in written.items():
             _echo(f"{prefix}_{part}\t{n} records\t{path}" + ("" if no_register else "\tregistered"))
+        joined = ", ".join(f"{n} by {k}" for k, n in report["joined"].items())
+        _echo(f"  {report['records']} records in {report['groups']} groups (joined: {joined}; "
+              f"largest group {report['largest_group']})")
+        _echo(f"  stratified {report['stratified']}")
+        _echo("  leak check, cross-part pairs: " + ", ".join(f"{k}: {v}" for k, v in report["leaks"].items()))
 
     @app.command("stats")
     def stats_cmd(

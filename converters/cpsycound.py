@@ -1,8 +1,9 @@
 """`cpsycound`: CPsyCounD `.txt` dialogues (blocks `来访者：` / `心理咨询师：`).
 
 Quirks of the upstream set handled here: UTF-8, UTF-8 with BOM or GB18030; lines without a
-speaker prefix continue the previous speaker; stage directions such as `（一个月后）` and the
-marker `（对话结束）` are removed; a trailing client turn is trimmed and counted; a file with
+speaker prefix continue the previous speaker; stage directions such as `（一个月后）`, the
+marker `（对话结束）` and narration such as `（后续咨询中，心理咨询师…）` are removed; inline
+speaker labels become turns (common.speech); a trailing client turn is trimmed and counted; a file with
 other speakers (妈妈, A/B...) is rejected with its reason. Topics come from an optional
 `topics.tsv` (file name TAB topic) beside the files.
 """
@@ -15,7 +16,7 @@ from pathlib import Path
 
 from hearme import io, schema
 from hearme.converters.base import Converter, Reject, register_converter
-from hearme.converters.common import ASSISTANT, USER, to_messages
+from hearme.converters.common import ASSISTANT, USER, speech, to_messages
 
 SPEAKERS = {"来访者": USER, "求助者": USER, "心理咨询师": ASSISTANT, "咨询师": ASSISTANT}
 _PREFIX = re.compile(r"^\s*(来访者|求助者|心理咨询师|咨询师)\s*[：:]\s*")
@@ -82,9 +83,10 @@ class CPsyCounDConverter(Converter):
         return self._topics[folder].get(path.name, "")
 
     def convert(self, raw: str, path: Path, position):
-        turns = parse_dialogue(raw, self.ctx.tally.note)
+        note = self.ctx.tally.note
+        turns = parse_dialogue(raw, note)
         if not turns:
             raise Reject("no 来访者：/心理咨询师： blocks found")
-        messages = to_messages(turns, note=self.ctx.tally.note, what="dialogue")
-        return [schema.make(messages, id=f"cpsycound/{path.stem}", source=self.source, lang="zh",
+        messages = to_messages([piece for r, t in turns for piece in speech(r, t, note, transcript=True)], note=note, what="dialogue")
+        return [schema.make(messages, id=f"cpsycound/{self.file_key(path)}", source=self.source, lang="zh",
                             topic=self.topic_for(path), license=self.license)]

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from hearme import io, schema
 from hearme.converters.base import Converter, Reject, register_converter
-from hearme.converters.common import ASSISTANT, USER, clean, to_messages
+from hearme.converters.common import ASSISTANT, USER, clean, speech, to_messages
 
 _PREFIX = re.compile(r"^\s*(求助者|来访者|支持者|心理咨询师|咨询师)\s*[：:]\s*")
 ROLE = {"求助者": USER, "来访者": USER, "支持者": ASSISTANT, "心理咨询师": ASSISTANT, "咨询师": ASSISTANT}
@@ -46,7 +46,8 @@ class CPsyCounEConverter(Converter):
                 raise Reject(f"utterance {i} has no 求助者：/支持者： prefix")
         if not turns:
             raise Reject("no utterances")
-        messages = to_messages([(r, t) for r, t in turns], note=self.ctx.tally.note)
+        note = self.ctx.tally.note
+        messages = to_messages([piece for r, t in turns for piece in speech(r, t, note)], note=note)
         topic = path.parent.name if path.parent.name else ""
         return [schema.make(messages, id=f"cpsycoune/{topic}/{path.stem}".replace(" ", "_"), source=self.source,
                             lang="zh", topic=topic, license=self.license)]

@@ -2,8 +2,9 @@
 
 Near duplicates are found with character 5-gram MinHash signatures computed for all records
 at once in numpy (datasketch's MinHash is the baseline in benchmarks/bench_converters.py),
-LSH banding for candidates, and an estimated Jaccard check against `threshold`. The first
-occurrence (input order) is kept; every removal says what it duplicates and how closely.
+LSH banding for candidates, and then the exact Jaccard of every candidate pair's 5-gram sets:
+nothing under `threshold` is removed. The first occurrence (input order) is kept; every
+removal says what it duplicates and how closely. `Corpus` is shared with the leak-free split.
 """
 
 from __future__ import annotations
@@ -53,20 +54,23 @@ def normalized_codes(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
     """All texts normalised at once: (concatenated uint32 code points, length of each text)."""
     global _TABLE
     if _TABLE is None:
-        _TABLE = _code_table()
+        _TABLE = _code_table().astype(np.uint16)  # 128 KB: stays in cache for the lookups
+        _TABLE[0xFFFF] = 0xFFFF  # stands for any character beyond the BMP (kept, put back below)
     n = len(texts)
     codes = np.frombuffer("".join(texts).encode("utf-32-le"), dtype=np.uint32)
     lengths = np.fromiter((len(t) for t in texts), dtype=np.int64, count=n)
-    if codes.size and codes.max() < 0x10000:
-        mapped = _TABLE[codes]
-    else:
-        bmp = codes < 0x10000
-        mapped = np.where(bmp, _TABLE[np.where(bmp, codes, 0)], codes)
+    astral = codes.size > 0 and codes.max() > 0xFFFF
+    mapped = _TABLE[np.minimum(codes, 0xFFFF) if astral else codes]
     keep = mapped != 0
-    kept_before = np.concatenate([[0], np.cumsum(keep)])  # kept characters before each position
-    bounds = np.cumsum(lengths)
-    new_lengths = (kept_before[bounds] - kept_before[bounds - lengths]).astype(np.int64)
-    return mapped[keep], new_lengths
+    out = mapped[keep].astype(np.uint32)
+    if astral or (out == 0xFFFF).any():  # emoji, rare CJK: kept as they are
+        out[out == 0xFFFF] = codes[(codes > 0xFFFF) | (codes == 0xFFFF)]
+    starts = np.cumsum(lengths) - lengths
+    new_lengths = np.zeros(n, dtype=np.int64)
+    some = lengths > 0
+    if some.any():
+        new_lengths[some] = np.add.reduceat(keep, starts[some], dtype=np.int64)
+    return out, new_lengths
 
 
 def normalize(text: str) -> str:
@@ -161,53 +165,184 @@ def _band_keys(sig: np.ndarray, bands: int) -> np.ndarray:
     return keys
 
 
-def dedup(records: list[schema.Record], *, threshold: float = 0.8, near: bool = True, on: str = "all",
-          num_perm: int = NUM_PERM, bands: int = BANDS, tally: io.Tally | None = None,
-          files: list[str] | None = None) -> tuple[list[schema.Record], list[dict]]:
-    """(kept records, removals). A removal: {id, source, reason, duplicate_of, source_of_kept, similarity}.
+def gram_set(codes: np.ndarray, k: int = SHINGLE) -> np.ndarray:
+    """Sorted unique 64-bit hashes of every character k-gram of one normalised text (all of them,
+    not the sample the signatures use); a text shorter than k is one gram."""
+    m = len(codes) - k + 1
+    if m <= 0:
+        return np.array([int.from_bytes(hashlib.blake2b(codes.tobytes(), digest_size=8).digest(), "little")],
+                        dtype=np.uint64)
+    h = codes[:m].astype(np.uint64)
+    for j in range(1, k):
+        h = h * np.uint64(1_000_003) + codes[j:j + m]
+    return np.unique(h)
 
-    `files` (parallel to records) names where each record came from, for the rejected side file.
-    """
-    tally = tally or io.Tally()
-    tally.read += len(records)
-    codes, lengths = normalized_codes([dialogue_text(r, on) for r in records])
-    ends = np.cumsum(lengths)
-    starts = ends - lengths
-    removed: dict[int, dict] = {}
-    first: dict[bytes, int] = {}
-    for i in range(len(records)):
-        key = hashlib.blake2b(codes[starts[i]:ends[i]].tobytes(), digest_size=16).digest()
-        j = first.setdefault(key, i)
-        if j != i:
-            removed[i] = {"reason": "exact", "of": j, "similarity": 1.0}
-    if near:
-        alive = np.array([i for i in range(len(records)) if i not in removed], dtype=np.int64)
-        if len(alive) == len(records):
-            sub_codes, sub_lengths = codes, lengths
-        else:
-            alive_mask = np.zeros(len(records), dtype=bool)
-            alive_mask[alive] = True
-            sub_codes, sub_lengths = codes[np.repeat(alive_mask, lengths)], lengths[alive]
-        sig = signatures(codes=sub_codes, lengths=sub_lengths, num_perm=num_perm)
-        alive = alive.tolist()
-        keys = _band_keys(sig, bands)
-        pos_of_dup: dict[int, tuple[int, float]] = {}
-        for key_row in keys:
+
+def jaccard(a: np.ndarray, b: np.ndarray) -> float:
+    """Exact Jaccard of two gram sets from gram_set."""
+    inter = len(np.intersect1d(a, b, assume_unique=True))
+    return inter / (len(a) + len(b) - inter) if len(a) + len(b) else 1.0
+
+
+class Corpus:
+    """Normalised texts of many records, with MinHash signatures (computed once), candidate pairs
+    and exact Jaccard on demand. dedup and the leak-free split share one (see `subset`)."""
+
+    def __init__(self, texts: list[str] | None = None, *, codes=None, lengths=None, sig=None):
+        if texts is not None:
+            codes, lengths = normalized_codes(texts)
+        self.codes, self.lengths = codes, lengths
+        self.ends = np.cumsum(self.lengths)
+        self.starts = self.ends - self.lengths
+        self._sig = sig
+        self._grams: dict[int, np.ndarray] = {}
+
+    def __len__(self) -> int:
+        return len(self.lengths)
+
+    @classmethod
+    def of_records(cls, records: list[schema.Record], on: str = "all") -> "Corpus":
+        return cls([dialogue_text(r, on) for r in records])
+
+    @classmethod
+    def concat(cls, parts: list) -> "Corpus":
+        """One corpus from parts in order: Corpus objects or (codes, lengths, signatures) tuples."""
+        parts = [(p.codes, p.lengths, p.signatures()) if isinstance(p, Corpus) else p for p in parts]
+        if not parts:
+            return cls([])
+        return cls(codes=np.concatenate([p[0] for p in parts]), lengths=np.concatenate([p[1] for p in parts]),
+                   sig=np.concatenate([p[2] for p in parts]))
+
+    def subset(self, index) -> "Corpus":
+        """The corpus of texts `index` (in that order), reusing the normalisation and signatures."""
+        index = np.asarray(index, dtype=np.int64)
+        mask = np.zeros(len(self), dtype=bool)
+        mask[index] = True
+        if not np.all(np.diff(index) > 0):
+            raise ValueError("subset needs increasing indices")
+        return Corpus(codes=self.codes[np.repeat(mask, self.lengths)], lengths=self.lengths[index],
+                      sig=None if self._sig is None else self._sig[index])
+
+    def signatures(self) -> np.ndarray:
+        if self._sig is None:
+            self._sig = signatures(codes=self.codes, lengths=self.lengths, num_perm=NUM_PERM)
+        return self._sig
+
+    def text_codes(self, i: int) -> np.ndarray:
+        return self.codes[self.starts[i]:self.ends[i]]
+
+    def exact_groups(self) -> dict[int, int]:
+        """{i: first j < i with the very same normalised text}: equal signatures and lengths first
+        (vectorised), then the texts themselves compared."""
+        sig = self.signatures()
+        rows = np.concatenate([sig, self.lengths[:, None].astype(np.uint64)], axis=1)
+        _, inverse, counts = np.unique(rows, axis=0, return_inverse=True, return_counts=True)
+        inverse = inverse.ravel()
+        dup_of: dict[int, int] = {}
+        firsts: dict[int, list[int]] = {}
+        for i in np.flatnonzero(counts[inverse] > 1).tolist():
+            seen = firsts.setdefault(int(inverse[i]), [])
+            text = self.text_codes(i)
+            for j in seen:
+                if np.array_equal(self.text_codes(j), text):
+                    dup_of[i] = j
+                    break
+            else:
+                seen.append(i)
+        return dup_of
+
+    def jaccard(self, i: int, j: int) -> float:
+        for x in (i, j):
+            if x not in self._grams:
+                self._grams[x] = gram_set(self.text_codes(x))
+        return jaccard(self._grams[i], self._grams[j])
+
+    def candidate_pairs(self, among: np.ndarray, min_estimate: float, bands: int = BANDS,
+                        max_bucket: int = 64) -> dict[tuple[int, int], float]:
+        """{(i, j): estimated Jaccard} for i < j in `among` that share an LSH band and whose MinHash
+        estimate reaches min_estimate. A large bucket (template-like texts) pairs each member with
+        its max_bucket predecessors only."""
+        among = np.asarray(among, dtype=np.int64)
+        if len(among) < 2:
+            return {}
+        sig = self.signatures()[among]
+        firsts, seconds = [], []
+        for key_row in _band_keys(sig, bands):
             order = np.argsort(key_row, kind="stable")
             sk = key_row[order]
             starts = np.flatnonzero(np.r_[True, sk[1:] != sk[:-1]])
             sizes = np.diff(np.r_[starts, len(sk)])
-            for s, size in zip(starts[sizes > 1], sizes[sizes > 1]):
-                members = np.sort(order[s:s + size])
-                head = members[0]
-                sims = (sig[members[1:]] == sig[head]).mean(axis=1)
-                for m, sim in zip(members[1:], sims):
-                    if sim >= threshold and (m not in pos_of_dup or pos_of_dup[m][1] < sim):
-                        pos_of_dup[int(m)] = (int(head), float(sim))
-        for m, (head, sim) in sorted(pos_of_dup.items()):
-            while head in pos_of_dup:  # point at a record that is kept
-                head = pos_of_dup[head][0]
-            removed[alive[m]] = {"reason": "near", "of": alive[head], "similarity": round(sim, 3)}
+            for size in np.unique(sizes[(sizes > 1) & (sizes <= max_bucket)]).tolist():
+                # every bucket of this size at once: a (buckets x size) matrix of members, all pairs
+                at = starts[sizes == size]
+                members = np.sort(order[at[:, None] + np.arange(size)[None, :]], axis=1)
+                i, j = np.triu_indices(size, 1)
+                firsts.append(members[:, i].ravel())
+                seconds.append(members[:, j].ravel())
+            for s, size in zip(starts[sizes > max_bucket], sizes[sizes > max_bucket]):
+                members = np.sort(order[s:s + size])  # template-like texts: max_bucket predecessors each
+                for t in range(1, len(members)):
+                    before = members[max(0, t - max_bucket):t]
+                    firsts.append(before)
+                    seconds.append(np.full(len(before), members[t]))
+        if not firsts:
+            return {}
+        a, b = np.concatenate(firsts), np.concatenate(seconds)
+        pairs = np.unique(np.stack([a, b], axis=1), axis=0) if len(a) else np.zeros((0, 2), dtype=np.int64)
+        sims = (sig[pairs[:, 0]] == sig[pairs[:, 1]]).mean(axis=1) if len(pairs) else np.zeros(0)
+        keep = sims >= min_estimate
+        return {(int(among[i]), int(among[j])): float(v) for (i, j), v in zip(pairs[keep].tolist(), sims[keep].tolist())}
+
+
+CANDIDATE_MARGIN = 0.2  # MinHash estimates this far under the threshold are still checked exactly
+
+
+def dedup(records: list[schema.Record], *, threshold: float = 0.8, near: bool = True, on: str = "all",
+          bands: int = BANDS, tally: io.Tally | None = None, files: list[str] | None = None,
+          stats: dict | None = None, corpus: Corpus | None = None) -> tuple[list[schema.Record], list[dict]]:
+    """(kept records, removals). A removal: {id, source, reason, duplicate_of, source_of_kept, similarity}.
+
+    Near duplicates: MinHash/LSH finds candidate pairs, and every pair is checked with the exact
+    Jaccard of its 5-gram sets before anything is removed, against a record that is kept.
+    `files` (parallel to records) names where each record came from, for the rejected side file;
+    `stats`, if given, receives the candidate and verification counts and `kept_index`; `corpus`,
+    if given, is the Corpus of these records' dialogue texts (then shared with the split)."""
+    from hearme.converters.base import gc_paused
+
+    with gc_paused():
+        return _dedup(records, threshold, near, on, bands, tally or io.Tally(), files, stats, corpus)
+
+
+def _dedup(records, threshold, near, on, bands, tally, files, stats, corpus):
+    tally.read += len(records)
+    corpus = corpus if corpus is not None else Corpus([dialogue_text(r, on) for r in records])
+    removed: dict[int, dict] = {i: {"reason": "exact", "of": j, "similarity": 1.0}
+                                for i, j in corpus.exact_groups().items()}
+    checked = below = 0
+    if near:
+        alive = np.array([i for i in range(len(records)) if i not in removed], dtype=np.int64)
+        pairs = corpus.candidate_pairs(alive, threshold - CANDIDATE_MARGIN, bands)
+        by_later: dict[int, list[int]] = {}
+        for i, j in pairs:
+            by_later.setdefault(j, []).append(i)
+        for j in sorted(by_later):  # input order: the earlier record of a pair is kept if it still is
+            best, best_sim = None, 0.0
+            for i in sorted(by_later[j]):
+                if i in removed:
+                    continue
+                sim = corpus.jaccard(i, j)
+                checked += 1
+                if sim >= threshold and sim > best_sim:
+                    best, best_sim = i, sim
+                elif sim < threshold:
+                    below += 1
+            if best is not None:
+                removed[j] = {"reason": "near", "of": best, "similarity": round(best_sim, 3)}
+    if stats is not None:
+        stats.update(candidates_checked=checked, candidates_below_threshold=below,
+                     removed_near=sum(r["reason"] == "near" for r in removed.values()),
+                     removed_below_threshold=sum(r["similarity"] < threshold for r in removed.values()),
+                     kept_index=[i for i in range(len(records)) if i not in removed])
     kept, removals = [], []
     for i, rec in enumerate(records):
         if i not in removed:
@@ -219,7 +354,7 @@ def dedup(records: list[schema.Record], *, threshold: float = 0.8, near: bool = 
                "duplicate_of": other.get("id"), "source_of_kept": other.get("source"),
                "similarity": info["similarity"]}
         removals.append(row)
-        what = "exact duplicate" if info["reason"] == "exact" else f"near duplicate (Jaccard ~{info['similarity']:.2f})"
+        what = "exact duplicate" if info["reason"] == "exact" else f"near duplicate (Jaccard {info['similarity']:.2f})"
         tally.reject(files[i] if files else None, f"record {rec.get('id')}", f"{what} of {other.get('id')} ({other.get('source')})", rec)
         tally.note(f"{info['reason']} duplicate {rec.get('source')}")
     tally.written += len(kept)

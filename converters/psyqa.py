@@ -13,7 +13,7 @@ from pathlib import Path
 
 from hearme import io, schema
 from hearme.converters.base import Converter, Reject, register_converter
-from hearme.converters.common import clean, need_text
+from hearme.converters.common import ASSISTANT, USER, clean, need_text, speech, to_messages
 
 LICENSE = "PsyQA (non-commercial, no redistribution)"
 ASKER = r"(?:楼主大人|楼主|题主|楼楼|提问者|提问的朋友|(?<![A-Za-z])(?:lz|LZ)(?![A-Za-z]))"
@@ -67,10 +67,10 @@ class PsyQAConverter(Converter):
     unit_name = "answer"
 
     def units(self, path: Path):
-        if path.suffix == ".jsonl":
-            items = ((f"line {n}", obj if err is None else _BadQuestion(err, None)) for n, obj, err in io.iter_jsonl(path))
+        kind, data = io.read_json_or_lines(path)  # by content, not by the file name
+        if kind == "jsonl":
+            items = ((f"line {n}", obj if err is None else _BadQuestion(err, None)) for n, obj, err in data)
         else:
-            data = io.read_json(path)
             if isinstance(data, dict) and "answers" in data:
                 data = [data]
             if not isinstance(data, list):
@@ -114,8 +114,9 @@ class PsyQAConverter(Converter):
             raise Reject(f"answer {k} is empty after the forum clean-up")
         qid = q.get("questionID", q.get("question_id"))
         qid = str(qid) if isinstance(qid, (str, int)) and not isinstance(qid, bool) else \
-            f"{path.stem}-{str(position).split()[1]}"
-        return [schema.make([{"role": "user", "content": user}, {"role": "assistant", "content": answer}],
-                            id=f"psyqa/{qid}/a{k}", group=f"psyqa/{qid}", source=self.source, lang="zh",
+            f"{self.file_key(path)}-{str(position).split()[1]}"
+        note = self.ctx.tally.note
+        messages = to_messages(speech(USER, user, note) + speech(ASSISTANT, answer, note), note=note)
+        return [schema.make(messages, id=f"psyqa/{qid}/a{k}", group=f"psyqa/{qid}", source=self.source, lang="zh",
                             topic=topic_of(q.get("keywords")), license=LICENSE,
                             keywords=",".join(_KEYWORD_SPLIT.split(q["keywords"])) if isinstance(q.get("keywords"), str) else None)]

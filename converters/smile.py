@@ -1,7 +1,13 @@
 """`smile`: SMILE `data/<id>.json` dialogues, lists of `{"role": "client"|"counselor", "content"}`.
 
-Repeated roles are merged; a dialogue without a counselor turn is rejected; a trailing
-client turn is trimmed and counted.
+Repeated roles are merged; a message holding the rest of the dialogue with `求助者：`/`支持者：`
+labels is split into turns; a dialogue without a counselor turn is rejected; a trailing client
+turn (also an empty one) is trimmed and counted.
+
+SMILE rewrote PsyQA answers into dialogues (file i is, in order, one of PsyQA's answers), and
+its first client turn starts with the PsyQA question. Given your own PsyQA copy (`psyqa` option,
+`--psyqa` on the command line), each dialogue gets its question's id as `group` (so that all
+rewrites of one question stay in one split part) and its first keyword as `topic`.
 """
 
 from __future__ import annotations
@@ -10,8 +16,9 @@ from pathlib import Path
 
 from hearme import io, schema
 from hearme.converters.base import Converter, Reject, register_converter
-from hearme.converters.common import ASSISTANT, USER, need_text, to_messages
+from hearme.converters.common import ASSISTANT, USER, need_texts, speech_turns, to_messages
 
+ORIGIN_KEY = 8  # normalised characters of a PsyQA title used to look it up
 ROLE = {"client": USER, "counselor": ASSISTANT, "user": USER, "assistant": ASSISTANT,
         "seeker": USER, "supporter": ASSISTANT}
 
@@ -26,20 +33,63 @@ class SmileConverter(Converter):
     def units(self, path: Path):
         yield "file", io.read_json(path)
 
+    def _origins(self) -> dict[str, list[tuple[str, str, str]]] | None:
+        """PsyQA questions by the first characters of their normalised title: [(title, id, topic)]."""
+        if not self.ctx.options.get("psyqa"):
+            return None
+        if getattr(self, "_index", None) is None:
+            from hearme.converters.dedup import normalize
+            from hearme.converters.psyqa import topic_of
+
+            kind, data = io.read_json_or_lines(self.ctx.options["psyqa"])
+            questions = [q for _, q, _ in data] if kind == "jsonl" else data if isinstance(data, list) else [data]
+            self._index = {}
+            for i, q in enumerate(questions):
+                if isinstance(q, dict) and isinstance(q.get("question"), str) and normalize(q["question"]):
+                    title = normalize(q["question"])
+                    qid = q.get("questionID", q.get("question_id", i))
+                    self._index.setdefault(title[:ORIGIN_KEY], []).append((title, str(qid), topic_of(q.get("keywords"))))
+        return self._index
+
+    def _origin(self, opening: str):
+        index = self._origins()
+        if index is None:
+            return None
+        from hearme.converters.dedup import normalize
+
+        text = normalize(opening)
+        candidates = [c for k in range(1, ORIGIN_KEY + 1) for c in index.get(text[:k], ())]  # short titles too
+        for title, qid, topic in sorted(candidates, key=lambda c: -len(c[0])):  # the longest title that fits
+            if text.startswith(title):
+                self.ctx.tally.note("PsyQA origin found")
+                return qid, topic
+        self.ctx.tally.note("PsyQA origin not found")
+        return None
+
     def convert(self, raw, path: Path, position):
         if isinstance(raw, dict) and isinstance(raw.get("dialog", raw.get("dialogue")), list):
             raw = raw.get("dialog", raw.get("dialogue"))
         if not isinstance(raw, list):
             raise Reject(f"expected a JSON list of {{role, content}} turns, got {type(raw).__name__}")
-        turns = []
+        note = self.ctx.tally.note
+        roles, contents = [], []
         for i, turn in enumerate(raw):
             if not isinstance(turn, dict):
                 raise Reject(f"turn {i} is {type(turn).__name__}, expected an object")
-            role = turn.get("role")
-            if role not in ROLE:
-                raise Reject(f"turn {i} has role {role!r}; expected client or counselor")
-            turns.append((ROLE[role], need_text(turn.get("content"), f"turn {i} content")))
+            role = ROLE.get(turn.get("role"))
+            if role is None:
+                raise Reject(f"turn {i} has role {turn.get('role')!r}; expected client or counselor")
+            roles.append(role)
+            contents.append(turn.get("content"))
+        last = contents[-1] if contents else None
+        if roles and roles[-1] == USER and isinstance(last, str) and not last.strip():
+            note("trailing client turn trimmed")  # an empty last client turn, trimmed like any other
+            roles, contents = roles[:-1], contents[:-1]
+        turns = speech_turns(list(zip(roles, need_texts(contents, "turn {} content"))), note)
         if not any(r == ASSISTANT for r, _ in turns):
             raise Reject("dialogue has no counselor turn")
-        messages = to_messages(turns, note=self.ctx.tally.note)
-        return [schema.make(messages, id=f"smile/{path.stem}", source=self.source, lang="zh", license=self.license)]
+        messages = to_messages(turns, note=note)
+        origin = self._origin(messages[0]["content"]) if self.ctx.options.get("psyqa") else None
+        return [schema.make(messages, id=f"smile/{self.file_key(path)}", source=self.source, lang="zh",
+                            license=self.license, topic=origin[1] if origin else "",
+                            group=f"psyqa/{origin[0]}" if origin else None)]

@@ -359,7 +359,8 @@ ENCODINGS = ("utf-8-sig", "gb18030")
 def read_text(path, encodings: Iterable[str] = ENCODINGS) -> tuple[str, str]:
     """Read text, detecting UTF-8 (with or without BOM) or GB18030. Returns (text, encoding)."""
     try:
-        raw = Path(path).read_bytes()
+        with open(path, "rb") as fh:
+            raw = fh.read()
     except OSError as e:
         raise InputError(path, "", f"cannot read: {os_reason(e)}") from None
     except MemoryError:
@@ -401,6 +402,10 @@ def read_json(path) -> Any:
 def iter_jsonl(path) -> Iterator[tuple[int, Any, str | None]]:
     """Yield (line number, object or None, error or None) for each non-blank line."""
     text, _ = read_text(path)
+    yield from _parse_lines(text)
+
+
+def _parse_lines(text: str) -> Iterator[tuple[int, Any, str | None]]:
     # Lines end at "\n" only: U+2028, U+0085, \x0c... are valid inside JSON strings (str.splitlines cuts there).
     lines = text.split("\n") if "\n" in text or "\r" not in text else text.split("\r")
     for lineno, line in enumerate(lines, 1):
@@ -455,20 +460,48 @@ def _where(where: str, key: Any) -> str:
     return f"{where} {key}".strip() if where else str(key)
 
 
+def read_json_or_lines(path) -> tuple[str, Any]:
+    """("json", document) or ("jsonl", [(line number, object or None, error or None), ...]).
+
+    Told apart by content, not by the file name: a JSON array saved as .jsonl is still an array,
+    and JSON Lines saved as .json are still lines."""
+    text, _ = read_text(path)
+    try:
+        doc = json.loads(text)
+        if isinstance(doc, list) or Path(path).suffix.lower() != ".jsonl":
+            return "json", doc
+    except json.JSONDecodeError as e:
+        first = text.lstrip().split("\n", 1)[0]
+        if e.msg != "Extra data" and not _parses(first) and Path(path).suffix.lower() != ".jsonl":
+            raise InputError(path, f"line {e.lineno} column {e.colno}", _json_problem(e)) from None
+    except (RecursionError, ValueError, MemoryError) as e:
+        if Path(path).suffix.lower() != ".jsonl":
+            raise InputError(path, "", _json_problem(e)) from None
+    return "jsonl", list(_parse_lines(text))
+
+
+def _parses(line: str) -> bool:
+    try:
+        json.loads(line)
+        return True
+    except (ValueError, RecursionError, MemoryError):
+        return False
+
+
 def read_items(path) -> list[tuple[str, Any]]:
-    """(position, raw object) for each item of a .json array or .jsonl file, unvalidated."""
+    """(position, raw object) for each item of a JSON array or JSON Lines file (by content), unvalidated."""
     path = Path(path)
     if not path.exists():
         raise InputError(path, "", "no such file")
     finish_commit(path)  # an output whose writer was killed mid-commit is completed first
-    if path.suffix == ".jsonl":
+    kind, data = read_json_or_lines(path)
+    if kind == "jsonl":
         items = []
-        for lineno, obj, err in iter_jsonl(path):
+        for lineno, obj, err in data:
             if err:
                 raise InputError(path, f"line {lineno}", err)
             items.append((f"line {lineno}", obj))
     else:
-        data = read_json(path)
         if isinstance(data, dict) and ("messages" in data or "conversations" in data):
             data = [data]
         if not isinstance(data, list):

@@ -10,6 +10,8 @@ record it rejects would otherwise be skipped silently at training time.
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from typing import Any
 
 Record = dict[str, Any]
@@ -17,6 +19,40 @@ Record = dict[str, Any]
 ROLES = ("system", "user", "assistant")
 SHAREGPT_ROLE = {"system": "system", "user": "human", "assistant": "gpt"}
 FROM_SHAREGPT = {v: k for k, v in SHAREGPT_ROLE.items()}
+
+
+# Characters that draw nothing: format controls (zero-width, bidi, BOM, soft hyphen, invisible
+# operators, tags) and blank-looking fillers. Text made only of these and whitespace is empty.
+INVISIBLE = ("\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180e\u200b-\u200f\u202a-\u202e\u2060-\u206f"
+             "\u2800\u3164\ufe00-\ufe0f\ufeff\uffa0\ufff9-\ufffb\U000e0001-\U000e007f")
+_VISIBLE = re.compile(f"[^\\s{INVISIBLE}]")
+# Removed by normalize_text: everything invisible except the joiner inside emoji sequences
+# (U+200D between two non-letters) and variation selectors (they pick an emoji's look).
+_STRIP = re.compile("[\u00ad\u061c\u180e\u200b\u200c\u200e\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f"
+                    "\ufeff\ufff9-\ufffb]|(?<=\\w)\u200d|\u200d(?=\\w)|^\u200d|\u200d$")
+_ODD = re.compile("[\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u206f\ufeff\ufff9-\ufffb]")
+
+
+def has_text(text: str) -> bool:
+    """True if the text shows something: not only whitespace, format or filler characters."""
+    first = text[:1]
+    if "\u3400" <= first <= "\u9fff":  # starts with a CJK character: shows something
+        return True
+    return _VISIBLE.search(text) is not None
+
+
+def needs_normalizing(text: str) -> bool:
+    """True if normalize_text would change the text."""
+    return _ODD.search(text) is not None or not unicodedata.is_normalized("NFC", text)
+
+
+def normalize_text(text: str) -> str:
+    """NFC, without zero-width, bidi and BOM characters inside words (emoji joiners kept)."""
+    if _ODD.search(text):
+        text = _STRIP.sub("", text)
+    if not unicodedata.is_normalized("NFC", text):
+        text = unicodedata.normalize("NFC", text)
+    return text
 
 
 class InvalidRecord(ValueError):
@@ -38,8 +74,9 @@ def validate(record: Any) -> Record:
             raise InvalidRecord(f"message {i} has role {role!r}; expected one of {', '.join(ROLES)}")
         if not isinstance(content, str):
             raise InvalidRecord(f"message {i} ({role}) content is {type(content).__name__}, expected text")
-        if not content.strip():
-            raise InvalidRecord(f"message {i} ({role}) is empty")
+        if not has_text(content):
+            raise InvalidRecord(f"message {i} ({role}) is empty" + (" (only invisible or format characters)"
+                                                                       if content.strip() else ""))
     turns = msgs[1:] if msgs[0]["role"] == "system" else msgs
     if not turns:
         raise InvalidRecord("only a system message, no dialogue")
@@ -58,10 +95,18 @@ def validate(record: Any) -> Record:
 
 def make(messages: list[dict], *, id: str, source: str, lang: str = "zh", topic: str = "",
          system: str | None = None, **meta: Any) -> Record:
-    """Build a record; `system`, if given, becomes the leading system message."""
-    msgs = [{"role": m["role"], "content": m["content"]} for m in messages]
+    """Build a record; `system`, if given, becomes the leading system message. Text is normalised
+    (normalize_text) and a message left empty stays empty, for validate to reject."""
+    texts = [m["content"] for m in messages]
+    if all(isinstance(t, str) for t in texts):
+        joined = "".join(texts)
+        if _ODD.search(joined) or not unicodedata.is_normalized("NFC", joined):
+            texts = [normalize_text(t) for t in texts]
+    else:
+        texts = [normalize_text(t) if isinstance(t, str) else t for t in texts]
+    msgs = [{"role": m["role"], "content": t} for m, t in zip(messages, texts)]
     if system and (not msgs or msgs[0]["role"] != "system"):
-        msgs.insert(0, {"role": "system", "content": system})
+        msgs.insert(0, {"role": "system", "content": normalize_text(system)})
     rec: Record = {"messages": msgs, "id": str(id), "source": str(source), "lang": str(lang), "topic": str(topic or "")}
     for k, v in meta.items():
         if v is not None:

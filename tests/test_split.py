@@ -72,7 +72,7 @@ def test_kfold_partitions_every_record_once():
 
 
 def test_singleton_strata_still_fill_every_part():
-    recs = [{"messages": [{"role": "user", "content": "x"}, {"role": "assistant", "content": "y"}], "id": f"r{i}",
+    recs = [{"messages": [{"role": "user", "content": f"x{i}"}, {"role": "assistant", "content": "y"}], "id": f"r{i}",
              "source": "s", "lang": "zh", "topic": f"topic{i}"} for i in range(40)]
     parts = split_records(recs, ratios="70/15/15")
     assert [len(p) for p in parts.values()] == [28, 6, 6]
