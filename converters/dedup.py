@@ -186,50 +186,74 @@ def jaccard(a: np.ndarray, b: np.ndarray) -> float:
 
 class Corpus:
     """Normalised texts of many records, with MinHash signatures (computed once), candidate pairs
-    and exact Jaccard on demand. dedup and the leak-free split share one (see `subset`)."""
+    and exact Jaccard on demand. dedup and the leak-free split share one (see `subset`).
 
-    def __init__(self, texts: list[str] | None = None, *, codes=None, lengths=None, sig=None):
+    Built from texts (normalised at once), or from the `records` whose lengths and signatures
+    are given (e.g. made in conversion workers): then a text is normalised again only when it is
+    compared, which few are, and no copy of all the text is kept or sent between processes."""
+
+    def __init__(self, texts: list[str] | None = None, *, codes=None, lengths=None, sig=None,
+                 records: list[schema.Record] | None = None, on: str = "all"):
         if texts is not None:
             codes, lengths = normalized_codes(texts)
+        elif codes is None and lengths is None and records is not None:
+            codes, lengths = normalized_codes([dialogue_text(r, on) for r in records])
         self.codes, self.lengths = codes, lengths
+        self.records, self.on = records, on
         self.ends = np.cumsum(self.lengths)
         self.starts = self.ends - self.lengths
         self._sig = sig
         self._grams: dict[int, np.ndarray] = {}
+        self._texts: dict[int, np.ndarray] = {}
 
     def __len__(self) -> int:
         return len(self.lengths)
 
     @classmethod
     def of_records(cls, records: list[schema.Record], on: str = "all") -> "Corpus":
-        return cls([dialogue_text(r, on) for r in records])
+        return cls(records=records, on=on)
 
     @classmethod
-    def concat(cls, parts: list) -> "Corpus":
-        """One corpus from parts in order: Corpus objects or (codes, lengths, signatures) tuples."""
-        parts = [(p.codes, p.lengths, p.signatures()) if isinstance(p, Corpus) else p for p in parts]
+    def concat(cls, parts: list["Corpus"]) -> "Corpus":
+        """One corpus from parts in order (of records: lazily, without copying their text)."""
         if not parts:
             return cls([])
-        return cls(codes=np.concatenate([p[0] for p in parts]), lengths=np.concatenate([p[1] for p in parts]),
-                   sig=np.concatenate([p[2] for p in parts]))
+        lengths = np.concatenate([p.lengths for p in parts])
+        sig = np.concatenate([p.signatures() for p in parts])
+        if all(p.records is not None and p.on == parts[0].on for p in parts):
+            return cls(lengths=lengths, sig=sig, records=[r for p in parts for r in p.records], on=parts[0].on)
+        return cls(codes=np.concatenate([p.all_codes() for p in parts]), lengths=lengths, sig=sig)
 
     def subset(self, index) -> "Corpus":
         """The corpus of texts `index` (in that order), reusing the normalisation and signatures."""
         index = np.asarray(index, dtype=np.int64)
-        mask = np.zeros(len(self), dtype=bool)
-        mask[index] = True
         if not np.all(np.diff(index) > 0):
             raise ValueError("subset needs increasing indices")
-        return Corpus(codes=self.codes[np.repeat(mask, self.lengths)], lengths=self.lengths[index],
-                      sig=None if self._sig is None else self._sig[index])
+        sig = None if self._sig is None else self._sig[index]
+        if self.records is not None:
+            return Corpus(lengths=self.lengths[index], sig=sig, records=[self.records[i] for i in index.tolist()],
+                          on=self.on)
+        mask = np.zeros(len(self), dtype=bool)
+        mask[index] = True
+        return Corpus(codes=self.codes[np.repeat(mask, self.lengths)], lengths=self.lengths[index], sig=sig)
+
+    def all_codes(self) -> np.ndarray:
+        """The normalised code points of all texts, concatenated."""
+        if self.codes is None:
+            self.codes, _ = normalized_codes([dialogue_text(r, self.on) for r in self.records])
+        return self.codes
 
     def signatures(self) -> np.ndarray:
         if self._sig is None:
-            self._sig = signatures(codes=self.codes, lengths=self.lengths, num_perm=NUM_PERM)
+            self._sig = signatures(codes=self.all_codes(), lengths=self.lengths, num_perm=NUM_PERM)
         return self._sig
 
     def text_codes(self, i: int) -> np.ndarray:
-        return self.codes[self.starts[i]:self.ends[i]]
+        if self.codes is not None:
+            return self.codes[self.starts[i]:self.ends[i]]
+        if i not in self._texts:
+            self._texts[i] = normalized_codes([dialogue_text(self.records[i], self.on)])[0]
+        return self._texts[i]
 
     def exact_groups(self) -> dict[int, int]:
         """{i: first j < i with the very same normalised text}: equal signatures and lengths first

@@ -425,6 +425,8 @@ _SURROGATE = re.compile(r"[\ud800-\udfff]")
 def unencodable(obj: Any) -> str | None:
     """Where `obj` holds text that cannot be written as UTF-8 (a lone surrogate such as the JSON
     escape "\\ud800"), e.g. "message 1 content: U+D800"; None when all of it can be written."""
+    if _record_encodable(obj):  # the common case, tested at once; the walk below names the place
+        return None
     stack: list[tuple[str, Any]] = [("", obj)]
     while stack:
         where, item = stack.pop()
@@ -440,6 +442,32 @@ def unencodable(obj: Any) -> str | None:
         elif isinstance(item, (list, tuple)):
             stack.extend((_where(where, i), v) for i, v in enumerate(item))
     return None
+
+
+def _record_encodable(obj: Any) -> bool:
+    """True if `obj` is record-shaped (a dict of text, None and lists of dicts of text) and all its
+    text encodes as UTF-8; False means "walk it" (anything else, or a lone surrogate)."""
+    if type(obj) is not dict:
+        return False
+    parts = []
+    for key, value in obj.items():
+        if type(key) is not str:
+            return False
+        parts.append(key)
+        if type(value) is str:
+            parts.append(value)
+        elif type(value) is list:
+            for item in value:
+                if type(item) is not dict:
+                    return False
+                for k, v in item.items():
+                    if type(k) is not str or type(v) is not str:
+                        return False
+                    parts.append(k)
+                    parts.append(v)
+        elif value is not None:
+            return False
+    return _surrogate("".join(parts)) is None
 
 
 def _surrogate(text: str) -> str | None:
