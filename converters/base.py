@@ -290,12 +290,10 @@ def _run(fmt: str, inputs, *, scrub: bool, progress: bool, workers: int | None, 
 
 
 def _corpus_part(records: list[schema.Record]) -> tuple:
-    """(lengths, signatures) of the records' normalised dialogue texts: what dedup.Corpus keeps of
-    them (a text is normalised again only when compared)."""
-    from hearme.converters.dedup import Corpus
+    """(lengths, signatures) of the records' normalised dialogue texts: what dedup.Corpus keeps of them."""
+    from hearme.converters.dedup import dialogue_text, sketch
 
-    part = Corpus.of_records(records)
-    return part.lengths, part.signatures()
+    return sketch([dialogue_text(r) for r in records])
 
 
 def _unique_ids(records: list[schema.Record], tally: io.Tally) -> None:

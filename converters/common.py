@@ -20,8 +20,8 @@ _NEEDS_CLEAN = re.compile(r"[\r\t\u3000\ufeff]| [ \n]|\n[ \n]")
 
 def _needs_clean(text: str) -> bool:
     """_NEEDS_CLEAN.search, with fast substring tests first (most text has none of these)."""
-    return ("\r" in text or "\t" in text or "\u3000" in text or "\ufeff" in text or "  " in text or " \n" in text
-            or "\n " in text or "\n\n" in text)
+    return ("\r" in text or "\t" in text or "\u3000" in text or "\ufeff" in text or "\n\n" in text
+            or (" " in text and ("  " in text or " \n" in text or "\n " in text)))
 
 
 def clean(text: Any) -> str:
@@ -40,7 +40,7 @@ def clean(text: Any) -> str:
 def need_texts(values: list[Any], what: str) -> list[str]:
     """need_text for every field of one dialogue (`what` has a {} for the index), with one check of
     the whole dialogue for the common case of text that needs no clean-up."""
-    if all(type(v) is str for v in values):
+    if all([type(v) is str for v in values]):
         joined = "\n".join(values)
         if not _needs_clean(joined) and not schema_odd(joined):
             texts = [v.strip() for v in values]

@@ -56,20 +56,15 @@ def normalized_codes(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
     if _TABLE is None:
         _TABLE = _code_table().astype(np.uint16)  # 128 KB: stays in cache for the lookups
         _TABLE[0xFFFF] = 0xFFFF  # stands for any character beyond the BMP (kept, put back below)
-    n = len(texts)
     codes = np.frombuffer("".join(texts).encode("utf-32-le"), dtype=np.uint32)
-    lengths = np.fromiter((len(t) for t in texts), dtype=np.int64, count=n)
-    astral = codes.size > 0 and codes.max() > 0xFFFF
-    mapped = _TABLE[np.minimum(codes, 0xFFFF) if astral else codes]
-    keep = mapped != 0
-    out = mapped[keep].astype(np.uint32)
-    if astral or (out == 0xFFFF).any():  # emoji, rare CJK: kept as they are
-        out[out == 0xFFFF] = codes[(codes > 0xFFFF) | (codes == 0xFFFF)]
-    starts = np.cumsum(lengths) - lengths
-    new_lengths = np.zeros(n, dtype=np.int64)
-    some = lengths > 0
-    if some.any():
-        new_lengths[some] = np.add.reduceat(keep, starts[some], dtype=np.int64)
+    lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
+    mapped = _TABLE.take(codes, mode="clip")  # code points beyond the BMP read entry 0xFFFF
+    kept = np.flatnonzero(mapped)
+    out = mapped[kept].astype(np.uint32)
+    beyond = np.flatnonzero(out == 0xFFFF)
+    if len(beyond):  # emoji, rare CJK: kept as they are
+        out[beyond] = codes[kept[beyond]]
+    new_lengths = np.diff(np.searchsorted(kept, np.cumsum(lengths)), prepend=0)  # kept characters per text
     return out, new_lengths
 
 
@@ -85,7 +80,7 @@ def dialogue_text(record: schema.Record, on: str = "all") -> str:
     return "\u241e".join(m["content"] for m in turns if on == "all" or m["role"] == on)
 
 
-CHUNK = 1 << 20  # code points per batch: temporaries stay in cache
+CHUNK = 1 << 17  # code points per batch: temporaries stay in cache (measured best of 2^16..2^21)
 
 
 def signatures(texts: list[str] | None = None, num_perm: int = NUM_PERM, k: int = SHINGLE, seed: int = 1, *,
@@ -114,6 +109,23 @@ def signatures(texts: list[str] | None = None, num_perm: int = NUM_PERM, k: int 
     return sig
 
 
+def sketch(texts: list[str], num_perm: int = NUM_PERM) -> tuple[np.ndarray, np.ndarray]:
+    """(normalised lengths, MinHash signatures) of texts, normalised in batches of about CHUNK
+    characters that stay in cache; the normalised text itself is not kept."""
+    lengths, sigs = [np.zeros(0, dtype=np.int64)], [np.zeros((0, num_perm), dtype=np.uint64)]
+    first = 0
+    while first < len(texts):
+        size, last = 0, first
+        while last < len(texts) and (size < CHUNK or last == first):
+            size += len(texts[last])
+            last += 1
+        codes, n = normalized_codes(texts[first:last])
+        lengths.append(n)
+        sigs.append(signatures(codes=codes, lengths=n, num_perm=num_perm))
+        first = last
+    return np.concatenate(lengths), np.concatenate(sigs)
+
+
 def _batch_signatures(codes: np.ndarray, lengths: np.ndarray, a: np.ndarray, b: np.ndarray, k: int) -> np.ndarray:
     n, num_perm = len(lengths), len(a)
     sig = np.full((n, num_perm), np.iinfo(np.uint64).max, dtype=np.uint64)
@@ -134,8 +146,9 @@ def _batch_signatures(codes: np.ndarray, lengths: np.ndarray, a: np.ndarray, b: 
     valid[tail[(tail >= 0) & (tail < m)]] = False
     valid &= ((h & np.uint64(SAMPLE_MOD - 1)) == 0) | np.repeat(lengths < SAMPLE_FROM, lengths)[:m]
     # Texts with no sampled gram (shorter than k) use their whole text as one gram.
-    has = np.bincount(owner[valid], minlength=n) > 0
-    h, owner = h[valid], owner[valid]
+    chosen = np.flatnonzero(valid)
+    h, owner = h[chosen], owner[chosen]
+    has = np.bincount(owner, minlength=n) > 0
     short = np.flatnonzero(~has)
     if len(short):
         starts = ends - lengths
@@ -188,16 +201,16 @@ class Corpus:
     """Normalised texts of many records, with MinHash signatures (computed once), candidate pairs
     and exact Jaccard on demand. dedup and the leak-free split share one (see `subset`).
 
-    Built from texts (normalised at once), or from the `records` whose lengths and signatures
-    are given (e.g. made in conversion workers): then a text is normalised again only when it is
-    compared, which few are, and no copy of all the text is kept or sent between processes."""
+    Built from texts (normalised at once), or from `records`: then only the lengths and signatures
+    are made (see `sketch`), or given (made in the conversion workers), and a text is normalised
+    again when it is compared, which few are; no copy of all the text is kept or sent between processes."""
 
     def __init__(self, texts: list[str] | None = None, *, codes=None, lengths=None, sig=None,
                  records: list[schema.Record] | None = None, on: str = "all"):
         if texts is not None:
             codes, lengths = normalized_codes(texts)
         elif codes is None and lengths is None and records is not None:
-            codes, lengths = normalized_codes([dialogue_text(r, on) for r in records])
+            lengths, sig = sketch([dialogue_text(r, on) for r in records])
         self.codes, self.lengths = codes, lengths
         self.records, self.on = records, on
         self.ends = np.cumsum(self.lengths)

@@ -449,25 +449,17 @@ def _record_encodable(obj: Any) -> bool:
     text encodes as UTF-8; False means "walk it" (anything else, or a lone surrogate)."""
     if type(obj) is not dict:
         return False
-    parts = []
-    for key, value in obj.items():
-        if type(key) is not str:
-            return False
-        parts.append(key)
-        if type(value) is str:
-            parts.append(value)
-        elif type(value) is list:
-            for item in value:
-                if type(item) is not dict:
-                    return False
-                for k, v in item.items():
-                    if type(k) is not str or type(v) is not str:
-                        return False
-                    parts.append(k)
-                    parts.append(v)
-        elif value is not None:
-            return False
-    return _surrogate("".join(parts)) is None
+    texts = list(obj)
+    try:
+        for value in obj.values():
+            if type(value) is list:
+                texts += [k for item in value for k in item.keys()]
+                texts += [v for item in value for v in item.values()]
+            elif value is not None:
+                texts.append(value)
+        return _surrogate("".join(texts)) is None  # join refuses anything but text
+    except (AttributeError, TypeError):
+        return False
 
 
 def _surrogate(text: str) -> str | None:
