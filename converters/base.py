@@ -174,7 +174,9 @@ def _walk(root: Path, suffixes: tuple[str, ...], exclude: set[tuple[int, int]]) 
                 found.append((path, None))
             else:
                 found.append((path, _link_problem(path) or "not a regular file"))
-    return sorted(found, key=lambda f: f[0].parts)  # Path order, without a Path comparison per step
+    # Path order (part by part), compared as plain strings: "/" becomes "\x00", which sorts before any
+    # character a part can hold (every path here starts with the same root).
+    return sorted(found, key=lambda f: str(f[0]).replace("/", "\x00"))
 
 
 def file_keys(paths: Iterable[Path]) -> dict[Path, str]:
@@ -310,7 +312,7 @@ def _unique_ids(records: list[schema.Record], tally: io.Tally) -> None:
         seen.add(rid)
 
 
-_WORKER: tuple | None = None  # (converter, named, scrub) inherited by forked workers
+_WORKER: tuple | None = None  # (converter, files, named, scrub, corpus) inherited by forked workers
 
 
 def _run_parallel(conv: Converter, files, named, scrub: bool, workers: int, progress: bool, fmt: str,
@@ -320,13 +322,17 @@ def _run_parallel(conv: Converter, files, named, scrub: bool, workers: int, prog
     import multiprocessing
 
     global _WORKER
-    chunk = max(64, len(files) // (workers * 16))
-    chunks = [files[i:i + chunk] for i in range(0, len(files), chunk)]
-    _WORKER = (conv, named, scrub, corpus)
+    chunk = max(1, len(files) // (workers * 16))  # about 16 chunks per worker
+    chunks = [(i, min(i + chunk, len(files))) for i in range(0, len(files), chunk)]  # the files travel by fork
+    _WORKER = (conv, files, named, scrub, corpus)
     if scrub and _scrubber():
         from hearme.converters.scrub import warm
 
         warm()
+    if corpus:
+        from hearme.converters.dedup import normalized_codes
+
+        normalized_codes([])  # its lookup table, built once before the fork
     records: list[schema.Record] = []
     parts = []
     bar = None
@@ -349,8 +355,9 @@ def _run_parallel(conv: Converter, files, named, scrub: bool, workers: int, prog
     return records, parts if corpus else None
 
 
-def _worker_chunk(files):
-    conv, named, scrub, corpus = _WORKER
+def _worker_chunk(bounds: tuple[int, int]):
+    conv, files, named, scrub, corpus = _WORKER
+    files = files[bounds[0]:bounds[1]]
     conv.ctx.tally = tally = io.Tally()
     try:
         records = _run_files(conv, files, named, scrub, False, "")

@@ -100,12 +100,14 @@ def to_messages(turns: list[tuple[str, str]], *, note=None, trim_trailing_user: 
     """
     turns = [(r, t) for r, t in turns if t and not t.isspace()]
     roles = [r for r, _ in turns]
-    if not (len(roles) % 2 == 0 and roles[::2] == [USER] * (len(roles) // 2)
-            and roles[1::2] == [ASSISTANT] * (len(roles) // 2)):  # not already user/assistant pairs
+    half = len(roles) // 2
+    if not (len(roles) % 2 == 0 and roles[::2].count(USER) == half
+            and roles[1::2].count(ASSISTANT) == half):  # not already user/assistant pairs
         turns = merge_turns(turns, note)
-    if not any(r == ASSISTANT for r, _ in turns):
+        roles = [r for r, _ in turns]
+    if ASSISTANT not in roles:
         raise Reject(f"{what} has no counselor/assistant turn")
-    if not any(r == USER for r, _ in turns):
+    if USER not in roles:
         raise Reject(f"{what} has no client/user turn")
     while turns and turns[0][0] == ASSISTANT:
         turns.pop(0)

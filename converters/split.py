@@ -36,13 +36,14 @@ def openings(records: list[schema.Record]) -> list[str]:
     """opening() of many records, normalised in one vectorised pass."""
     from hearme.converters.dedup import normalized_codes
 
-    users = [[m["content"] for m in schema.dialogue_turns(r) if m["role"] == "user"] for r in records]
-    codes, lengths = normalized_codes([u[0] if u else "" for u in users])
+    turns = [schema.dialogue_turns(r) for r in records]
+    codes, lengths = normalized_codes([next((m["content"] for m in t if m["role"] == "user"), "") for t in turns])
     text = codes.tobytes().decode("utf-32-le")
     out, pos = [], 0
-    for u, n in zip(users, lengths.tolist()):
+    for t, n in zip(turns, lengths.tolist()):
         first, pos = text[pos:pos + n], pos + n
-        if n < MIN_OPENING and len(u) > 1:  # a bare greeting: add the next client turns
+        u = [m["content"] for m in t if m["role"] == "user"] if n < MIN_OPENING else ()
+        if len(u) > 1:  # a bare greeting: add the next client turns
             more_codes, more_lengths = normalized_codes(u[1:])
             more = more_codes.tobytes().decode("utf-32-le")
             k = 0

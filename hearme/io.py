@@ -14,6 +14,7 @@ folders, a full disk, /proc) raise OutputError: one line, exit 2.
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import json
 import os
@@ -276,18 +277,27 @@ def _json_writer(obj: Any, indent: int | None = 2) -> Writer:
     return write
 
 
+_ENCODE = json.JSONEncoder(ensure_ascii=False).encode  # json.dumps(..., ensure_ascii=False), made once
+
+
 def jsonl_writer(rows: Iterable[Any]) -> Writer:
     def write(fh: IO) -> None:
         for row in rows:
-            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+            fh.write(_ENCODE(row) + "\n")
     return write
+
+
+def _records_json(fh: IO, rows: Iterable[Any]) -> None:
+    fh.write("[\n")
+    fh.write(",\n".join(map(_ENCODE, rows)))
+    fh.write("\n]\n")
 
 
 def records_writer(path, records: Iterable[schema.Record], sharegpt: bool = False) -> Writer:
     rows = (schema.to_sharegpt(r) if sharegpt else r for r in records)
     if str(path).endswith(".jsonl"):
         return jsonl_writer(rows)
-    return lambda fh: fh.write("[\n" + ",\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\n]\n")
+    return lambda fh: _records_json(fh, rows)
 
 
 def write_text(path, text: str) -> Path:
@@ -365,8 +375,13 @@ def read_text(path, encodings: Iterable[str] = ENCODINGS) -> tuple[str, str]:
         raise InputError(path, "", f"cannot read: {os_reason(e)}") from None
     except MemoryError:
         raise InputError(path, "", "cannot read: too large for memory") from None
-    if b"\x00" in raw[:4096] and not raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+    if raw.find(b"\x00", 0, 4096) >= 0 and not raw.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise InputError(path, "", "binary data, not text")
+    if encodings is ENCODINGS and not raw.startswith(codecs.BOM_UTF8):  # the common case: UTF-8, decoded in C
+        try:
+            return raw.decode("utf-8"), "utf-8"
+        except UnicodeDecodeError:
+            pass
     for enc in encodings:
         try:
             text = raw.decode(enc)
