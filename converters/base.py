@@ -317,12 +317,14 @@ _WORKER: tuple | None = None  # (converter, files, named, scrub, corpus) inherit
 
 def _run_parallel(conv: Converter, files, named, scrub: bool, workers: int, progress: bool, fmt: str,
                   corpus: bool = False):
-    """Chunks of files in forked workers; results and tallies merged in input order. With `corpus`,
-    each worker also builds its records' dedup.Corpus: ([records], [corpus parts])."""
+    """Chunks of files shared by this process and workers - 1 forked ones: every workers-th chunk
+    is converted here (its records need not travel), the others in the workers. Results and
+    tallies are merged in input order. With `corpus`, each chunk also gets its records' dedup
+    sketch: ([records], [corpus parts])."""
     import multiprocessing
 
     global _WORKER
-    chunk = max(1, len(files) // (workers * 16))  # about 16 chunks per worker
+    chunk = max(1, len(files) // (workers * 16))  # about 16 chunks per process
     chunks = [(i, min(i + chunk, len(files))) for i in range(0, len(files), chunk)]  # the files travel by fork
     _WORKER = (conv, files, named, scrub, corpus)
     if scrub and _scrubber():
@@ -336,26 +338,30 @@ def _run_parallel(conv: Converter, files, named, scrub: bool, workers: int, prog
     records: list[schema.Record] = []
     parts = []
     bar = None
+    run_tally = conv.ctx.tally
     try:
-        with multiprocessing.get_context("fork").Pool(workers) as pool:
-            results = pool.imap(_worker_chunk, chunks)
+        with multiprocessing.get_context("fork").Pool(workers - 1) as pool:
+            theirs = pool.imap(_worker_chunk, [c for k, c in enumerate(chunks) if k % workers])
             bar = progress_bar(len(files), f"convert {fmt}", "file", enabled=progress)  # after the fork
-            for part, tally, error, corpus_part in results:
+            for k, bounds in enumerate(chunks):
+                part, tally, error, corpus_part = next(theirs) if k % workers else _convert_chunk(bounds)
                 if error is not None:
                     raise io.InputError(*error)
                 records.extend(marshal.loads(part) if isinstance(part, bytes) else part)
                 parts.append(corpus_part)
-                conv.ctx.tally.merge(tally)
+                run_tally.merge(tally)
                 if bar:
                     bar.update(tally.files)
     finally:
+        conv.ctx.tally = run_tally
         _WORKER = None
         if bar:
             bar.close()
     return records, parts if corpus else None
 
 
-def _worker_chunk(bounds: tuple[int, int]):
+def _convert_chunk(bounds: tuple[int, int]):
+    """(records, tally, error or None, corpus part or None) of files[start:stop], in a tally of its own."""
     conv, files, named, scrub, corpus = _WORKER
     files = files[bounds[0]:bounds[1]]
     conv.ctx.tally = tally = io.Tally()
@@ -364,11 +370,15 @@ def _worker_chunk(bounds: tuple[int, int]):
     except io.InputError as e:  # sent back as plain values (the exception does not pickle)
         return [], tally, (e.path, e.where, e.msg), None
     tally.files = len(files)
-    part = _corpus_part(records) if corpus else None
+    return records, tally, None, _corpus_part(records) if corpus else None
+
+
+def _worker_chunk(bounds: tuple[int, int]):
+    records, tally, error, part = _convert_chunk(bounds)
     try:  # plain dicts, lists and text: marshal sends them 2-3x faster than pickle
-        return marshal.dumps(records), tally, None, part
+        return marshal.dumps(records), tally, error, part
     except ValueError:
-        return records, tally, None, part
+        return records, tally, error, part
 
 
 def _run_files(conv: Converter, files, named, scrub: bool, progress: bool, fmt: str) -> list[schema.Record]:
