@@ -161,17 +161,21 @@ def _assign_groups(records, ratios, seed, report, corpus) -> list[int]:
     assigned_total = 0
     part_of_group: dict[int, int] = {}
     for stratum in sorted(strata):
-        keys = sorted(strata[stratum], key=lambda r: group_key(records[r]))
-        random.Random(f"{seed}|{stratum[0]}|{stratum[1]}").shuffle(keys)
+        order = sorted(strata[stratum], key=lambda r: group_key(records[r]))
+        random.Random(f"{seed}|{stratum[0]}|{stratum[1]}").shuffle(order)
         local = [0.0] * k
         local_total = 0
-        for key in keys:
+        for key in order:
             size = len(groups[key])
             local_total += size
             assigned_total += size
-            # Largest shortfall against the ratios, within the stratum first, then overall.
-            best = max(range(k), key=lambda p: (ratios[p] * local_total - local[p]
-                                                + ratios[p] * assigned_total - global_count[p], -p))
+            # Largest shortfall against the ratios, within the stratum first, then overall (the
+            # first part on a tie).
+            best, most = 0, None
+            for p in range(k):
+                short = ratios[p] * local_total - local[p] + ratios[p] * assigned_total - global_count[p]
+                if most is None or short > most:
+                    best, most = p, short
             local[best] += size
             global_count[best] += size
             part_of_group[key] = best

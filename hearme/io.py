@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import itertools
 import json
 import os
 import re
@@ -288,9 +289,14 @@ def jsonl_writer(rows: Iterable[Any]) -> Writer:
 
 
 def _records_json(fh: IO, rows: Iterable[Any]) -> None:
-    fh.write("[\n")
-    fh.write(",\n".join(map(_ENCODE, rows)))
-    fh.write("\n]\n")
+    """A JSON array, one row per line, written in batches (no copy of the whole text)."""
+    rows = iter(rows)
+    sep = "[\n"
+    while batch := list(itertools.islice(rows, 2000)):
+        fh.write(sep)
+        fh.write(",\n".join(map(_ENCODE, batch)))
+        sep = ",\n"
+    fh.write("[\n\n]\n" if sep == "[\n" else "\n]\n")
 
 
 def records_writer(path, records: Iterable[schema.Record], sharegpt: bool = False) -> Writer:
