@@ -42,7 +42,7 @@ class Context:
     options: dict[str, Any] = field(default_factory=dict)
     tally: io.Tally = field(default_factory=io.Tally)
     root: Path | None = None  # the INPUT argument a file came from (for folder-derived topics)
-    file_keys: dict[Path, str] = field(default_factory=dict)  # file -> its unique part of record ids
+    file_keys: dict[Path, str] = field(default_factory=dict)  # file -> its part of record ids, where not its stem
 
 
 class Converter:
@@ -65,7 +65,8 @@ class Converter:
 
     def file_key(self, path: Path) -> str:
         """The file's part of record ids: its stem, or as much of its path as makes it unique in this run."""
-        return self.ctx.file_keys.get(path) or path.stem.replace(" ", "_")
+        keys = self.ctx.file_keys
+        return (keys.get(path) if keys else None) or path.stem.replace(" ", "_")
 
     def record_id(self, path: Path, position: Any, k: int = 0) -> str:
         suffix = f"-{k}" if k else ""
@@ -180,17 +181,17 @@ def _walk(root: Path, suffixes: tuple[str, ...], exclude: set[tuple[int, int]]) 
 
 
 def file_keys(paths: Iterable[Path]) -> dict[Path, str]:
-    """A stable, unique id part per file: the stem, or more of the path where stems collide
-    (two folders each holding data.json -> a/data, b/data)."""
+    """The id part of each file whose stem another file shares: more of its path (two folders each
+    holding data.json -> a/data, b/data). Any other file's is its stem (Converter.file_key), so
+    every file's is stable and unique in the run."""
     by_stem: dict[str, list[Path]] = {}
     for p in paths:
         group = by_stem.setdefault(p.stem, [])
         if p not in group:
             group.append(p)
     keys: dict[Path, str] = {}
-    for stem, group in by_stem.items():
+    for group in by_stem.values():
         if len(group) == 1:
-            keys[group[0]] = stem.replace(" ", "_")
             continue
         parts = [Path(p).resolve().with_suffix("").parts for p in group]
         for depth in range(2, max(len(x) for x in parts) + 1):
@@ -287,15 +288,16 @@ def _run(fmt: str, inputs, *, scrub: bool, progress: bool, workers: int | None, 
             parts = [_corpus_part(records)]
         # signatures made here in both cases, so that dedup and split only band and verify
         corpus = Corpus(lengths=np.concatenate([p[0] for p in parts]), sig=np.concatenate([p[1] for p in parts]),
-                        records=records)
+                        records=records, openings=[o for p in parts for o in p[2]])
         return records, ctx.tally, corpus
 
 
 def _corpus_part(records: list[schema.Record]) -> tuple:
-    """(lengths, signatures) of the records' normalised dialogue texts: what dedup.Corpus keeps of them."""
+    """What dedup.Corpus keeps of the records: (normalised lengths, signatures, split openings)."""
     from hearme.converters.dedup import dialogue_text, sketch
+    from hearme.converters.split import openings
 
-    return sketch([dialogue_text(r) for r in records])
+    return (*sketch([dialogue_text(r) for r in records]), openings(records))
 
 
 def _unique_ids(records: list[schema.Record], tally: io.Tally) -> None:

@@ -203,16 +203,17 @@ class Corpus:
 
     Built from texts (normalised at once), or from `records`: then only the lengths and signatures
     are made (see `sketch`), or given (made in the conversion workers), and a text is normalised
-    again when it is compared, which few are; no copy of all the text is kept or sent between processes."""
+    again when it is compared, which few are; no copy of all the text is kept or sent between processes.
+    `openings` (split.openings of the records), if given, are kept for the split."""
 
     def __init__(self, texts: list[str] | None = None, *, codes=None, lengths=None, sig=None,
-                 records: list[schema.Record] | None = None, on: str = "all"):
+                 records: list[schema.Record] | None = None, on: str = "all", openings: list[str] | None = None):
         if texts is not None:
             codes, lengths = normalized_codes(texts)
         elif codes is None and lengths is None and records is not None:
             lengths, sig = sketch([dialogue_text(r, on) for r in records])
         self.codes, self.lengths = codes, lengths
-        self.records, self.on = records, on
+        self.records, self.on, self.openings = records, on, openings
         self.ends = np.cumsum(self.lengths)
         self.starts = self.ends - self.lengths
         self._sig = sig
@@ -234,7 +235,9 @@ class Corpus:
         lengths = np.concatenate([p.lengths for p in parts])
         sig = np.concatenate([p.signatures() for p in parts])
         if all(p.records is not None and p.on == parts[0].on for p in parts):
-            return cls(lengths=lengths, sig=sig, records=[r for p in parts for r in p.records], on=parts[0].on)
+            known = all(p.openings is not None for p in parts)
+            return cls(lengths=lengths, sig=sig, records=[r for p in parts for r in p.records], on=parts[0].on,
+                       openings=[o for p in parts for o in p.openings] if known else None)
         return cls(codes=np.concatenate([p.all_codes() for p in parts]), lengths=lengths, sig=sig)
 
     def subset(self, index) -> "Corpus":
@@ -244,8 +247,9 @@ class Corpus:
             raise ValueError("subset needs increasing indices")
         sig = None if self._sig is None else self._sig[index]
         if self.records is not None:
-            return Corpus(lengths=self.lengths[index], sig=sig, records=[self.records[i] for i in index.tolist()],
-                          on=self.on)
+            at = index.tolist()
+            return Corpus(lengths=self.lengths[index], sig=sig, records=[self.records[i] for i in at], on=self.on,
+                          openings=None if self.openings is None else [self.openings[i] for i in at])
         mask = np.zeros(len(self), dtype=bool)
         mask[index] = True
         return Corpus(codes=self.codes[np.repeat(mask, self.lengths)], lengths=self.lengths[index], sig=sig)

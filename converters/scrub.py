@@ -234,14 +234,15 @@ def dictionary_words() -> frozenset:
             from pathlib import Path
 
             with open(Path(jieba.__file__).parent / "dict.txt", encoding="utf-8") as fh:
-                for line in fh:
-                    word, freq, tag = (line.split() + ["", ""])[:3]
-                    if len(word) in (2, 4):
-                        pairs.append(word)
-                    if 2 <= len(word) <= 4 and freq.isdigit() and int(freq) >= COMMON:
-                        words.append(word)
-                        if tag == "nr":
-                            persons.append(word)
+                for line in fh:  # word frequency tag
+                    fields = line.split()
+                    n = len(fields[0]) if fields else 0
+                    if n == 2 or n == 4:
+                        pairs.append(fields[0])
+                    if 2 <= n <= 4 and len(fields) > 1 and fields[1].isdigit() and int(fields[1]) >= COMMON:
+                        words.append(fields[0])
+                        if len(fields) > 2 and fields[2] == "nr":
+                            persons.append(fields[0])
         except (ImportError, OSError):
             pass
         _WORDS, _PERSON_WORDS, _ALL_PAIRS = frozenset(words), frozenset(persons), frozenset(pairs)

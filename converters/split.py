@@ -147,7 +147,7 @@ def _assign(records: list[schema.Record], ratios: list[float], seed: int,
 
 def _assign_groups(records, ratios, seed, report, corpus) -> list[int]:
     near = near_pairs(records, corpus=corpus)
-    keys = openings(records)
+    keys = corpus.openings if corpus is not None and corpus.openings is not None else openings(records)
     roots, joined = group_records(records, near, keys)
     groups: dict[int, list[int]] = defaultdict(list)
     for i, root in enumerate(roots):
@@ -195,7 +195,8 @@ def split_records(records: list[schema.Record], ratios: list[float] | str | None
                   seed: int = 42, report: dict | None = None, corpus=None) -> dict[str, list[schema.Record]]:
     """Split records; keys train/val/test, train/test, or fold0_train, fold0_test, ... Input order is kept.
     `report`, if given, receives the grouping, stratification and leak-check summary; `corpus`, the
-    records' dedup.Corpus if one was already built (e.g. by dedup, via Corpus.subset)."""
+    records' dedup.Corpus if one was already built (e.g. by dedup, via Corpus.subset): its signatures,
+    and its openings if it has them, are reused."""
     if (ratios is None) == (kfold is None):
         raise io.HearMeError("give either ratios (e.g. 70/15/15) or kfold, not both")
     if kfold is not None:
