@@ -394,7 +394,7 @@ def _run_files(conv: Converter, files, named, scrub: bool, progress: bool, fmt: 
         if problem is not None:
             ctx.tally.read += 1
             ctx.tally.reject(path, "file", problem)
-        explicit = path is None or (path if isinstance(path, Path) else Path(path)) in named
+        explicit = path is None or bool(named) and (path if isinstance(path, Path) else Path(path)) in named
         for position, raw in (() if problem else _units(conv, path, explicit=explicit)):
             ctx.tally.read += 1
             if isinstance(raw, _Unreadable):
