@@ -160,9 +160,9 @@ def main() -> None:
     print(f"\n{'stage':38s} {'wall':>7s} {'cpu':>7s}")
     for name, wall, cpu in clock.rows:
         print(f"{name:38s} {wall:6.2f}s {cpu:6.2f}s")
-    print(f"{'pipeline total':38s} {total_wall:6.2f}s {total_cpu:6.2f}s   goal: <= 10 s wall")
+    print(f"{'pipeline total':38s} {total_wall:6.2f}s {total_cpu:6.2f}s   goal: <= 10 s wall; cpu/2 = {total_cpu / 2:.2f}s")
     print(f"ratio to the json.load baseline: wall {total_wall / base_wall:.1f}x, cpu {total_cpu / base_cpu:.1f}x "
-          f"(wall much above cpu/2 means the cores were shared)")
+          f"(wall much above cpu/2 means the cores were shared); machine load now {os.getloadavg()[0]:.1f}")
 
     print("\nper source:")
     for fmt, t in tallies.items():

@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import gc
+import marshal
 import os
 from collections import Counter
 from dataclasses import dataclass, field
@@ -41,7 +42,7 @@ class Context:
     options: dict[str, Any] = field(default_factory=dict)
     tally: io.Tally = field(default_factory=io.Tally)
     root: Path | None = None  # the INPUT argument a file came from (for folder-derived topics)
-    file_keys: dict[Path, str] = field(default_factory=dict)  # file -> its unique part of record ids
+    file_keys: dict[Path, str] = field(default_factory=dict)  # file -> its part of record ids, where not its stem
 
 
 class Converter:
@@ -64,7 +65,8 @@ class Converter:
 
     def file_key(self, path: Path) -> str:
         """The file's part of record ids: its stem, or as much of its path as makes it unique in this run."""
-        return self.ctx.file_keys.get(path) or path.stem.replace(" ", "_")
+        keys = self.ctx.file_keys
+        return (keys.get(path) if keys else None) or path.stem.replace(" ", "_")
 
     def record_id(self, path: Path, position: Any, k: int = 0) -> str:
         suffix = f"-{k}" if k else ""
@@ -173,21 +175,23 @@ def _walk(root: Path, suffixes: tuple[str, ...], exclude: set[tuple[int, int]]) 
                 found.append((path, None))
             else:
                 found.append((path, _link_problem(path) or "not a regular file"))
-    return sorted(found, key=lambda f: f[0])
+    # Path order (part by part), compared as plain strings: "/" becomes "\x00", which sorts before any
+    # character a part can hold (every path here starts with the same root).
+    return sorted(found, key=lambda f: str(f[0]).replace("/", "\x00"))
 
 
 def file_keys(paths: Iterable[Path]) -> dict[Path, str]:
-    """A stable, unique id part per file: the stem, or more of the path where stems collide
-    (two folders each holding data.json -> a/data, b/data)."""
+    """The id part of each file whose stem another file shares: more of its path (two folders each
+    holding data.json -> a/data, b/data). Any other file's is its stem (Converter.file_key), so
+    every file's is stable and unique in the run."""
     by_stem: dict[str, list[Path]] = {}
     for p in paths:
         group = by_stem.setdefault(p.stem, [])
         if p not in group:
             group.append(p)
     keys: dict[Path, str] = {}
-    for stem, group in by_stem.items():
+    for group in by_stem.values():
         if len(group) == 1:
-            keys[group[0]] = stem.replace(" ", "_")
             continue
         parts = [Path(p).resolve().with_suffix("").parts for p in group]
         for depth in range(2, max(len(x) for x in parts) + 1):
@@ -276,11 +280,24 @@ def _run(fmt: str, inputs, *, scrub: bool, progress: bool, workers: int | None, 
         _unique_ids(records, ctx.tally)
         if not corpus:
             return records, ctx.tally, None
+        import numpy as np
+
         from hearme.converters.dedup import Corpus
 
-        corpus = Corpus.concat(parts) if parts is not None else Corpus.of_records(records)
-        corpus.signatures()  # made here in both cases, so that dedup and split only band and verify
+        if parts is None:
+            parts = [_corpus_part(records)]
+        # signatures made here in both cases, so that dedup and split only band and verify
+        corpus = Corpus(lengths=np.concatenate([p[0] for p in parts]), sig=np.concatenate([p[1] for p in parts]),
+                        records=records, openings=[o for p in parts for o in p[2]])
         return records, ctx.tally, corpus
+
+
+def _corpus_part(records: list[schema.Record]) -> tuple:
+    """What dedup.Corpus keeps of the records: (normalised lengths, signatures, split openings)."""
+    from hearme.converters.dedup import dialogue_text, sketch
+    from hearme.converters.split import openings
+
+    return (*sketch([dialogue_text(r) for r in records]), openings(records))
 
 
 def _unique_ids(records: list[schema.Record], tally: io.Tally) -> None:
@@ -297,59 +314,73 @@ def _unique_ids(records: list[schema.Record], tally: io.Tally) -> None:
         seen.add(rid)
 
 
-_WORKER: tuple | None = None  # (converter, named, scrub) inherited by forked workers
+_WORKER: tuple | None = None  # (converter, files, named, scrub, corpus) inherited by forked workers
 
 
 def _run_parallel(conv: Converter, files, named, scrub: bool, workers: int, progress: bool, fmt: str,
                   corpus: bool = False):
-    """Chunks of files in forked workers; results and tallies merged in input order. With `corpus`,
-    each worker also builds its records' dedup.Corpus: ([records], [corpus parts])."""
+    """Chunks of files shared by this process and workers - 1 forked ones: every workers-th chunk
+    is converted here (its records need not travel), the others in the workers. Results and
+    tallies are merged in input order. With `corpus`, each chunk also gets its records' dedup
+    sketch: ([records], [corpus parts])."""
     import multiprocessing
 
     global _WORKER
-    chunk = max(64, len(files) // (workers * 16))
-    chunks = [files[i:i + chunk] for i in range(0, len(files), chunk)]
-    _WORKER = (conv, named, scrub, corpus)
+    chunk = max(1, len(files) // (workers * 16))  # about 16 chunks per process
+    chunks = [(i, min(i + chunk, len(files))) for i in range(0, len(files), chunk)]  # the files travel by fork
+    _WORKER = (conv, files, named, scrub, corpus)
     if scrub and _scrubber():
         from hearme.converters.scrub import warm
 
         warm()
+    if corpus:
+        from hearme.converters.dedup import normalized_codes
+
+        normalized_codes([])  # its lookup table, built once before the fork
     records: list[schema.Record] = []
     parts = []
     bar = None
+    run_tally = conv.ctx.tally
     try:
-        with multiprocessing.get_context("fork").Pool(workers) as pool:
-            results = pool.imap(_worker_chunk, chunks)
+        with multiprocessing.get_context("fork").Pool(workers - 1) as pool:
+            theirs = pool.imap(_worker_chunk, [c for k, c in enumerate(chunks) if k % workers])
             bar = progress_bar(len(files), f"convert {fmt}", "file", enabled=progress)  # after the fork
-            for part, tally, error, corpus_part in results:
+            for k, bounds in enumerate(chunks):
+                part, tally, error, corpus_part = next(theirs) if k % workers else _convert_chunk(bounds)
                 if error is not None:
                     raise io.InputError(*error)
-                records.extend(part)
+                records.extend(marshal.loads(part) if isinstance(part, bytes) else part)
                 parts.append(corpus_part)
-                conv.ctx.tally.merge(tally)
+                run_tally.merge(tally)
                 if bar:
                     bar.update(tally.files)
     finally:
+        conv.ctx.tally = run_tally
         _WORKER = None
         if bar:
             bar.close()
     return records, parts if corpus else None
 
 
-def _worker_chunk(files):
-    conv, named, scrub, corpus = _WORKER
+def _convert_chunk(bounds: tuple[int, int]):
+    """(records, tally, error or None, corpus part or None) of files[start:stop], in a tally of its own."""
+    conv, files, named, scrub, corpus = _WORKER
+    files = files[bounds[0]:bounds[1]]
     conv.ctx.tally = tally = io.Tally()
     try:
         records = _run_files(conv, files, named, scrub, False, "")
     except io.InputError as e:  # sent back as plain values (the exception does not pickle)
         return [], tally, (e.path, e.where, e.msg), None
     tally.files = len(files)
-    if corpus:
-        from hearme.converters.dedup import Corpus
+    return records, tally, None, _corpus_part(records) if corpus else None
 
-        part = Corpus.of_records(records)
-        return records, tally, None, (part.codes, part.lengths, part.signatures())
-    return records, tally, None, None
+
+def _worker_chunk(bounds: tuple[int, int]):
+    records, tally, error, part = _convert_chunk(bounds)
+    try:  # plain dicts, lists and text: marshal sends them 2-3x faster than pickle
+        return marshal.dumps(records), tally, error, part
+    except ValueError:
+        return records, tally, error, part
 
 
 def _run_files(conv: Converter, files, named, scrub: bool, progress: bool, fmt: str) -> list[schema.Record]:
@@ -363,7 +394,8 @@ def _run_files(conv: Converter, files, named, scrub: bool, progress: bool, fmt: 
         if problem is not None:
             ctx.tally.read += 1
             ctx.tally.reject(path, "file", problem)
-        for position, raw in (() if problem else _units(conv, path, explicit=path is None or Path(path) in named)):
+        explicit = path is None or bool(named) and (path if isinstance(path, Path) else Path(path)) in named
+        for position, raw in (() if problem else _units(conv, path, explicit=explicit)):
             ctx.tally.read += 1
             if isinstance(raw, _Unreadable):
                 ctx.tally.reject(path, position, raw.reason)

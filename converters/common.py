@@ -20,8 +20,8 @@ _NEEDS_CLEAN = re.compile(r"[\r\t\u3000\ufeff]| [ \n]|\n[ \n]")
 
 def _needs_clean(text: str) -> bool:
     """_NEEDS_CLEAN.search, with fast substring tests first (most text has none of these)."""
-    return ("\r" in text or "\t" in text or "\u3000" in text or "\ufeff" in text or "  " in text or " \n" in text
-            or "\n " in text or "\n\n" in text)
+    return ("\r" in text or "\t" in text or "\u3000" in text or "\ufeff" in text or "\n\n" in text
+            or (" " in text and ("  " in text or " \n" in text or "\n " in text)))
 
 
 def clean(text: Any) -> str:
@@ -40,7 +40,7 @@ def clean(text: Any) -> str:
 def need_texts(values: list[Any], what: str) -> list[str]:
     """need_text for every field of one dialogue (`what` has a {} for the index), with one check of
     the whole dialogue for the common case of text that needs no clean-up."""
-    if all(type(v) is str for v in values):
+    if all([type(v) is str for v in values]):
         joined = "\n".join(values)
         if not _needs_clean(joined) and not schema_odd(joined):
             texts = [v.strip() for v in values]
@@ -100,12 +100,14 @@ def to_messages(turns: list[tuple[str, str]], *, note=None, trim_trailing_user: 
     """
     turns = [(r, t) for r, t in turns if t and not t.isspace()]
     roles = [r for r, _ in turns]
-    if not (len(roles) % 2 == 0 and roles[::2] == [USER] * (len(roles) // 2)
-            and roles[1::2] == [ASSISTANT] * (len(roles) // 2)):  # not already user/assistant pairs
+    half = len(roles) // 2
+    if not (len(roles) % 2 == 0 and roles[::2].count(USER) == half
+            and roles[1::2].count(ASSISTANT) == half):  # not already user/assistant pairs
         turns = merge_turns(turns, note)
-    if not any(r == ASSISTANT for r, _ in turns):
+        roles = [r for r, _ in turns]
+    if ASSISTANT not in roles:
         raise Reject(f"{what} has no counselor/assistant turn")
-    if not any(r == USER for r, _ in turns):
+    if USER not in roles:
         raise Reject(f"{what} has no client/user turn")
     while turns and turns[0][0] == ASSISTANT:
         turns.pop(0)

@@ -56,20 +56,15 @@ def normalized_codes(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
     if _TABLE is None:
         _TABLE = _code_table().astype(np.uint16)  # 128 KB: stays in cache for the lookups
         _TABLE[0xFFFF] = 0xFFFF  # stands for any character beyond the BMP (kept, put back below)
-    n = len(texts)
     codes = np.frombuffer("".join(texts).encode("utf-32-le"), dtype=np.uint32)
-    lengths = np.fromiter((len(t) for t in texts), dtype=np.int64, count=n)
-    astral = codes.size > 0 and codes.max() > 0xFFFF
-    mapped = _TABLE[np.minimum(codes, 0xFFFF) if astral else codes]
-    keep = mapped != 0
-    out = mapped[keep].astype(np.uint32)
-    if astral or (out == 0xFFFF).any():  # emoji, rare CJK: kept as they are
-        out[out == 0xFFFF] = codes[(codes > 0xFFFF) | (codes == 0xFFFF)]
-    starts = np.cumsum(lengths) - lengths
-    new_lengths = np.zeros(n, dtype=np.int64)
-    some = lengths > 0
-    if some.any():
-        new_lengths[some] = np.add.reduceat(keep, starts[some], dtype=np.int64)
+    lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
+    mapped = _TABLE.take(codes, mode="clip")  # code points beyond the BMP read entry 0xFFFF
+    kept = np.flatnonzero(mapped)
+    out = mapped[kept].astype(np.uint32)
+    beyond = np.flatnonzero(out == 0xFFFF)
+    if len(beyond):  # emoji, rare CJK: kept as they are
+        out[beyond] = codes[kept[beyond]]
+    new_lengths = np.diff(np.searchsorted(kept, np.cumsum(lengths)), prepend=0)  # kept characters per text
     return out, new_lengths
 
 
@@ -82,10 +77,10 @@ def normalize(text: str) -> str:
 def dialogue_text(record: schema.Record, on: str = "all") -> str:
     """The text compared: all dialogue turns (no system prompt), or only the user turns."""
     turns = schema.dialogue_turns(record)
-    return "\u241e".join(m["content"] for m in turns if on == "all" or m["role"] == on)
+    return "\u241e".join([m["content"] for m in turns if on == "all" or m["role"] == on])
 
 
-CHUNK = 1 << 20  # code points per batch: temporaries stay in cache
+CHUNK = 1 << 17  # code points per batch: temporaries stay in cache (measured best of 2^16..2^21)
 
 
 def signatures(texts: list[str] | None = None, num_perm: int = NUM_PERM, k: int = SHINGLE, seed: int = 1, *,
@@ -114,6 +109,23 @@ def signatures(texts: list[str] | None = None, num_perm: int = NUM_PERM, k: int 
     return sig
 
 
+def sketch(texts: list[str], num_perm: int = NUM_PERM) -> tuple[np.ndarray, np.ndarray]:
+    """(normalised lengths, MinHash signatures) of texts, normalised in batches of about CHUNK
+    characters that stay in cache; the normalised text itself is not kept."""
+    lengths, sigs = [np.zeros(0, dtype=np.int64)], [np.zeros((0, num_perm), dtype=np.uint64)]
+    first = 0
+    while first < len(texts):
+        size, last = 0, first
+        while last < len(texts) and (size < CHUNK or last == first):
+            size += len(texts[last])
+            last += 1
+        codes, n = normalized_codes(texts[first:last])
+        lengths.append(n)
+        sigs.append(signatures(codes=codes, lengths=n, num_perm=num_perm))
+        first = last
+    return np.concatenate(lengths), np.concatenate(sigs)
+
+
 def _batch_signatures(codes: np.ndarray, lengths: np.ndarray, a: np.ndarray, b: np.ndarray, k: int) -> np.ndarray:
     n, num_perm = len(lengths), len(a)
     sig = np.full((n, num_perm), np.iinfo(np.uint64).max, dtype=np.uint64)
@@ -134,8 +146,9 @@ def _batch_signatures(codes: np.ndarray, lengths: np.ndarray, a: np.ndarray, b: 
     valid[tail[(tail >= 0) & (tail < m)]] = False
     valid &= ((h & np.uint64(SAMPLE_MOD - 1)) == 0) | np.repeat(lengths < SAMPLE_FROM, lengths)[:m]
     # Texts with no sampled gram (shorter than k) use their whole text as one gram.
-    has = np.bincount(owner[valid], minlength=n) > 0
-    h, owner = h[valid], owner[valid]
+    chosen = np.flatnonzero(valid)
+    h, owner = h[chosen], owner[chosen]
+    has = np.bincount(owner, minlength=n) > 0
     short = np.flatnonzero(~has)
     if len(short):
         starts = ends - lengths
@@ -186,62 +199,94 @@ def jaccard(a: np.ndarray, b: np.ndarray) -> float:
 
 class Corpus:
     """Normalised texts of many records, with MinHash signatures (computed once), candidate pairs
-    and exact Jaccard on demand. dedup and the leak-free split share one (see `subset`)."""
+    and exact Jaccard on demand. dedup and the leak-free split share one (see `subset`).
 
-    def __init__(self, texts: list[str] | None = None, *, codes=None, lengths=None, sig=None):
+    Built from texts (normalised at once), or from `records`: then only the lengths and signatures
+    are made (see `sketch`), or given (made in the conversion workers), and a text is normalised
+    again when it is compared, which few are; no copy of all the text is kept or sent between processes.
+    `openings` (split.openings of the records), if given, are kept for the split."""
+
+    def __init__(self, texts: list[str] | None = None, *, codes=None, lengths=None, sig=None,
+                 records: list[schema.Record] | None = None, on: str = "all", openings: list[str] | None = None):
         if texts is not None:
             codes, lengths = normalized_codes(texts)
+        elif codes is None and lengths is None and records is not None:
+            lengths, sig = sketch([dialogue_text(r, on) for r in records])
         self.codes, self.lengths = codes, lengths
+        self.records, self.on, self.openings = records, on, openings
         self.ends = np.cumsum(self.lengths)
         self.starts = self.ends - self.lengths
         self._sig = sig
         self._grams: dict[int, np.ndarray] = {}
+        self._texts: dict[int, np.ndarray] = {}
 
     def __len__(self) -> int:
         return len(self.lengths)
 
     @classmethod
     def of_records(cls, records: list[schema.Record], on: str = "all") -> "Corpus":
-        return cls([dialogue_text(r, on) for r in records])
+        return cls(records=records, on=on)
 
     @classmethod
-    def concat(cls, parts: list) -> "Corpus":
-        """One corpus from parts in order: Corpus objects or (codes, lengths, signatures) tuples."""
-        parts = [(p.codes, p.lengths, p.signatures()) if isinstance(p, Corpus) else p for p in parts]
+    def concat(cls, parts: list["Corpus"]) -> "Corpus":
+        """One corpus from parts in order (of records: lazily, without copying their text)."""
         if not parts:
             return cls([])
-        return cls(codes=np.concatenate([p[0] for p in parts]), lengths=np.concatenate([p[1] for p in parts]),
-                   sig=np.concatenate([p[2] for p in parts]))
+        lengths = np.concatenate([p.lengths for p in parts])
+        sig = np.concatenate([p.signatures() for p in parts])
+        if all(p.records is not None and p.on == parts[0].on for p in parts):
+            known = all(p.openings is not None for p in parts)
+            return cls(lengths=lengths, sig=sig, records=[r for p in parts for r in p.records], on=parts[0].on,
+                       openings=[o for p in parts for o in p.openings] if known else None)
+        return cls(codes=np.concatenate([p.all_codes() for p in parts]), lengths=lengths, sig=sig)
 
     def subset(self, index) -> "Corpus":
         """The corpus of texts `index` (in that order), reusing the normalisation and signatures."""
         index = np.asarray(index, dtype=np.int64)
-        mask = np.zeros(len(self), dtype=bool)
-        mask[index] = True
         if not np.all(np.diff(index) > 0):
             raise ValueError("subset needs increasing indices")
-        return Corpus(codes=self.codes[np.repeat(mask, self.lengths)], lengths=self.lengths[index],
-                      sig=None if self._sig is None else self._sig[index])
+        sig = None if self._sig is None else self._sig[index]
+        if self.records is not None:
+            at = index.tolist()
+            return Corpus(lengths=self.lengths[index], sig=sig, records=[self.records[i] for i in at], on=self.on,
+                          openings=None if self.openings is None else [self.openings[i] for i in at])
+        mask = np.zeros(len(self), dtype=bool)
+        mask[index] = True
+        return Corpus(codes=self.codes[np.repeat(mask, self.lengths)], lengths=self.lengths[index], sig=sig)
+
+    def all_codes(self) -> np.ndarray:
+        """The normalised code points of all texts, concatenated."""
+        if self.codes is None:
+            self.codes, _ = normalized_codes([dialogue_text(r, self.on) for r in self.records])
+        return self.codes
 
     def signatures(self) -> np.ndarray:
         if self._sig is None:
-            self._sig = signatures(codes=self.codes, lengths=self.lengths, num_perm=NUM_PERM)
+            self._sig = signatures(codes=self.all_codes(), lengths=self.lengths, num_perm=NUM_PERM)
         return self._sig
 
     def text_codes(self, i: int) -> np.ndarray:
-        return self.codes[self.starts[i]:self.ends[i]]
+        if self.codes is not None:
+            return self.codes[self.starts[i]:self.ends[i]]
+        if i not in self._texts:
+            self._texts[i] = normalized_codes([dialogue_text(self.records[i], self.on)])[0]
+        return self._texts[i]
 
     def exact_groups(self) -> dict[int, int]:
         """{i: first j < i with the very same normalised text}: equal signatures and lengths first
         (vectorised), then the texts themselves compared."""
-        sig = self.signatures()
-        rows = np.concatenate([sig, self.lengths[:, None].astype(np.uint64)], axis=1)
-        _, inverse, counts = np.unique(rows, axis=0, return_inverse=True, return_counts=True)
-        inverse = inverse.ravel()
+        if len(self) < 2:
+            return {}
+        # One 64-bit key per (signature, length): texts with equal keys are compared (a rare key
+        # collision only adds a comparison that fails).
+        key = _band_keys(np.concatenate([self.signatures(), self.lengths[:, None].astype(np.uint64)], axis=1), 1)[0]
+        order = np.argsort(key, kind="stable")
+        same = key[order[1:]] == key[order[:-1]]
+        shared = np.sort(order[np.r_[same, False] | np.r_[False, same]])
         dup_of: dict[int, int] = {}
         firsts: dict[int, list[int]] = {}
-        for i in np.flatnonzero(counts[inverse] > 1).tolist():
-            seen = firsts.setdefault(int(inverse[i]), [])
+        for i in shared.tolist():
+            seen = firsts.setdefault(int(key[i]), [])
             text = self.text_codes(i)
             for j in seen:
                 if np.array_equal(self.text_codes(j), text):
@@ -287,8 +332,10 @@ class Corpus:
                     seconds.append(np.full(len(before), members[t]))
         if not firsts:
             return {}
-        a, b = np.concatenate(firsts), np.concatenate(seconds)
-        pairs = np.unique(np.stack([a, b], axis=1), axis=0) if len(a) else np.zeros((0, 2), dtype=np.int64)
+        n = len(among)
+        code = np.sort(np.concatenate(firsts) * n + np.concatenate(seconds))  # pairs (i, j) as one number
+        code = code[np.r_[True, code[1:] != code[:-1]]]  # unique (np.unique hashes: 40x slower here)
+        pairs = np.stack([code // n, code % n], axis=1)
         sims = (sig[pairs[:, 0]] == sig[pairs[:, 1]]).mean(axis=1) if len(pairs) else np.zeros(0)
         keep = sims >= min_estimate
         return {(int(among[i]), int(among[j])): float(v) for (i, j), v in zip(pairs[keep].tolist(), sims[keep].tolist())}

@@ -234,14 +234,15 @@ def dictionary_words() -> frozenset:
             from pathlib import Path
 
             with open(Path(jieba.__file__).parent / "dict.txt", encoding="utf-8") as fh:
-                for line in fh:
-                    word, freq, tag = (line.split() + ["", ""])[:3]
-                    if len(word) in (2, 4):
-                        pairs.append(word)
-                    if 2 <= len(word) <= 4 and freq.isdigit() and int(freq) >= COMMON:
-                        words.append(word)
-                        if tag == "nr":
-                            persons.append(word)
+                for line in fh:  # word frequency tag
+                    fields = line.split()
+                    n = len(fields[0]) if fields else 0
+                    if n == 2 or n == 4:
+                        pairs.append(fields[0])
+                    if 2 <= n <= 4 and len(fields) > 1 and fields[1].isdigit() and int(fields[1]) >= COMMON:
+                        words.append(fields[0])
+                        if len(fields) > 2 and fields[2] == "nr":
+                            persons.append(fields[0])
         except (ImportError, OSError):
             pass
         _WORDS, _PERSON_WORDS, _ALL_PAIRS = frozenset(words), frozenset(persons), frozenset(pairs)
@@ -352,49 +353,36 @@ def scrub_record(record: schema.Record, tally=None) -> schema.Record:
 def scrub_records(records: Iterable[schema.Record], tally=None) -> list[schema.Record]:
     """scrub_record for many records: a vectorised gate (numpy, over all their text at once) picks
     the messages that could hold PII; only those go through the patterns."""
+    import numpy as np
+
     records = list(records)
     out = list(records)
+    texts = [m["content"] for r in records for m in r["messages"]]
+    bounds = np.cumsum([0] + [len(r["messages"]) for r in records])  # record i: texts[bounds[i]:bounds[i + 1]]
+    chars = np.concatenate([[0], np.cumsum(np.fromiter(map(len, texts), dtype=np.int64, count=len(texts)))])[bounds]
     first = 0
-    while first < len(records):
-        size, last = 0, first
-        while last < len(records) and (size < GATE_BATCH or last == first):
-            size += sum([len(m["content"]) for m in records[last]["messages"]])
-            last += 1
-        _scrub_batch(records, first, last, out, tally)
+    while first < len(records):  # batches of about GATE_BATCH characters, whole records
+        last = max(first + 1, min(len(records), int(np.searchsorted(chars, chars[first] + GATE_BATCH))))
+        lo = int(bounds[first])
+        fam, name_at = candidates(texts[lo:int(bounds[last])], with_positions=True)
+        flagged = np.flatnonzero(fam)
+        for i, k in zip((np.searchsorted(bounds, flagged + lo, side="right") - 1).tolist(), flagged.tolist()):
+            msgs = out[i]["messages"]
+            j = k + lo - int(bounds[i])
+            text, counts = scrub_text(msgs[j]["content"], int(fam[k]), name_at.get(k))
+            if counts:
+                if out[i] is records[i]:  # the first change to this record: copy it
+                    msgs = list(msgs)
+                    out[i] = {**records[i], "messages": msgs}
+                msgs[j] = {**msgs[j], "content": text}
+                if tally is not None:
+                    for kind, n in counts.items():
+                        tally.note(f"pii {kind}", n)
         first = last
     return out
 
 
 GATE_BATCH = 1 << 22  # characters per vectorised gate pass
-
-
-def _scrub_batch(records, first: int, last: int, out, tally) -> None:
-    texts, owner, base_of = [], [], {}
-    for i in range(first, last):
-        msgs = records[i]["messages"]
-        base_of[i] = len(texts)
-        texts.extend(m["content"] for m in msgs)
-        owner.extend([i] * len(msgs))
-    fam, name_at = candidates(texts, with_positions=True)
-    flagged = fam.nonzero()[0].tolist()
-    by_record: dict[int, list[int]] = {}
-    for k in flagged:
-        by_record.setdefault(owner[k], []).append(k)
-    for i, ks in by_record.items():
-        msgs = records[i]["messages"]
-        base = base_of[i]
-        new_msgs, changed = list(msgs), False
-        for k in ks:
-            m = msgs[k - base]
-            text, counts = scrub_text(m["content"], int(fam[k]), name_at.get(k))
-            if counts:
-                changed = True
-                new_msgs[k - base] = {**m, "content": text}
-                if tally is not None:
-                    for kind, n in counts.items():
-                        tally.note(f"pii {kind}", n)
-        if changed:
-            out[i] = {**records[i], "messages": new_msgs}
 
 
 # ---------------------------------------------------------------- vectorised gate
@@ -466,58 +454,61 @@ def candidates(texts: list[str], with_positions: bool = False):
     table = _gate_table()
     joined = "\x00".join(texts) + "\x00"  # a zero after each text: no rule looks across texts
     codes = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32)
-    f = table[np.minimum(codes, 0xFFFF)]
-    pair = np.empty_like(f)
-    pair[0] = 0
-    np.right_shift(f[:-1], 1, out=pair[1:])
-    pair &= f
-    ends = np.cumsum(np.array([len(t) for t in texts], dtype=np.int64) + 1)
-    starts = np.concatenate([[0], ends[:-1]])
-    out = np.zeros(n, dtype=np.int8)
+    f = table.take(codes, mode="clip")  # beyond the BMP: the last entry, 0
 
     def mask(*names):
         return sum(1 << _BIT[k] for k in names)
 
-    def owners(pos):
-        return np.searchsorted(ends, pos, side="right")
+    # One pass picks the few positions any rule looks at (a pair rule at its second character);
+    # the rest works on those. pair: a rule's first class before its second (f[-1] is the final
+    # zero, so position 0 has no pair).
+    pairs, singles = mask(*_PAIRS), mask(*_SINGLE, "digit", "cn digit", "village", "county")
+    pos = np.flatnonzero(f & (pairs | singles))
+    cur = f[pos]
+    val = ((f[pos - 1] >> 1) & cur & pairs) | (cur & singles)
+    pos, val = pos[val != 0], val[val != 0]
+    lengths = np.fromiter(map(len, texts), dtype=np.int64, count=n)
+    ends = np.cumsum(lengths + 1)
+    owner = np.searchsorted(ends, pos, side="right")
+    out = np.zeros(n, dtype=np.int8)
 
-    def any_per_text(x):  # one pass, no list of positions
-        return np.maximum.reduceat(x.astype(bool).view(np.uint8), starts) > 0
+    def where(*names):
+        return (val & mask(*names)) != 0
 
-    out[any_per_text((pair & mask("chat app")) | (f & mask("latin")))] |= CHAT
-    out[any_per_text(pair & mask("number + unit"))] |= PLACES
-
-    # Names: few candidate positions, narrowed with the characters around them.
     def has(p, name):
         ok = (p >= 0) & (p < len(f))
         return ok & (((f[np.clip(p, 0, len(f) - 1)] >> _BIT[name]) & 1) == 1)
 
-    raw = np.flatnonzero((pair & mask("name word", "title", "relation + name")) | (f & mask("叫")))
-    kind = pair[raw]
+    out[owner[where("chat app", "latin")]] |= CHAT
+    out[owner[where("number + unit")]] |= PLACES
+
+    # Names: few candidate positions, narrowed with the characters around them.
+    rule = where("name word", "title", "relation + name", "叫")
+    raw, kind = pos[rule], val[rule]
     title = raw[(kind & mask("title")) != 0] - 1  # where the title starts
     title = title[has(title - 1, "name start") | has(title - 2, "name start") | has(title - 3, "name start")]
     relation = raw[(kind & mask("relation + name")) != 0]
     relation = relation[has(relation - 2, "relation")]
-    call = raw[(f[raw] & mask("叫")) != 0]
+    call = raw[(kind & mask("叫")) != 0]
     call = call[has(call + 1, "name start") | (codes[np.minimum(call + 1, len(f) - 1)] == codes[np.minimum(call + 2, len(f) - 1)])]
     names_at = np.unique(np.concatenate([raw[(kind & mask("name word")) != 0], title, relation, call]))
     if len(names_at):
-        out[owners(names_at)] |= NAMES
+        out[np.searchsorted(ends, names_at, side="right")] |= NAMES
 
     # Counts per text.
     def count(name):
-        return np.add.reduceat((f & mask(name)).astype(bool).view(np.uint8), starts, dtype=np.int32)
+        return np.bincount(owner[where(name)], minlength=n)
 
     out[count("digit") >= 7] |= NUMBERS  # phones, IDs, cards: 7+ digits
     out[(count("village") > 0) & (count("county") > 0)] |= PLACES  # a village with a county or town
-    for i in np.flatnonzero(count("cn digit") >= 7).tolist():  # 7+ Chinese numerals within 14 characters: 一三八…
-        p = np.flatnonzero(f[starts[i]:ends[i]] & mask("cn digit"))
-        if (p[6:] - p[:-6]).min() < 14:
-            out[i] |= NUMBERS
+    cn = where("cn digit")  # 7 Chinese numerals of one text within 14 characters: 一三八…
+    at, of = pos[cn], owner[cn]
+    out[of[6:][(at[6:] - at[:-6] < 14) & (of[6:] == of[:-6])]] |= NUMBERS
     if not with_positions:
         return out
     name_at: dict[int, list[int]] = {}
     owner = np.searchsorted(ends, names_at, side="right")
+    starts = ends - lengths - 1
     for i, p in zip(owner.tolist(), (names_at - starts[owner]).tolist()):
         name_at.setdefault(i, []).append(p)
     return out, name_at

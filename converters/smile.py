@@ -72,15 +72,11 @@ class SmileConverter(Converter):
         if not isinstance(raw, list):
             raise Reject(f"expected a JSON list of {{role, content}} turns, got {type(raw).__name__}")
         note = self.ctx.tally.note
-        roles, contents = [], []
-        for i, turn in enumerate(raw):
-            if not isinstance(turn, dict):
-                raise Reject(f"turn {i} is {type(turn).__name__}, expected an object")
-            role = ROLE.get(turn.get("role"))
-            if role is None:
-                raise Reject(f"turn {i} has role {turn.get('role')!r}; expected client or counselor")
-            roles.append(role)
-            contents.append(turn.get("content"))
+        try:  # the common case at once; the loop below names the first bad turn
+            roles = [ROLE[turn["role"]] for turn in raw]
+            contents = [turn.get("content") for turn in raw]
+        except (TypeError, KeyError, AttributeError):
+            roles, contents = _turns(raw)
         last = contents[-1] if contents else None
         if roles and roles[-1] == USER and isinstance(last, str) and not last.strip():
             note("trailing client turn trimmed")  # an empty last client turn, trimmed like any other
@@ -93,3 +89,16 @@ class SmileConverter(Converter):
         return [schema.make(messages, id=f"smile/{self.file_key(path)}", source=self.source, lang="zh",
                             license=self.license, topic=origin[1] if origin else "",
                             group=f"psyqa/{origin[0]}" if origin else None)]
+
+
+def _turns(raw: list) -> tuple[list[str], list]:
+    roles, contents = [], []
+    for i, turn in enumerate(raw):
+        if not isinstance(turn, dict):
+            raise Reject(f"turn {i} is {type(turn).__name__}, expected an object")
+        role = ROLE.get(turn.get("role"))
+        if role is None:
+            raise Reject(f"turn {i} has role {turn.get('role')!r}; expected client or counselor")
+        roles.append(role)
+        contents.append(turn.get("content"))
+    return roles, contents

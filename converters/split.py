@@ -36,13 +36,14 @@ def openings(records: list[schema.Record]) -> list[str]:
     """opening() of many records, normalised in one vectorised pass."""
     from hearme.converters.dedup import normalized_codes
 
-    users = [[m["content"] for m in schema.dialogue_turns(r) if m["role"] == "user"] for r in records]
-    codes, lengths = normalized_codes([u[0] if u else "" for u in users])
+    turns = [schema.dialogue_turns(r) for r in records]
+    codes, lengths = normalized_codes([next((m["content"] for m in t if m["role"] == "user"), "") for t in turns])
     text = codes.tobytes().decode("utf-32-le")
     out, pos = [], 0
-    for u, n in zip(users, lengths.tolist()):
+    for t, n in zip(turns, lengths.tolist()):
         first, pos = text[pos:pos + n], pos + n
-        if n < MIN_OPENING and len(u) > 1:  # a bare greeting: add the next client turns
+        u = [m["content"] for m in t if m["role"] == "user"] if n < MIN_OPENING else ()
+        if len(u) > 1:  # a bare greeting: add the next client turns
             more_codes, more_lengths = normalized_codes(u[1:])
             more = more_codes.tobytes().decode("utf-32-le")
             k = 0
@@ -146,7 +147,7 @@ def _assign(records: list[schema.Record], ratios: list[float], seed: int,
 
 def _assign_groups(records, ratios, seed, report, corpus) -> list[int]:
     near = near_pairs(records, corpus=corpus)
-    keys = openings(records)
+    keys = corpus.openings if corpus is not None and corpus.openings is not None else openings(records)
     roots, joined = group_records(records, near, keys)
     groups: dict[int, list[int]] = defaultdict(list)
     for i, root in enumerate(roots):
@@ -160,17 +161,21 @@ def _assign_groups(records, ratios, seed, report, corpus) -> list[int]:
     assigned_total = 0
     part_of_group: dict[int, int] = {}
     for stratum in sorted(strata):
-        keys = sorted(strata[stratum], key=lambda r: group_key(records[r]))
-        random.Random(f"{seed}|{stratum[0]}|{stratum[1]}").shuffle(keys)
+        order = sorted(strata[stratum], key=lambda r: group_key(records[r]))
+        random.Random(f"{seed}|{stratum[0]}|{stratum[1]}").shuffle(order)
         local = [0.0] * k
         local_total = 0
-        for key in keys:
+        for key in order:
             size = len(groups[key])
             local_total += size
             assigned_total += size
-            # Largest shortfall against the ratios, within the stratum first, then overall.
-            best = max(range(k), key=lambda p: (ratios[p] * local_total - local[p]
-                                                + ratios[p] * assigned_total - global_count[p], -p))
+            # Largest shortfall against the ratios, within the stratum first, then overall (the
+            # first part on a tie).
+            best, most = 0, None
+            for p in range(k):
+                short = ratios[p] * local_total - local[p] + ratios[p] * assigned_total - global_count[p]
+                if most is None or short > most:
+                    best, most = p, short
             local[best] += size
             global_count[best] += size
             part_of_group[key] = best
@@ -190,7 +195,8 @@ def split_records(records: list[schema.Record], ratios: list[float] | str | None
                   seed: int = 42, report: dict | None = None, corpus=None) -> dict[str, list[schema.Record]]:
     """Split records; keys train/val/test, train/test, or fold0_train, fold0_test, ... Input order is kept.
     `report`, if given, receives the grouping, stratification and leak-check summary; `corpus`, the
-    records' dedup.Corpus if one was already built (e.g. by dedup, via Corpus.subset)."""
+    records' dedup.Corpus if one was already built (e.g. by dedup, via Corpus.subset): its signatures,
+    and its openings if it has them, are reused."""
     if (ratios is None) == (kfold is None):
         raise io.HearMeError("give either ratios (e.g. 70/15/15) or kfold, not both")
     if kfold is not None:

@@ -14,7 +14,9 @@ folders, a full disk, /proc) raise OutputError: one line, exit 2.
 
 from __future__ import annotations
 
+import codecs
 import contextlib
+import itertools
 import json
 import os
 import re
@@ -276,18 +278,32 @@ def _json_writer(obj: Any, indent: int | None = 2) -> Writer:
     return write
 
 
+_ENCODE = json.JSONEncoder(ensure_ascii=False).encode  # json.dumps(..., ensure_ascii=False), made once
+
+
 def jsonl_writer(rows: Iterable[Any]) -> Writer:
     def write(fh: IO) -> None:
         for row in rows:
-            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+            fh.write(_ENCODE(row) + "\n")
     return write
+
+
+def _records_json(fh: IO, rows: Iterable[Any]) -> None:
+    """A JSON array, one row per line, written in batches (no copy of the whole text)."""
+    rows = iter(rows)
+    sep = "[\n"
+    while batch := list(itertools.islice(rows, 2000)):
+        fh.write(sep)
+        fh.write(",\n".join(map(_ENCODE, batch)))
+        sep = ",\n"
+    fh.write("[\n\n]\n" if sep == "[\n" else "\n]\n")
 
 
 def records_writer(path, records: Iterable[schema.Record], sharegpt: bool = False) -> Writer:
     rows = (schema.to_sharegpt(r) if sharegpt else r for r in records)
     if str(path).endswith(".jsonl"):
         return jsonl_writer(rows)
-    return lambda fh: fh.write("[\n" + ",\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\n]\n")
+    return lambda fh: _records_json(fh, rows)
 
 
 def write_text(path, text: str) -> Path:
@@ -365,8 +381,13 @@ def read_text(path, encodings: Iterable[str] = ENCODINGS) -> tuple[str, str]:
         raise InputError(path, "", f"cannot read: {os_reason(e)}") from None
     except MemoryError:
         raise InputError(path, "", "cannot read: too large for memory") from None
-    if b"\x00" in raw[:4096] and not raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+    if raw.find(b"\x00", 0, 4096) >= 0 and not raw.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise InputError(path, "", "binary data, not text")
+    if encodings is ENCODINGS and not raw.startswith(codecs.BOM_UTF8):  # the common case: UTF-8, decoded in C
+        try:
+            return raw.decode("utf-8"), "utf-8"
+        except UnicodeDecodeError:
+            pass
     for enc in encodings:
         try:
             text = raw.decode(enc)
@@ -425,6 +446,8 @@ _SURROGATE = re.compile(r"[\ud800-\udfff]")
 def unencodable(obj: Any) -> str | None:
     """Where `obj` holds text that cannot be written as UTF-8 (a lone surrogate such as the JSON
     escape "\\ud800"), e.g. "message 1 content: U+D800"; None when all of it can be written."""
+    if _record_encodable(obj):  # the common case, tested at once; the walk below names the place
+        return None
     stack: list[tuple[str, Any]] = [("", obj)]
     while stack:
         where, item = stack.pop()
@@ -440,6 +463,24 @@ def unencodable(obj: Any) -> str | None:
         elif isinstance(item, (list, tuple)):
             stack.extend((_where(where, i), v) for i, v in enumerate(item))
     return None
+
+
+def _record_encodable(obj: Any) -> bool:
+    """True if `obj` is record-shaped (a dict of text, None and lists of dicts of text) and all its
+    text encodes as UTF-8; False means "walk it" (anything else, or a lone surrogate)."""
+    if type(obj) is not dict:
+        return False
+    texts = list(obj)
+    try:
+        for value in obj.values():
+            if type(value) is list:
+                texts += [k for item in value for k in item.keys()]
+                texts += [v for item in value for v in item.values()]
+            elif value is not None:
+                texts.append(value)
+        return _surrogate("".join(texts)) is None  # join refuses anything but text
+    except (AttributeError, TypeError):
+        return False
 
 
 def _surrogate(text: str) -> str | None:

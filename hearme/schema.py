@@ -61,6 +61,8 @@ class InvalidRecord(ValueError):
 
 def validate(record: Any) -> Record:
     """Return the record unchanged, or raise InvalidRecord with the first problem."""
+    if _plainly_valid(record):
+        return record
     if not isinstance(record, dict):
         raise InvalidRecord(f"record is {type(record).__name__}, expected an object")
     msgs = record.get("messages")
@@ -93,12 +95,30 @@ def validate(record: Any) -> Record:
     return record
 
 
+def _plainly_valid(record: Any) -> bool:
+    """validate's rules for the common case, a few passes at once; False: check one by one (that
+    names the first problem). ("\u3400" <= c < "\ua000": c starts with a CJK character, has_text's
+    own first test, without a call.)"""
+    msgs = record.get("messages") if type(record) is dict else None
+    if type(msgs) is not list or not msgs:
+        return False
+    if not all([type(m) is dict and "role" in m and "content" in m for m in msgs]):
+        return False
+    roles = [m["role"] for m in msgs]
+    turns = roles[1:] if roles[0] == "system" else roles
+    half = len(turns) // 2
+    return (bool(turns) and len(turns) % 2 == 0 and turns[::2].count("user") == half
+            and turns[1::2].count("assistant") == half
+            and all([type(c := m["content"]) is str and ("\u3400" <= c < "\ua000" or has_text(c)) for m in msgs])
+            and all([v is None or type(v) is str for k, v in record.items() if k != "messages"]))
+
+
 def make(messages: list[dict], *, id: str, source: str, lang: str = "zh", topic: str = "",
          system: str | None = None, **meta: Any) -> Record:
     """Build a record; `system`, if given, becomes the leading system message. Text is normalised
     (normalize_text) and a message left empty stays empty, for validate to reject."""
     texts = [m["content"] for m in messages]
-    if all(isinstance(t, str) for t in texts):
+    if all([isinstance(t, str) for t in texts]):
         joined = "".join(texts)
         if _ODD.search(joined) or not unicodedata.is_normalized("NFC", joined):
             texts = [normalize_text(t) for t in texts]

@@ -14,7 +14,7 @@ from hearme import io, schema
 from hearme.converters import run
 from hearme.converters.common import INLINE_LABEL, speech
 from hearme.converters.dedup import Corpus, dedup
-from hearme.converters.split import split_records
+from hearme.converters.split import openings, split_records
 
 from tests.conftest import run_hearme
 
@@ -234,6 +234,8 @@ def test_split_reuses_a_shared_corpus():
     recs = [_rec(i, f"开头{i}", f"内容{i}" * 20) for i in range(30)]
     corpus = Corpus.of_records(recs)
     assert split_records(recs, ratios="80/20", corpus=corpus) == split_records(recs, ratios="80/20")
+    with_openings = Corpus(records=recs, openings=openings(recs))  # as the conversion workers make it
+    assert split_records(recs, ratios="80/20", corpus=with_openings) == split_records(recs, ratios="80/20")
 
 
 def test_split_cli_prints_the_leak_check(tmp_path):
