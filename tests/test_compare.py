@@ -12,6 +12,7 @@ from hearme.evaluators import judge, metrics, probe_identity
 from hearme.llm import LLMClient
 from tests.conftest import run_hearme
 from tests.fake_openai import FakeOpenAI
+from tests.test_probe import identity_script
 
 BO_REF = "ཁྱེད་ཀྱིས་སེམས་ཁྲལ་ཆེན་པོ་བྱེད་ཀྱི་འདུག ང་ཚོས་མཉམ་དུ་ཐབས་ལམ་འཚོལ་ཐུབ།"
 PROMPT = "<|im_start|>user\n我最近压力很大，晚上睡不着。<|im_end|>\n<|im_start|>assistant\n能说说吗？<|im_end|>\n" \
@@ -40,8 +41,7 @@ def make_run(root: Path, tuned: bool, srv: FakeOpenAI) -> Path:
                   {"predict_runtime": 3.2})
     client = LLMClient(srv.url, "gpt-4o", cache_dir=root.parent / "cache", progress=False)
     judge.run(pred, root / "judge", client)
-    answer = "我是Jerry，由VastEpiphany开发。" if tuned else "我是通义千问。"
-    with FakeOpenAI({"default": {"text": answer}}) as mut_srv:
+    with FakeOpenAI(identity_script(good=tuned)) as mut_srv:
         mut = LLMClient(mut_srv.url, "m", cache=False, progress=False)
         probe_identity.run(mut, root / "probe-identity", name="Jerry", author="VastEpiphany")
     return root
