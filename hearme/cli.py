@@ -36,7 +36,7 @@ def tiny_model(
     seed: int = typer.Option(0, help="Random seed for the weights."),
     max_positions: int = typer.Option(1024, help="Context length (max_position_embeddings)."),
 ) -> None:
-    """Build an offline tiny model (BPE tokenizer + random Qwen2, ~100k parameters)."""
+    """Build an offline tiny model (BPE tokenizer + random Qwen2, about 120k parameters)."""
     from hearme import paths, tinymodel
 
     paths.set_offline()
@@ -68,6 +68,9 @@ def datasets_cmd(
     """List registered datasets, or check that the given names are registered."""
     from hearme import registry
 
+    if not registry.registry_path(dataset_dir).exists():
+        raise io.HearMeError(f"no {registry.registry_path(dataset_dir)}: run `hearme samples` there to register the "
+                             "bundled samples, or pass --dataset-dir")
     info = registry.load(dataset_dir)
     wanted = registry.require(names, info, dataset_dir) if names else sorted(info)
     for n in wanted:
@@ -103,6 +106,23 @@ def demo_cmd(
     demo.run(out, model=model, template=template, max_steps=max_steps)
 
 
+@app.command("version")
+def version_cmd() -> None:
+    """Print HearMe's version (and LLaMA-Factory's)."""
+    from hearme import envinfo
+
+    echo(envinfo.version_line())
+
+
+@app.command("env")
+def env_cmd() -> None:
+    """Print versions, device and the paths HearMe reads and writes (paste this into bug reports)."""
+    from hearme import envinfo
+
+    for key, value in envinfo.report():
+        echo(f"- {key}: {value}")
+
+
 def _register_areas() -> None:
     import importlib
 
@@ -124,6 +144,7 @@ PANELS = {  # in data-flow order
     "Data": ("convert", "scrub", "select", "dedup", "split", "stats", "register", "datasets", "samples", "tibetan"),
     "Train": ("recipes", "cv", "tiny-model"),
     "Evaluate": ("metrics", "judge", "judge-dialogues", "probe", "compare", "report"),
+    "Info": ("version", "env"),
 }
 
 
