@@ -98,12 +98,15 @@ def demo_cmd(
     out: Path = typer.Option(Path("runs/demo"), "--out", help="Output directory for everything the demo makes."),
     model: Optional[str] = typer.Option(None, help="A real base model path (GPU machines); default: the offline tiny model."),
     template: Optional[str] = typer.Option(None, help="Chat template for --model [default: qwen]."),
-    max_steps: int = typer.Option(30, help="Training steps (tiny-model default keeps the demo short)."),
+    max_steps: Optional[int] = typer.Option(None, help="Stage-1 LoRA steps (stage 2 and the Tibetan LoRA scale from it) "
+                                            "[default: the demo's tuned value for the tiny model, 30 with --model]."),
+    base_steps: Optional[int] = typer.Option(None, help="Tiny model only: steps of the base's causal-LM training "
+                                             "[default: the demo's tuned value]."),
 ) -> None:
-    """Run the whole pipeline offline: data -> LoRA train -> predict + metrics -> merge -> report."""
+    """Run the whole pipeline offline: base -> LoRA stages -> merge -> before/after probe + metrics -> report."""
     from hearme import demo
 
-    demo.run(out, model=model, template=template, max_steps=max_steps)
+    demo.run(out, model=model, template=template, max_steps=max_steps, base_steps=base_steps)
 
 
 @app.command("version")
