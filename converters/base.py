@@ -85,11 +85,17 @@ def register_converter(name: str) -> Callable[[type[Converter]], type[Converter]
 
 
 def get_converter(name: str) -> type[Converter]:
+    """The converter for a format name; case, spaces and `_` vs `-` do not matter (CPsyCounD, self_cognition)."""
+    import difflib
+
     from hearme import converters  # noqa: F401  (imports every converter module)
 
-    if name not in CONVERTERS:
-        raise io.HearMeError(f"unknown format {name!r}; known: {', '.join(sorted(CONVERTERS))}")
-    return CONVERTERS[name]
+    key = "-".join(str(name).strip().lower().replace("_", "-").split())
+    if key not in CONVERTERS:
+        close = difflib.get_close_matches(key, list(CONVERTERS), n=1, cutoff=0.6)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise io.HearMeError(f"unknown format {name!r}{hint}; known: {', '.join(sorted(CONVERTERS))}")
+    return CONVERTERS[key]
 
 
 def expand_inputs(inputs: Iterable[str | os.PathLike], suffixes: tuple[str, ...],

@@ -3,8 +3,8 @@
 Per dataset: dialogue-length histogram, turns-per-dialogue distribution, topic distribution,
 emoji share, the Tibetan paper's Table 4 statistics (dialogues, mean turns, mean utterance
 length overall / help-seeker / supporter; Tibetan counted in syllables, other text in
-characters), and license and source (from dataset_info.json for registered names, else from
-the records' metadata).
+characters), and license and source (from the dataset_info.json entry for registered names and files,
+else from the records' metadata).
 """
 
 from __future__ import annotations
@@ -29,8 +29,22 @@ def units(text: str) -> int:
     return count_units(text) if _TIBETAN.search(text) else len(text)
 
 
+def _entry_for_file(path: Path, info: dict, dataset_dir=None) -> dict | None:
+    """The registry entry whose file is `path`, if it is registered."""
+    from hearme import registry
+
+    target = path.resolve()
+    for name in info:
+        try:
+            if registry.file_of(name, dataset_dir).resolve() == target:
+                return info[name]
+        except (io.HearMeError, OSError, KeyError, TypeError):
+            continue
+    return None
+
+
 def _load_inputs(inputs, dataset_dir=None) -> tuple[dict[str, list[schema.Record]], dict[str, dict]]:
-    """Records per dataset name, and registry entries for inputs given as registered names."""
+    """Records per dataset name, and registry entries for inputs that are registered (by name or file)."""
     if isinstance(inputs, Mapping):
         return {str(k): list(v) for k, v in inputs.items()}, {}
     from hearme import registry
@@ -42,6 +56,10 @@ def _load_inputs(inputs, dataset_dir=None) -> tuple[dict[str, list[schema.Record
         if p.exists():
             name = p.name.rsplit(".", 1)[0]
             data[name] = io.load_records(p)
+            info = registry.load(dataset_dir) if info is None else info
+            entry = _entry_for_file(p, info, dataset_dir)
+            if entry:
+                entries[name] = entry
             continue
         info = registry.load(dataset_dir) if info is None else info
         if str(item) not in info:
@@ -103,8 +121,11 @@ class _Labels:
 
 
 def build_card(inputs: Mapping[str, list[schema.Record]] | Sequence[str | os.PathLike], out_dir,
-               dataset_dir=None) -> Path:
-    """Write out_dir/card.md and its PNGs; return the card's path."""
+               dataset_dir=None, entries: Mapping[str, dict] | None = None) -> Path:
+    """Write out_dir/card.md and its PNGs; return the card's path.
+
+    Source and license come from the registry entry (a registered name or file, or `entries`
+    given by name), else from the records' own metadata."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -113,7 +134,8 @@ def build_card(inputs: Mapping[str, list[schema.Record]] | Sequence[str | os.Pat
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    data, entries = _load_inputs(inputs, dataset_dir)
+    data, found = _load_inputs(inputs, dataset_dir)
+    entries = {**found, **(entries or {})}
     if not data:
         raise io.HearMeError("no datasets to describe")
     label = _Labels(_font_setup())

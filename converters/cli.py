@@ -61,7 +61,7 @@ def register(app: typer.Typer) -> None:
         """Convert a source dataset into HearMe records (JSON array) with a rejected side file."""
         from hearme.converters.base import get_converter, nothing_written, run_to_file
 
-        get_converter(fmt)  # unknown format -> one-line error before any work
+        fmt = get_converter(fmt).name  # unknown format -> one-line error before any work; any case
         if not inputs and fmt != "self-cognition":
             raise io.HearMeError(f"convert {fmt}: give at least one INPUT file or folder")
         records, tally = run_to_file(fmt, inputs or [], out, sharegpt=sharegpt, scrub=not no_scrub, progress=True,

@@ -40,7 +40,7 @@ def tiny_model(
     arch: str = typer.Option("qwen2", help="qwen2 (built in), or chatglm3 / baichuan2 (the documents' models; needs --remote-code)."),
     remote_code: Optional[Path] = typer.Option(None, help="Folder with the model's stock remote code (*.py), for chatglm3 / baichuan2."),
 ) -> None:
-    """Build an offline tiny model (tokenizer + random weights, ~100-200k parameters)."""
+    """Build an offline tiny model: a tokenizer + random weights (qwen2: about 120k parameters)."""
     from hearme import paths, tinymodel
 
     paths.set_offline()
@@ -82,6 +82,9 @@ def datasets_cmd(
     """List registered datasets, or check that the given names are registered."""
     from hearme import registry
 
+    if not registry.registry_path(dataset_dir).exists():
+        raise io.HearMeError(f"no {registry.registry_path(dataset_dir)}: run `hearme samples` there to register the "
+                             "bundled samples, or pass --dataset-dir")
     info = registry.load(dataset_dir)
     wanted = registry.require(names, info, dataset_dir) if names else sorted(info)
     for n in wanted:
@@ -109,12 +112,32 @@ def demo_cmd(
     out: Path = typer.Option(Path("runs/demo"), "--out", help="Output directory for everything the demo makes."),
     model: Optional[str] = typer.Option(None, help="A real base model path (GPU machines); default: the offline tiny model."),
     template: Optional[str] = typer.Option(None, help="Chat template for --model [default: qwen]."),
-    max_steps: int = typer.Option(30, help="Training steps (tiny-model default keeps the demo short)."),
+    max_steps: Optional[int] = typer.Option(None, help="Stage-1 LoRA steps (stage 2 and the Tibetan LoRA scale from it) "
+                                            "[default: the demo's tuned value for the tiny model, 30 with --model]."),
+    base_steps: Optional[int] = typer.Option(None, help="Tiny model only: steps of the base's causal-LM training "
+                                             "[default: the demo's tuned value]."),
 ) -> None:
-    """Run the whole pipeline offline: data -> LoRA train -> predict + metrics -> merge -> report."""
+    """Run the whole pipeline offline: base -> LoRA stages -> merge -> before/after probe + metrics -> report."""
     from hearme import demo
 
-    demo.run(out, model=model, template=template, max_steps=max_steps)
+    demo.run(out, model=model, template=template, max_steps=max_steps, base_steps=base_steps)
+
+
+@app.command("version")
+def version_cmd() -> None:
+    """Print HearMe's version (and LLaMA-Factory's)."""
+    from hearme import envinfo
+
+    echo(envinfo.version_line())
+
+
+@app.command("env")
+def env_cmd() -> None:
+    """Print versions, device and the paths HearMe reads and writes (paste this into bug reports)."""
+    from hearme import envinfo
+
+    for key, value in envinfo.report():
+        echo(f"- {key}: {value}")
 
 
 def _register_areas() -> None:
@@ -138,6 +161,7 @@ PANELS = {  # in data-flow order
     "Data": ("convert", "scrub", "select", "dedup", "split", "stats", "register", "datasets", "samples", "tibetan"),
     "Train": ("recipes", "cv", "tiny-model"),
     "Evaluate": ("metrics", "judge", "judge-dialogues", "probe", "compare", "report"),
+    "Info": ("version", "env"),
 }
 
 

@@ -104,6 +104,8 @@ def check_datasets(cfg: dict, dataset_dir: Path | None) -> list[str]:
     where = Path(dataset_dir or cfg.get("dataset_dir", "data"))
     if str(where).startswith(("ONLINE", "REMOTE:")):
         return []
+    if not dataset_dir and not where.is_absolute() and not registry.registry_path(where).exists():
+        where = paths.BUNDLED / where  # a shipped recipe's `dataset_dir: .` is the bundled registry
     info = registry.load(where)
     missing = [n for n in wanted if n not in info]
     if not missing:
@@ -136,7 +138,7 @@ def check_deepspeed(cfg: dict) -> tuple[list[str], int]:
         return [], 0
     p = Path(ds)
     if not p.is_absolute() and not p.exists():
-        p = paths.REPO_ROOT / ds
+        p = paths.BUNDLED / ds
     if not p.exists():
         return [f"deepspeed config {ds} not found"], 0
     try:
@@ -281,7 +283,7 @@ def run_checks(targets: list[Path] | None, *, tiny_model: Path | None = None, da
 
 def _rel(p: Path) -> str:
     try:
-        return str(p.resolve().relative_to(paths.REPO_ROOT))
+        return str(p.resolve().relative_to(paths.BUNDLED))
     except ValueError:
         return str(p)
 

@@ -46,10 +46,15 @@ def test_build_card_from_records_and_registered_names(tmp_path):
     for png in ("dialogue_length.png", "turns.png", "topics.png", "emoji.png"):
         assert (tmp_path / "a" / png).stat().st_size > 5000
         assert f"({png})" in text
-    card = build_card(["psy_reg", str(tmp_path / "psy.json")], tmp_path / "b", dataset_dir=tmp_path)
+    io.write_records(tmp_path / "unregistered.json", psy)
+    card = build_card(["psy_reg", str(tmp_path / "psy.json"), str(tmp_path / "unregistered.json")], tmp_path / "b",
+                      dataset_dir=tmp_path)
     text = card.read_text()
     assert "| psy_reg | PsyQA (on request) | custom-registered |" in text           # from dataset_info.json
-    assert "| psy | PsyQA | PsyQA (non-commercial, no redistribution) |" in text     # from record metadata
+    assert "| psy | PsyQA (on request) | custom-registered |" in text               # a registered file: its entry
+    assert "| unregistered | PsyQA | PsyQA (non-commercial, no redistribution) |" in text  # from record metadata
+    card = build_card({"emollm": emo}, tmp_path / "d", entries={"emollm": {"source": "ours", "license": "Apache-2.0"}})
+    assert "| emollm | ours | Apache-2.0 |" in card.read_text()                   # given by the caller (the demo)
     with pytest.raises(io.HearMeError):
         build_card(["no_such_dataset"], tmp_path / "c", dataset_dir=tmp_path)
 
