@@ -4,7 +4,9 @@ project ships, so that the LoRA stages have something to change.
 A random model learns almost nothing from a few dozen LoRA steps (its loss stays near
 ln(vocab)), so `hearme demo` first trains it with real LLaMA-Factory (`llamafactory-cli train`,
 stage sft: causal-LM loss on the replies) into a small assistant that answers in the prompt's
-language and calls itself a neutral "小助手 / Assistant / རོགས་པ", made by "an open-source community".
+language and calls itself "Echo", made by "an open-source community" (一个开源社区 / ཚོགས་པ་ཞིག་).
+The neutral name is a name like Jerry, not a word the answers use anyway ("助手", "assistant",
+"རོགས་པ་" are in most of them), so the LoRA has one clear slot to change.
 Its training set, written to the demo's own registry as `hearme_demo_base`:
 
 - the self-cognition template's questions in Chinese, English and Tibetan, answered with that
@@ -31,8 +33,8 @@ NAME = "hearme_demo_base"
 DIALOGUES = ("hearme_counseling_zh_train", "hearme_knowledge_zh", "hearme_emoji_zh", "hearme_tibetan_bo_train")
 HELDOUT = "hearme_selfcog_val"  # its questions stay unseen by every model
 # The neutral (name, developer) per language; the template fills them where Jerry / VastEpiphany go.
-NEUTRAL = {"zh": ("小助手", "一个开源社区"), "en": ("Assistant", "an open-source community"),
-           "bo": ("རོགས་པ་", "ཚོགས་པ་ཞིག་")}
+NEUTRAL = {"zh": ("Echo", "一个开源社区"), "en": ("Echo", "an open-source community"),
+           "bo": ("Echo", "ཚོགས་པ་ཞིག་")}
 # English and Tibetan items are fewer in the template: repeat them so every language is learnt.
 REPEAT = {"zh": 1, "en": 2, "bo": 3}
 # Neutral system prompts, rotated (and sometimes none).
@@ -42,7 +44,7 @@ TRAIN_ARGS = {
     "stage": "sft", "do_train": True, "finetuning_type": "freeze", "freeze_trainable_layers": 64,
     "freeze_trainable_modules": "all", "freeze_extra_modules": "norm", "template": "qwen", "default_system": "", "cutoff_len": 256,
     "per_device_train_batch_size": 8, "gradient_accumulation_steps": 1, "learning_rate": 1.0e-2,
-    "lr_scheduler_type": "cosine", "warmup_ratio": 0.02, "max_grad_norm": 1.0, "optim": "adamw_torch",
+    "weight_decay": 0.01, "lr_scheduler_type": "cosine", "warmup_ratio": 0.02, "max_grad_norm": 1.0, "optim": "adamw_torch",
     "logging_steps": 10, "plot_loss": True, "save_strategy": "no", "overwrite_output_dir": True,
     "report_to": "none", "bf16": False, "fp16": False, "preprocessing_num_workers": 1,
     "dataloader_num_workers": 0, "overwrite_cache": True, "seed": 42,

@@ -169,8 +169,8 @@ def render(out: Path, m: dict) -> str:
         s += ["## 2. The base: causal-LM training of the tiny model (`llamafactory-cli train`)", "",
               f"A random {_params(m)}-parameter model learns almost nothing from a few LoRA steps, so the demo first trains "
               "the tiny model's decoder layers (stage sft: loss on the replies) on text the project ships: the "
-              "self-cognition questions answered with a neutral identity (\"我是小助手，由一个开源社区开发……\", "
-              "\"I'm Assistant…\") and the opening exchange of each bundled training dialogue. No item names Jerry "
+              "self-cognition questions answered with a neutral identity (\"我是Echo，由一个开源社区开发……\", "
+              "\"I'm Echo…\") and the opening exchange of each bundled training dialogue. No item names Jerry "
               "or VastEpiphany, and the held-out self-cognition questions are left out.", "",
               _table([[k, v] for k, v in pre.get("records", {}).items()], ["source", "records"]), "",
               f"Config: `{_rel(out, pre.get('config'))}`; model: `{_rel(out, pre['output'])}`.", ""]

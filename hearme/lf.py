@@ -73,8 +73,9 @@ def child_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     return env
 
 
-def run(command: str, config: dict, config_path, log_path) -> float:
+def run(command: str, config: dict, config_path, log_path, env: dict[str, str] | None = None) -> float:
     """`llamafactory-cli COMMAND CONFIG`, logging to log_path. Returns wall seconds.
+    `env` adds to the child's environment (e.g. OMP_NUM_THREADS).
 
     On failure raises HearMeError with the log's last lines, so the reason is visible.
     """
@@ -88,7 +89,7 @@ def run(command: str, config: dict, config_path, log_path) -> float:
         log.write("$ " + " ".join(cmd) + "\n")
         log.flush()
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                encoding="utf-8", errors="replace", env=child_env(), bufsize=1)
+                                encoding="utf-8", errors="replace", env=child_env(env), bufsize=1)
         try:
             assert proc.stdout is not None
             for line in proc.stdout:

@@ -75,7 +75,7 @@ def test_no_server_outlives_the_demo(demo):
 def test_base_never_saw_the_target_identity(demo):
     out, _ = demo
     base = (out / "data" / "hearme_demo_base.json").read_text(encoding="utf-8")
-    assert "小助手" in base and "Jerry" not in base and "VastEpiphany" not in base
+    assert "Echo" in base and "Jerry" not in base and "VastEpiphany" not in base
     heldout = [r["messages"][0]["content"] for r in json.loads((out / "data" / "hearme_selfcog_val.json").read_text())]
     records = json.loads(base)
     asked = {next(m["content"] for m in r["messages"] if m["role"] == "user") for r in records}
