@@ -144,8 +144,7 @@ def main() -> None:
     with clock("split 70/15/15 (grouped) + write"):
         parts = split_records(kept, ratios="70/15/15", seed=42, report=report,
                               corpus=corpus.subset(stats["kept_index"]))
-        for name, recs in parts.items():
-            io.write_records(out_dir / f"bench_{name}.json", recs)
+        io.write_records_many([(out_dir / f"bench_{name}.json", recs) for name, recs in parts.items()])
     total_wall, total_cpu = time.perf_counter() - t0, _cpu() - c0
     if args.keep is None:
         shutil.rmtree(out_dir, ignore_errors=True)

@@ -139,9 +139,21 @@ def _link_problem(p: Path) -> str | None:
     return None
 
 
+def _suffix(name: str) -> str:
+    """Path(name).suffix without building a Path."""
+    i = name.rfind(".")
+    return name[i:] if 0 < i < len(name) - 1 else ""
+
+
+def _child(folder: Path, name: str) -> Path:
+    """folder / name without parsing the name again (tens of thousands of files per run)."""
+    make = getattr(folder, "_make_child_relpath", None)  # CPython's own fast path (glob uses it)
+    return make(name) if make is not None else folder / name
+
+
 def _walk(root: Path, suffixes: tuple[str, ...], exclude: set[tuple[int, int]]) -> list[tuple[Path, str | None]]:
     """Every candidate file under `root` (symbolic links followed, each folder once), sorted."""
-    found: list[tuple[Path, str | None]] = []
+    found: list[tuple[Path, str, str | None]] = []  # (folder, name, problem); name "" = the folder itself
     seen: set[tuple[int, int]] = set()
     stack = [root]
     while stack:
@@ -151,39 +163,41 @@ def _walk(root: Path, suffixes: tuple[str, ...], exclude: set[tuple[int, int]]) 
             key = (st.st_dev, st.st_ino)
             entries = list(os.scandir(folder))
         except OSError as e:
-            found.append((folder, f"unreadable folder: {io.os_reason(e)}"))
+            found.append((folder, "", f"unreadable folder: {io.os_reason(e)}"))
             continue
         if key in seen:
-            found.append((folder, "symbolic link loop (a folder already read)"))
+            found.append((folder, "", "symbolic link loop (a folder already read)"))
             continue
         seen.add(key)
         for entry in entries:
-            path = Path(entry.path)
-            if entry.name.startswith("."):  # hidden: temp files, commit journals, editor backups
+            name = entry.name
+            if name.startswith("."):  # hidden: temp files, commit journals, editor backups
                 continue
-            wanted = path.suffix.lower() in suffixes
+            suffix = _suffix(name)
+            wanted = suffix.lower() in suffixes
             try:
                 is_dir = entry.is_dir()  # follows symbolic links
                 is_file = not is_dir and entry.is_file()
             except OSError as e:
-                if wanted or not path.suffix:
-                    found.append((path, _link_problem(path) or f"unreadable: {io.os_reason(e)}"))
+                if wanted or not suffix:
+                    found.append((folder, name, _link_problem(_child(folder, name)) or f"unreadable: {io.os_reason(e)}"))
                 continue
             if is_dir:
-                stack.append(path)
+                stack.append(_child(folder, name))
             elif not wanted:
-                if not is_file and entry.is_symlink() and not path.suffix:
-                    found.append((path, _link_problem(path) or "unreadable symbolic link"))
+                if not is_file and entry.is_symlink() and not suffix:
+                    found.append((folder, name, _link_problem(_child(folder, name)) or "unreadable symbolic link"))
                 continue
-            elif ".rejected." in entry.name or (exclude and io.file_key(path) in exclude):
+            elif ".rejected." in name or (exclude and io.file_key(entry.path) in exclude):
                 continue
             elif is_file:
-                found.append((path, None))
+                found.append((folder, name, None))
             else:
-                found.append((path, _link_problem(path) or "not a regular file"))
+                found.append((folder, name, _link_problem(_child(folder, name)) or "not a regular file"))
     # Path order (part by part), compared as plain strings: "/" becomes "\x00", which sorts before any
     # character a part can hold (every path here starts with the same root).
-    return sorted(found, key=lambda f: str(f[0]).replace("/", "\x00"))
+    found.sort(key=lambda f: (f"{f[0]}/{f[1]}" if f[1] else str(f[0])).replace("/", "\x00"))
+    return [(_child(folder, name) if name else folder, problem) for folder, name, problem in found]
 
 
 def file_keys(paths: Iterable[Path]) -> dict[Path, str]:
@@ -192,11 +206,11 @@ def file_keys(paths: Iterable[Path]) -> dict[Path, str]:
     every file's is stable and unique in the run."""
     by_stem: dict[str, list[Path]] = {}
     for p in paths:
-        group = by_stem.setdefault(p.stem, [])
-        if p not in group:
-            group.append(p)
+        by_stem.setdefault(p.stem, []).append(p)
     keys: dict[Path, str] = {}
     for group in by_stem.values():
+        if len(group) > 1:
+            group = list(dict.fromkeys(group))  # a file named twice counts once
         if len(group) == 1:
             continue
         parts = [Path(p).resolve().with_suffix("").parts for p in group]

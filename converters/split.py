@@ -232,9 +232,9 @@ def split_file(path, *, ratios: str | None = None, kfold: int | None = None, see
     if empty:
         raise io.HearMeError(f"{path}: {len(records)} records are too few for this split ({', '.join(empty)} would be empty)")
     meta = {**registry.record_meta(records), **({"license": license} if license else {})}  # of all parts
+    paths = io.write_records_many([(out_dir / f"{name}_{part}.json", recs) for part, recs in parts.items()])
     written: dict[str, tuple[Path, int]] = {}
-    for part, recs in parts.items():
-        out = io.write_records(out_dir / f"{name}_{part}.json", recs)
+    for (part, recs), out in zip(parts.items(), paths):
         if register:
             registry.register(out, f"{name}_{part}", dataset_dir, **meta)
         written[part] = (out, len(recs))
