@@ -15,15 +15,12 @@ stray temp files. The issue's baseline on the same idea was 76 tracebacks in 1,7
 from __future__ import annotations
 
 import argparse
-import contextlib
-import io as sysio
 import json
 import random
 import shutil
 import sys
 import tempfile
 import time
-import traceback
 from collections import Counter
 from pathlib import Path
 
@@ -66,22 +63,6 @@ def real_bases(up: Path, rng: random.Random) -> dict[str, list]:
         "self-cognition": [rng.sample(selfcog, 3) for _ in range(6)],
         "firefly": firefly, "psyqa": psyqa, "records": records,
     }
-
-
-def cli(*args) -> tuple[int, str, str, str | None]:
-    from hearme.cli import main
-
-    out, err = sysio.StringIO(), sysio.StringIO()
-    tb = None
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            main([str(a) for a in args])
-            code = 0
-        except SystemExit as e:
-            code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
-        except BaseException:  # noqa: BLE001 - this is what the matrix counts
-            code, tb = -1, traceback.format_exc()
-    return code, out.getvalue(), err.getvalue(), tb
 
 
 def loads_in_datasets(path: Path) -> bool:
@@ -136,7 +117,7 @@ def main() -> None:
                 out = work / "out" / "o.json"
                 runs = ([src] if not case.folder_only else []) + [src.parent if not case.folder_only else src]
                 for target in runs:
-                    code, stdout, stderr, tb = cli("convert", fmt, target, "-o", out)
+                    code, stdout, stderr, tb = mutate.run_cli("convert", fmt, target, "-o", out, catch=True)
                     stats["runs"] += 1
                     stats[f"exit {code}"] += 1
                     if tb or "Traceback" in stderr:

@@ -13,10 +13,13 @@ runs the same categories over copies of the real upstream files.
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import io as sysio
 import json
 import os
 import random
+import traceback
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -315,3 +318,23 @@ def cases(fmt: str, seed: int = 13, base=None) -> list[Case]:
     raw = [("unchanged", good)] + _bytes_cases(fmt, good, rng) + _text_cases(fmt, base, rng)
     raw += _speaker_cases(base) if fmt == "cpsycound" else _json_cases(fmt, base, rng)
     return [Case(fmt, name, _file(fmt, data)) for name, data in raw] + _folder_cases(fmt, good)
+
+
+def run_cli(*args, catch: bool = False) -> tuple[int, str, str, str | None]:
+    """`hearme ARGS` in this process: (exit code, stdout, stderr, traceback). With `catch`, an
+    exception escaping main is exit -1 with its traceback; otherwise it propagates."""
+    from hearme.cli import main
+
+    out, err = sysio.StringIO(), sysio.StringIO()
+    tb = None
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            main([str(a) for a in args])
+            code = 0
+        except SystemExit as e:
+            code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+        except BaseException:  # noqa: BLE001 - what the mutation matrix counts
+            if not catch:
+                raise
+            code, tb = -1, traceback.format_exc()
+    return code, out.getvalue(), err.getvalue(), tb

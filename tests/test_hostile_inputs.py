@@ -15,8 +15,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import io as sysio
 import json
 import os
 import resource
@@ -43,16 +41,7 @@ CASES = [c for fmt in mutate.FORMATS for c in mutate.cases(fmt)]
 
 def cli(*args) -> tuple[int, str, str]:
     """`hearme ARGS` in this process: (exit code, stdout, stderr). An exception escaping main fails the test."""
-    from hearme.cli import main
-
-    out, err = sysio.StringIO(), sysio.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            main([str(a) for a in args])
-            code = 0
-        except SystemExit as e:
-            code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
-    return code, out.getvalue(), err.getvalue()
+    return mutate.run_cli(*args)[:3]
 
 
 def counts(stdout: str) -> tuple[int, int, int]:
