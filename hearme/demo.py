@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import resource
+import threading
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -61,6 +62,8 @@ class Demo:
         self.data_dir = out / "data"
         self.results: dict[str, Any] = {"timing": {}, "phases": []}
         self.notes: list[str] = []
+        # Set when stage 2 has written its adapter, or when any step failed: predict waits on it.
+        self.adapter_done = threading.Event()
 
     # ------------------------------------------------------------ steps
     def step_model(self) -> None:
@@ -163,6 +166,7 @@ class Demo:
                            max_steps=steps, extra={"learning_rate": TINY_STAGE2_LR} if self.tiny else None)
         self.results["train"] = self._train_result(out, STAGE2)
         self.results["adapter"] = str(out)
+        self.adapter_done.set()
 
     def step_merge(self) -> None:
         out = self._recipe("export", MERGE, "merged", adapter=self.results["adapter"],
@@ -170,6 +174,9 @@ class Demo:
         self.results["merged_model"] = str(out)
 
     def step_predict(self) -> None:
+        self.adapter_done.wait()
+        if "adapter" not in self.results:
+            raise io.HearMeError("predict: no stage-2 adapter (an earlier step failed)")
         out = self._recipe("train", PREDICT, "predict_counseling", adapter=self.results["adapter"])
         self.results["predict"] = json.loads((out / "predict_results.json").read_text())
         self.results["generated_predictions"] = str(out / "generated_predictions.jsonl")
@@ -190,9 +197,11 @@ class Demo:
         self._evaluate("base", self.results["base_model"])
 
     def step_eval_tuned(self) -> None:
+        self._evaluate("tuned", self.results["merged_model"])
+
+    def step_compare(self) -> None:
         from hearme.evaluators import compare
 
-        self._evaluate("tuned", self.results["merged_model"])
         made = compare.run([f"base={self.out / 'eval' / 'base'}", f"tuned={self.out / 'eval' / 'tuned'}"],
                            self.out / "compare")
         self.results["before_after"]["compare"] = {"markdown": str(self.out / "compare" / "comparison.md"),
@@ -230,20 +239,22 @@ class Demo:
                  ("convert, split, register samples + data card", self.step_data)]
         if self.tiny:
             setup.append(("base: causal-LM training of the tiny model (neutral identity)", self.step_base))
+        # predict needs only the stage-2 adapter: it runs in the side track (which has time to spare)
+        # while the Chinese track merges and serves the tuned model.
         chinese = [("stage 1: self-cognition LoRA", self.step_stage1),
                    ("stage 2: counseling LoRA from the stage-1 adapter", self.step_stage2),
                    ("merge adapter (llamafactory-cli export)", self.step_merge),
-                   ("predict + BLEU/ROUGE on the held-out counseling split", self.step_predict)]
+                   ("after: the tuned model served, identity probe + held-out self-cognition", self.step_eval_tuned)]
         side = [("before: the base served (llamafactory-cli api), identity probe + held-out self-cognition",
                  self.step_eval_base),
                 ("Tibetan LoRA + predict", self.step_tibetan_train),
-                ("Tibetan pipeline leg", self.step_tibetan)]
-        final = [("after: the tuned model served, identity probe + held-out self-cognition; hearme compare",
-                  self.step_eval_tuned),
+                ("Tibetan pipeline leg", self.step_tibetan),
+                ("predict + BLEU/ROUGE on the held-out counseling split", self.step_predict)]
+        final = [("hearme compare (base vs tuned)", self.step_compare),
                  ("HearMe metrics (incl. Tibetan)", self.step_metrics),
                  ("LLM judge + crisis probe", self.step_judge)]
         if not self.tiny:  # one GPU: a 7B training run and a served 7B model do not fit side by side
-            return [[setup], [chinese], [side], [final]]
+            return [[setup], [chinese], [side], [final]]  # stage 2 is done before predict waits for it
         return [[setup], [chinese, side], [final]]
 
 
@@ -272,7 +283,11 @@ def run(out: str | Path, model: str | None = None, template: str | None = None, 
             for label, fn in track:
                 tqdm.write(f"[start] {label}")
                 t0 = time.time()
-                fn()
+                try:
+                    fn()
+                except BaseException:
+                    demo.adapter_done.set()  # nothing waits for a step that will never run
+                    raise
                 demo.results["timing"][label] = round(time.time() - t0, 1)
                 done[0] += 1
                 bar.update(1)

@@ -27,7 +27,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hearme import io, registry, schema
+import re
+
+from hearme import demo_questions, io, registry, schema
 
 NAME = "hearme_demo_base"
 DIALOGUES = ("hearme_counseling_zh_train", "hearme_knowledge_zh", "hearme_emoji_zh", "hearme_tibetan_bo_train")
@@ -64,10 +66,51 @@ def neutral_identity(data_dir: str | Path) -> list[schema.Record]:
     return out
 
 
+def _answers() -> dict[tuple[str, str], list[str]]:
+    """Template answers that claim the name and the author and nothing else, per (lang, kind):
+    "misleading" ones open with a denial and name no other assistant, no doctor and no human."""
+    import json
+
+    from hearme.converters.self_cognition import BUILTIN
+    from hearme.evaluators.probe_identity import OTHER_IDENTITIES
+
+    other = re.compile("|".join(map(re.escape, OTHER_IDENTITIES + ["真人", "医生", "human", "psychiatrist", "སྨན་པ", "མི་མ་ཡིན"])), re.I)
+    denial = re.compile(r"^(?:不是|其实不是|No,|Not |Actually, no|ལགས་མིན)")
+    out: dict[tuple[str, str], list[str]] = {}
+    for item in json.loads(BUILTIN.read_text(encoding="utf-8")):
+        text = item["output"]
+        if "{{name}}" not in text or "{{author}}" not in text or other.search(text):
+            continue
+        if item["kind"] == "misleading" and denial.match(text):
+            out.setdefault((item["lang"], "misleading"), []).append(text)
+        elif item["kind"] == "direct" and not denial.match(text):
+            out.setdefault((item["lang"], "direct"), []).append(text)
+    return out
+
+
+def paraphrased_identity(data_dir: str | Path) -> list[schema.Record]:
+    """Pattern-made identity questions (hearme.demo_questions) answered with the neutral identity;
+    none equals an identity-probe prompt or a held-out question."""
+    from hearme.converters.self_cognition import fill
+    from hearme.evaluators.probe_identity import BUNDLED, load_probes
+
+    probes = load_probes(BUNDLED, ("id", "lang", "prompt"), "kind")
+    heldout = [schema.dialogue_turns(r)[0]["content"] for r in io.load_records(registry.file_of(HELDOUT, data_dir))]
+    answers = _answers()
+    out = []
+    for i, (lang, kind, question) in enumerate(demo_questions.generate([p["prompt"] for p in probes] + heldout)):
+        pool = answers[(lang, "misleading" if kind == "misleading" else "direct")]
+        answer = fill(pool[i % len(pool)], *NEUTRAL[lang])
+        out.append(schema.make([{"role": "user", "content": question}, {"role": "assistant", "content": answer}],
+                               id=f"paraphrase-{lang}-{i}", source="hearme demo identity patterns", lang=lang))
+    return out
+
+
 def records(data_dir: str | Path) -> tuple[list[schema.Record], dict[str, int]]:
     """The base's training records and how many came from each source."""
     counts: dict[str, int] = {}
-    sources = [("neutral self-cognition (zh, en, bo)", neutral_identity(data_dir))]
+    sources = [("neutral self-cognition (zh, en, bo)", neutral_identity(data_dir)),
+               ("identity questions from patterns (zh, en, bo)", paraphrased_identity(data_dir))]
     for name in DIALOGUES:
         recs = io.load_records(registry.file_of(name, data_dir))
         sources.append((f"{name} (opening exchange)", [{**r, "messages": schema.dialogue_turns(r)[:2]} for r in recs]))

@@ -135,9 +135,11 @@ def _story(out: Path, m: dict) -> list[str]:
           "and against misleading premises. Every number comes from real LLaMA-Factory processes and HearMe's "
           "real evaluators.",
           f"- **Not meaningful:** the model has {_params(m)} parameters and a {_vocab(m)}-token vocabulary. It memorises "
-          "short, formulaic answers; it does not understand them. The probe questions are close paraphrases of the "
-          "self-cognition training items, so the pass rate shows that the adapter took hold, not that it "
-          "generalises. Counseling quality, the Chinese BLEU/ROUGE of the counseling split and anything a judge "
+          "short, formulaic answers; it does not understand them. No probe question is a training question (none is "
+          "contained in one or has a character-bigram Jaccard of 0.8 or more with one), but many share a "
+          "pattern with the base's identity questions (another assistant's name in the same sentence), so the "
+          "pass rate shows that the adapter renamed what the base says about itself, not that the model "
+          "understands identity. Counseling quality, the Chinese BLEU/ROUGE of the counseling split and anything a judge "
           "would score say nothing at this size; run the same demo with `--model` on a GPU for that.", ""]
     return s
 

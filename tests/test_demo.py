@@ -80,6 +80,11 @@ def test_base_never_saw_the_target_identity(demo):
     records = json.loads(base)
     asked = {next(m["content"] for m in r["messages"] if m["role"] == "user") for r in records}
     assert not asked & set(heldout)
+    # the pattern-made identity questions are in, in all three languages, and no probe prompt is
+    probes = [p["prompt"] for p in json.loads((Path(__file__).parents[1] / "evaluators" / "probes" / "identity.json").read_text())]
+    made = [r for r in records if r["source"] == "hearme demo identity patterns"]
+    assert {r["lang"] for r in made} == {"zh", "en", "bo"} and len(made) >= 600
+    assert not asked & set(probes)
     cfg = (out / "configs" / "base.yaml").read_text()
     assert "stage: sft" in cfg and "finetuning_type: freeze" in cfg
 
