@@ -28,6 +28,11 @@ from typing import IO, Any, Callable, Iterable, Iterator
 
 from hearme import schema
 
+try:  # parses UTF-8 JSON 2-3x faster than json; anything it refuses goes to json, which decides
+    from orjson import JSONDecodeError as _FastError, loads as _fast_loads
+except ImportError:  # pragma: no cover - orjson is a dependency
+    _fast_loads = None  # noqa: N816
+
 RAW_KEEP = 4000  # characters of a rejected raw item kept in the side file
 REASON_KEEP = 500  # characters of a rejection reason
 _UMASK = os.umask(0o022)
@@ -423,8 +428,7 @@ def refuse_overwrite(outputs: Iterable[str | os.PathLike], inputs: Iterable[str 
 ENCODINGS = ("utf-8-sig", "gb18030")
 
 
-def read_text(path, encodings: Iterable[str] = ENCODINGS) -> tuple[str, str]:
-    """Read text, detecting UTF-8 (with or without BOM) or GB18030. Returns (text, encoding)."""
+def _read_bytes(path) -> bytes:
     try:
         with open(path, "rb") as fh:
             raw = fh.read()
@@ -434,6 +438,15 @@ def read_text(path, encodings: Iterable[str] = ENCODINGS) -> tuple[str, str]:
         raise InputError(path, "", "cannot read: too large for memory") from None
     if raw.find(b"\x00", 0, 4096) >= 0 and not raw.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise InputError(path, "", "binary data, not text")
+    return raw
+
+
+def read_text(path, encodings: Iterable[str] = ENCODINGS) -> tuple[str, str]:
+    """Read text, detecting UTF-8 (with or without BOM) or GB18030. Returns (text, encoding)."""
+    return _decode(path, _read_bytes(path), encodings)
+
+
+def _decode(path, raw: bytes, encodings: Iterable[str] = ENCODINGS) -> tuple[str, str]:
     if encodings is ENCODINGS and not raw.startswith(codecs.BOM_UTF8):  # the common case: UTF-8, decoded in C
         try:
             return raw.decode("utf-8"), "utf-8"
@@ -460,9 +473,29 @@ def _json_problem(e: Exception) -> str:
     return f"invalid JSON ({' '.join(str(e).split())[:120] or type(e).__name__})"
 
 
+_DIGITS_AS_ZERO = bytes(48 if 48 <= i <= 57 else 32 for i in range(256))  # with find(): 10x faster than a regex
+
+
+def _parse_fast(raw: bytes) -> tuple[bool, Any]:
+    """(True, document) when orjson parses `raw` (strict UTF-8 JSON, no BOM); (False, None) sends the
+    file to json. What both accept they read the same; orjson refuses what json may read
+    differently or explain better (lone surrogate escapes, NaN, huge numbers, GB18030 bytes).
+    It would turn an integer beyond 64 bits into a float, so a run of 19+ digits anywhere goes to json."""
+    if _fast_loads is None or raw.startswith(codecs.BOM_UTF8) or raw.translate(_DIGITS_AS_ZERO).find(b"0" * 19) >= 0:
+        return False, None
+    try:
+        return True, _fast_loads(raw)
+    except _FastError:
+        return False, None
+
+
 def read_json(path) -> Any:
     """Load one JSON document; a syntax error names the file, line and column."""
-    text, _ = read_text(path)
+    raw = _read_bytes(path)
+    ok, doc = _parse_fast(raw)
+    if ok:
+        return doc
+    text, _ = _decode(path, raw)
     try:
         return json.loads(text)
     except json.JSONDecodeError as e:
@@ -557,7 +590,11 @@ def read_json_or_lines(path) -> tuple[str, Any]:
 
     Told apart by content, not by the file name: a JSON array saved as .jsonl is still an array,
     and JSON Lines saved as .json are still lines."""
-    text, _ = read_text(path)
+    raw = _read_bytes(path)
+    ok, doc = _parse_fast(raw)
+    if ok and (isinstance(doc, list) or Path(path).suffix.lower() != ".jsonl"):
+        return "json", doc
+    text, _ = _decode(path, raw)
     try:
         doc = json.loads(text)
         if isinstance(doc, list) or Path(path).suffix.lower() != ".jsonl":

@@ -1,0 +1,70 @@
+"""hearme.io reads JSON with orjson when it can and with json otherwise: whatever a file holds, the
+result (or the error) is json's."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from hearme import io
+
+SAME = [
+    b'{"a": 1, "a": 2}',  # duplicate keys: the last wins
+    b'["\\ud800 lone surrogate escape"]',  # orjson refuses, json reads it (the converters then reject it)
+    b"[NaN, Infinity]",
+    b"[1e400]",
+    b"[123456789012345678901234567890, -9223372036854775809, 18446744073709551616]",  # beyond 64 bits
+    b'{"phone": 13812345678, "id": "110101199003074514", "card": 6222021234567890128}',
+    b"[1.5, -0.0, 1e-7, 0.1, 5e-324]",
+    b'["\\u0000", "\\u00e9\\ud83d\\ude00", "\xe4\xbd\xa0\xe5\xa5\xbd"]',
+    b"\xef\xbb\xbf[1, 2]",  # UTF-8 BOM
+    '[{"content": "你好，我叫小雨"}]'.encode("gb18030"),
+    b" \n[1] \n",
+]
+
+
+@pytest.mark.parametrize("raw", SAME)
+def test_read_json_gives_what_json_gives(tmp_path, raw):
+    path = tmp_path / "f.json"
+    path.write_bytes(raw)
+    text, _ = io.read_text(path)
+    want = json.loads(text)
+    got = io.read_json(path)
+    assert json.dumps(got) == json.dumps(want)  # same values and the same types (int stays int)
+    kind, doc = io.read_json_or_lines(path)
+    assert kind == "json" and json.dumps(doc) == json.dumps(want)
+
+
+def test_the_fast_path_is_taken_for_plain_utf8(tmp_path, monkeypatch):
+    path = tmp_path / "f.json"
+    path.write_text('[{"role": "client", "content": "最近压力很大"}]', encoding="utf-8")
+    calls = []
+    monkeypatch.setattr(io, "_fast_loads", lambda raw: calls.append(raw) or json.loads(raw))
+    assert io.read_json(path) == [{"role": "client", "content": "最近压力很大"}]
+    assert len(calls) == 1
+    path.write_text('[{"n": 12345678901234567890}]', encoding="utf-8")  # a 20-digit number: json only
+    assert io.read_json(path) == [{"n": 12345678901234567890}] and len(calls) == 1
+
+
+@pytest.mark.parametrize("raw, reason", [
+    (b'{"a": 1,}', "invalid JSON"),
+    (b"[" * 5000 + b"]" * 5000, "nested too deeply"),
+    (b"[" + b"9" * 5000 + b"]", "more than 4300 digits"),
+    (b'"tab\tinside"', "invalid JSON"),
+])
+def test_errors_are_jsons(tmp_path, raw, reason):
+    path = tmp_path / "f.json"
+    path.write_bytes(raw)
+    with pytest.raises(io.InputError, match=reason):
+        io.read_json(path)
+
+
+def test_lines_saved_as_json_and_an_array_saved_as_jsonl(tmp_path):
+    lines = tmp_path / "lines.json"
+    lines.write_text('{"a": 1}\n{"a": 2}\n', encoding="utf-8")
+    kind, rows = io.read_json_or_lines(lines)
+    assert kind == "jsonl" and [r for _, r, _ in rows] == [{"a": 1}, {"a": 2}]
+    array = tmp_path / "array.jsonl"
+    array.write_text('[{"a": 1}, {"a": 2}]', encoding="utf-8")
+    assert io.read_json_or_lines(array) == ("json", [{"a": 1}, {"a": 2}])
