@@ -31,7 +31,7 @@ from hearme import schema
 try:  # parses UTF-8 JSON 2-3x faster than json; anything it refuses goes to json, which decides
     from orjson import JSONDecodeError as _FastError, loads as _fast_loads
 except ImportError:  # pragma: no cover - orjson is a dependency
-    _fast_loads = None  # noqa: N816
+    _fast_loads = None
 
 RAW_KEEP = 4000  # characters of a rejected raw item kept in the side file
 REASON_KEEP = 500  # characters of a rejection reason
