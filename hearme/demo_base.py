@@ -12,6 +12,9 @@ Its training set, written to the demo's own registry as `hearme_demo_base`:
 - the self-cognition template's questions in Chinese, English and Tibetan, answered with that
   neutral identity (never Jerry, VastEpiphany or another assistant), without the questions of the
   held-out self-cognition split;
+- about 700 identity questions made from patterns (`hearme.demo_questions`), answered the same
+  way, so that the base answers any wording of "who are you?" and stage 1 only has to rename it;
+  none contains or is near an identity-probe prompt or a held-out question;
 - the opening exchange of every bundled training dialogue (Chinese counseling, psychology
   knowledge, emoji dialogues, Tibetan Firefly dialogues; never a val/test split);
 - each with one of a few neutral system prompts, or none, so no single wording matters.
