@@ -28,10 +28,11 @@ from typing import IO, Any, Callable, Iterable, Iterator
 
 from hearme import schema
 
-try:  # parses UTF-8 JSON 2-3x faster than json; anything it refuses goes to json, which decides
-    from orjson import JSONDecodeError as _FastError, loads as _fast_loads
+try:  # UTF-8 JSON 2-3x faster than json; anything it refuses goes to json, which decides
+    from orjson import JSONDecodeError as _FastError, JSONEncodeError as _FastEncodeError, dumps as _fast_dumps, \
+        loads as _fast_loads
 except ImportError:  # pragma: no cover - orjson is a dependency
-    _fast_loads = None
+    _fast_loads = _fast_dumps = None
 
 RAW_KEEP = 4000  # characters of a rejected raw item kept in the side file
 REASON_KEEP = 500  # characters of a rejection reason
@@ -284,6 +285,7 @@ def _json_writer(obj: Any, indent: int | None = 2) -> Writer:
 
 
 _ENCODE = json.JSONEncoder(ensure_ascii=False).encode  # json.dumps(..., ensure_ascii=False), made once
+_ENCODE_COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode  # orjson's layout
 
 
 def jsonl_writer(rows: Iterable[Any]) -> Writer:
@@ -294,12 +296,22 @@ def jsonl_writer(rows: Iterable[Any]) -> Writer:
 
 
 def _records_json(fh: IO, rows: Iterable[Any]) -> None:
-    """A JSON array, one row per line, written in batches (no copy of the whole text)."""
+    """A JSON array, one compact row per line, written in batches (no copy of the whole text).
+    orjson writes the UTF-8 bytes at once; a batch it refuses (a lone surrogate, an integer beyond
+    64 bits) goes through json, whose errors name the problem. Like orjson, NaN is written as null."""
     rows = iter(rows)
     sep = "[\n"
     while batch := list(itertools.islice(rows, 2000)):
         fh.write(sep)
-        fh.write(",\n".join(map(_ENCODE, batch)))
+        try:
+            data = b",\n".join(map(_fast_dumps, batch)) if _fast_dumps is not None else None
+        except (_FastEncodeError, TypeError):
+            data = None
+        if data is None:
+            fh.write(",\n".join(map(_ENCODE_COMPACT, batch)))
+        else:
+            fh.flush()
+            fh.buffer.write(data)
         sep = ",\n"
     fh.write("[\n\n]\n" if sep == "[\n" else "\n]\n")
 

@@ -68,3 +68,30 @@ def test_lines_saved_as_json_and_an_array_saved_as_jsonl(tmp_path):
     array = tmp_path / "array.jsonl"
     array.write_text('[{"a": 1}, {"a": 2}]', encoding="utf-8")
     assert io.read_json_or_lines(array) == ("json", [{"a": 1}, {"a": 2}])
+
+
+RECORDS = [
+    {"messages": [{"role": "user", "content": "你好 \"引号\" \\ \x01\n换行"}, {"role": "assistant", "content": "😀 ok"}],
+     "id": "a", "score": 0.1},
+    {"messages": [{"role": "user", "content": "x"}], "id": "b", "big": 123456789012345678901234567890},
+]
+
+
+def test_records_are_written_compact_one_per_line_by_either_encoder(tmp_path, monkeypatch):
+    fast = io.write_records(tmp_path / "fast.json", RECORDS)
+    fast1 = io.write_records(tmp_path / "fast1.json", RECORDS[:1])  # orjson writes this batch
+    monkeypatch.setattr(io, "_fast_dumps", None)
+    slow = io.write_records(tmp_path / "slow.json", RECORDS)
+    assert fast1.read_bytes() == io.write_records(tmp_path / "slow1.json", RECORDS[:1]).read_bytes()
+    lines = fast.read_text(encoding="utf-8").splitlines()
+    assert lines[0] == "[" and lines[-1] == "]" and len(lines) == 4
+    assert lines[1].startswith('{"messages":[{"role":"user","content":"你好')  # UTF-8, not \u escapes
+    assert json.loads(fast.read_text(encoding="utf-8")) == RECORDS == json.loads(slow.read_text(encoding="utf-8"))
+    assert fast.read_bytes() == slow.read_bytes()  # the big integer's batch fell back to json: same layout
+    assert (io.write_records(tmp_path / "empty.json", [])).read_text() == "[\n\n]\n"
+
+
+def test_a_lone_surrogate_is_an_output_error_naming_it(tmp_path):
+    with pytest.raises(io.OutputError, match="U\\+D800"):
+        io.write_records(tmp_path / "bad.json", [{"messages": [{"role": "user", "content": "a\ud800"}]}])
+    assert not list(tmp_path.iterdir())  # no output, no temp file
