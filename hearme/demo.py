@@ -103,8 +103,9 @@ class Demo:
         self.results["base_model"] = str(out)
         self.notes.append(f"base: the random tiny model after {self.base_steps} steps of causal-LM training "
                           f"(stage sft, decoder layers, lr {demo_base.TRAIN_ARGS['learning_rate']:g}) on the "
-                          "neutral-identity self-cognition questions and "
-                          "the bundled dialogues' opening exchanges; no Jerry/VastEpiphany item is in it")
+                          "neutral-identity self-cognition questions, about 700 pattern-made identity questions "
+                          "(none contains or is near a probe prompt) and the bundled dialogues' opening exchanges; "
+                          "no Jerry/VastEpiphany item is in it")
 
     def _recipe(self, command: str, recipe: str, name: str, *, adapter: str | None = None,
                 extra: dict | None = None, max_steps: int | None = None) -> Path:
