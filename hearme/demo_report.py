@@ -134,6 +134,10 @@ def _story(out: Path, m: dict) -> list[str]:
           "way stage 1 intends: the base never calls itself Jerry; the tuned model does, across three languages "
           "and against misleading premises. Every number comes from real LLaMA-Factory processes and HearMe's "
           "real evaluators.",
+          "- **Held-out self-cognition BLEU/ROUGE** hardly move and may even drop: the base already answers "
+          "in the template's words under another name, so most n-grams match the reference either way; the names "
+          "are a few tokens of each answer, and the tuned model's noisier endings cost about as much overlap as "
+          "the right names add. The identity probe, not these scores, shows what stage 1 changed.",
           f"- **Not meaningful:** the model has {_params(m)} parameters and a {_vocab(m)}-token vocabulary. It memorises "
           "short, formulaic answers; it does not understand them. No probe question is a training question (none is "
           "contained in one or has a character-bigram Jaccard of 0.8 or more with one), but many share a "
