@@ -74,6 +74,21 @@ def test_lm_train_and_score_cli(tmp_path):
     assert p.returncode == 0 and len(rows) == 2 and float(rows[0][0]) > float(rows[1][0]) and rows[1][2] == "3"
 
 
+def test_lm_train_words_flag_matches_filter_corpus(tmp_path):
+    """lm-train adds the shipped word list by default, as `filter --corpus` does; --no-words leaves it out."""
+    from hearme.tibetan import ngram, text
+
+    with_words = run_hearme("tibetan", "lm-train", SAMPLES / "corpus_bo.txt", "-o", tmp_path / "w.npz")
+    without = run_hearme("tibetan", "lm-train", SAMPLES / "corpus_bo.txt", "--no-words", "-o", tmp_path / "n.npz")
+    assert with_words.returncode == 0 and without.returncode == 0
+    assert f"({len(text.words())} of them words of bo_words.txt)" in with_words.stdout
+    assert "(0 of them words" in without.stdout
+    w, n = ngram.KNTrigram.load(tmp_path / "w.npz"), ngram.KNTrigram.load(tmp_path / "n.npz")
+    assert w.meta["vocab"] > n.meta["vocab"]
+    lines = ngram.read_corpus(SAMPLES / "corpus_bo.txt")
+    assert w.meta == ngram.KNTrigram.fit(lines + list(text.words()), progress=False).meta
+
+
 @pytest.mark.slow
 def test_demo_leg(tmp_path, tiny_model):
     from hearme.tibetan import demo_leg

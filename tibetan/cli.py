@@ -87,16 +87,18 @@ def segment_cmd(
 def lm_train_cmd(
     corpus: Path = typer.Argument(..., help="Monolingual Tibetan text, one sentence or utterance per line."),
     out: Path = typer.Option(..., "--out", "-o", help="Where to write the model (.npz)."),
+    words: bool = typer.Option(True, "--words/--no-words", help="Also train on the shipped word list (tibetan/bo_words.txt), as `filter --corpus` does."),
 ) -> None:
     """Train the syllable-trigram modified-Kneser-Ney LM (KenLM's estimator)."""
-    from hearme.tibetan import ngram
+    from hearme.tibetan import ngram, text
 
     lines = ngram.read_corpus(corpus)
-    lm = ngram.KNTrigram.fit(lines, progress=True)
+    extra = list(text.words()) if words else []
+    lm = ngram.KNTrigram.fit(lines + extra, progress=True)
     lm.save(out)
     m = lm.meta
-    _echo(f"LM: {m['sentences']} sentences, {m['tokens']} tokens, vocabulary {m['vocab']}, "
-          f"{m['bigrams']} bigrams, {m['trigrams']} trigrams -> {out}")
+    _echo(f"LM: {m['sentences']} sentences ({len(extra)} of them words of bo_words.txt), {m['tokens']} tokens, "
+          f"vocabulary {m['vocab']}, {m['bigrams']} bigrams, {m['trigrams']} trigrams -> {out}")
     for note in m["notes"]:
         _echo(f"  note: {note}")
 
