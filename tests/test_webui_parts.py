@@ -180,3 +180,16 @@ def test_tibetan_filter_with_the_lm_and_its_reasons(tmp_path):
     assert report["lm"]["sentences"] > 0 and out.exists()
     with pytest.raises(io.InputError, match="LM corpus"):
         tibetan_tab.run_filter(inp, out, True, str(tmp_path / "missing.txt"), "", 0.85)
+
+
+def test_tibetan_filter_without_a_corpus_uses_the_default_model(tmp_path):
+    from hearme import samples
+    from hearme.webui_ext import tibetan_tab
+
+    samples.build(tmp_path / "data", tmp_path)
+    inp = registry.file_of("hearme_tibetan_bo_train", tmp_path)
+    report = tibetan_tab.run_filter(inp, tmp_path / "out" / "filtered.json", True, "  ", "ignored.txt", 0.85)
+    assert report["model"].startswith("default model") and report["read"] == report["written"] + report["rejected"]
+    assert report["written"] == report["read"]  # the bundled clean Tibetan dialogues all pass
+    off = tibetan_tab.run_filter(inp, tmp_path / "off" / "filtered.json", False, "", "", 0.85)
+    assert off["model"] is None

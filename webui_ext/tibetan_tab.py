@@ -61,14 +61,19 @@ def _register(out: Path, name: str, dataset_dir: Path) -> str:
 def run_filter(inp: Path, out: Path, use_lm: bool, corpus: str, heldout: str, relative: float) -> dict:
     from hearme.tibetan import filter as F
 
-    lm = threshold = None
-    if use_lm:
-        corpus_p = Path(corpus.strip()) if (corpus or "").strip() else None
-        if corpus_p is None or not corpus_p.is_file():
-            raise io.InputError(corpus or "(empty)", "", "LM corpus: no such file (monolingual Tibetan text, one line each)")
+    lm = threshold = order = model = None
+    if use_lm and not (corpus or "").strip():  # no corpus: the shipped default model, as the CLI without LM flags
+        dm, threshold, order = F.default_checks(order=True)
+        lm, model = dm.lm, dm.describe()
+    elif use_lm:
+        corpus_p = Path(corpus.strip())
+        if not corpus_p.is_file():
+            raise io.InputError(corpus, "", "LM corpus: no such file (monolingual Tibetan text, one line each; "
+                                "leave it empty for the shipped default model)")
         held_p = Path(heldout.strip()) if (heldout or "").strip() else None
         lm, threshold = F.lm_and_threshold(corpus_p, heldout=held_p, lm_relative=float(relative))
-    return F.run(inp, out, lm, threshold, progress=True)
+        model = f"LM from {corpus_p}"
+    return F.run(inp, out, lm, threshold, progress=True, order=order, model=model)
 
 
 def _rejects_table(out: Path) -> Any:
