@@ -7,8 +7,8 @@ patterns (our own writing) give the base a few hundred wordings per language: di
 who-made-you questions and false premises naming other assistants.
 
 Never included: a question that contains, or is near (character-bigram Jaccard >= 0.8), an
-identity-probe prompt or a held-out self-cognition question, so the probe still asks the base and the tuned
-model wordings they never trained on.
+identity-probe prompt or a held-out self-cognition question, so the probe still asks the base
+and the tuned model wordings they never trained on.
 """
 
 from __future__ import annotations
@@ -107,7 +107,8 @@ def _fits(core: str, suffix: str) -> bool:
     if core.endswith(("吗", "吧")) and suffix not in ("？", ""):
         return False
     question = re.match(r"(?:who|what|are|do|is|isn't)\b", core)
-    return not (question and suffix == ".") and not (not question and suffix == "?" and core.startswith(("introduce", "tell")))
+    imperative = not question and core.startswith(("introduce", "tell"))
+    return not (question and suffix == ".") and not (imperative and suffix == "?")
 
 
 def generate(avoid: list[str] = (), seed: int = 0, threshold: float = NEAR) -> list[tuple[str, str, str]]:
