@@ -56,12 +56,17 @@ TRAIN_ARGS = {
 }
 
 
-def neutral_identity(data_dir: str | Path) -> list[schema.Record]:
+def heldout_questions(data_dir: str | Path) -> list[str]:
+    """The held-out self-cognition split's questions: no model of the demo trains on them."""
+    return [schema.dialogue_turns(r)[0]["content"] for r in io.load_records(registry.file_of(HELDOUT, data_dir))]
+
+
+def neutral_identity(heldout: list[str]) -> list[schema.Record]:
     """The bundled self-cognition template with the neutral identity in each language, minus the
     held-out split's questions."""
     from hearme.converters.base import run as convert
 
-    heldout = {schema.dialogue_turns(r)[0]["content"] for r in io.load_records(registry.file_of(HELDOUT, data_dir))}
+    heldout = set(heldout)
     out = []
     for lang, (name, author) in NEUTRAL.items():
         recs, _ = convert("self-cognition", [], scrub=False, name=name, author=author)
@@ -91,14 +96,13 @@ def _answers() -> dict[tuple[str, str], list[str]]:
     return out
 
 
-def paraphrased_identity(data_dir: str | Path) -> list[schema.Record]:
+def paraphrased_identity(heldout: list[str]) -> list[schema.Record]:
     """Pattern-made identity questions (hearme.demo_questions) answered with the neutral identity;
-    none equals an identity-probe prompt or a held-out question."""
+    none contains or is near an identity-probe prompt or a held-out question."""
     from hearme.converters.self_cognition import fill
     from hearme.evaluators.probe_identity import BUNDLED, load_probes
 
     probes = load_probes(BUNDLED, ("id", "lang", "prompt"), "kind")
-    heldout = [schema.dialogue_turns(r)[0]["content"] for r in io.load_records(registry.file_of(HELDOUT, data_dir))]
     answers = _answers()
     out = []
     for i, (lang, kind, question) in enumerate(demo_questions.generate([p["prompt"] for p in probes] + heldout)):
@@ -112,8 +116,9 @@ def paraphrased_identity(data_dir: str | Path) -> list[schema.Record]:
 def records(data_dir: str | Path) -> tuple[list[schema.Record], dict[str, int]]:
     """The base's training records and how many came from each source."""
     counts: dict[str, int] = {}
-    sources = [("neutral self-cognition (zh, en, bo)", neutral_identity(data_dir)),
-               ("identity questions from patterns (zh, en, bo)", paraphrased_identity(data_dir))]
+    heldout = heldout_questions(data_dir)
+    sources = [("neutral self-cognition (zh, en, bo)", neutral_identity(heldout)),
+               ("identity questions from patterns (zh, en, bo)", paraphrased_identity(heldout))]
     for name in DIALOGUES:
         recs = io.load_records(registry.file_of(name, data_dir))
         sources.append((f"{name} (opening exchange)", [{**r, "messages": schema.dialogue_turns(r)[:2]} for r in recs]))

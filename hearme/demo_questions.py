@@ -16,7 +16,8 @@ from __future__ import annotations
 import itertools
 import random
 import re
-import unicodedata
+
+from hearme.converters.dedup import normalize as norm  # case, spaces, punctuation and symbols dropped
 
 # (prefix, core, suffix) per language and kind; `{x}` is another assistant, `{m}` another maker.
 ZH = {
@@ -82,15 +83,14 @@ PER_KIND = {"zh": {"direct": 150, "author": 40, "misleading": 120},
             "bo": {"direct": 40, "author": 15, "misleading": 80}}
 
 
-def norm(text: str) -> str:
-    """Lower case without spaces, punctuation and symbols (a tsheg or shad too; vowel signs stay)."""
-    return "".join(ch for ch in text.lower() if unicodedata.category(ch)[0] not in "PZSC")
+def _bigrams(normed: str) -> set[str]:
+    return {normed[i:i + 2] for i in range(len(normed) - 1)} or {normed}
 
 
 def similarity(a: str, b: str) -> float:
     """Jaccard similarity of the character bigrams of two `norm`ed questions."""
-    grams = [{t[i:i + 2] for i in range(len(t) - 1)} or {t} for t in (norm(a), norm(b))]
-    return len(grams[0] & grams[1]) / len(grams[0] | grams[1])
+    ga, gb = _bigrams(norm(a)), _bigrams(norm(b))
+    return len(ga & gb) / len(ga | gb)
 
 
 def _fill(core: str, lang: str) -> list[str]:
@@ -115,6 +115,7 @@ def generate(avoid: list[str] = (), seed: int = 0, threshold: float = NEAR) -> l
     """(lang, kind, question) triples, deterministic for a seed; none contains or is within
     `threshold` of a question in `avoid` (the probe prompts and the held-out questions)."""
     rng = random.Random(seed)
+    avoid = [(n, _bigrams(n)) for n in map(norm, avoid)]  # normalised once, not per candidate
     out = []
     for lang, kinds in PATTERNS.items():
         for kind, (prefixes, cores, suffixes) in kinds.items():
@@ -127,7 +128,9 @@ def generate(avoid: list[str] = (), seed: int = 0, threshold: float = NEAR) -> l
             for q in pool:
                 if len(picked) == PER_KIND[lang][kind]:
                     break
-                if all(similarity(q, a) < threshold and norm(a) not in norm(q) for a in avoid):
+                nq = norm(q)
+                gq = _bigrams(nq)
+                if all(n not in nq and len(gq & g) / len(gq | g) < threshold for n, g in avoid):
                     picked.append(q)
             out += [(lang, kind, q) for q in picked]
     return out

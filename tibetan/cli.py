@@ -90,14 +90,14 @@ def lm_train_cmd(
     words: bool = typer.Option(True, "--words/--no-words", help="Also train on the shipped word list (tibetan/bo_words.txt), as `filter --corpus` does."),
 ) -> None:
     """Train the syllable-trigram modified-Kneser-Ney LM (KenLM's estimator)."""
-    from hearme.tibetan import ngram, text
+    from hearme.tibetan import filter as F, ngram
 
     lines = ngram.read_corpus(corpus)
-    extra = list(text.words()) if words else []
-    lm = ngram.KNTrigram.fit(lines + extra, progress=True)
+    train = F.with_words(lines, words)
+    lm = ngram.KNTrigram.fit(train, progress=True)
     lm.save(out)
     m = lm.meta
-    _echo(f"LM: {m['sentences']} sentences ({len(extra)} of them words of bo_words.txt), {m['tokens']} tokens, "
+    _echo(f"LM: {m['sentences']} sentences ({len(train) - len(lines)} of them words of bo_words.txt), {m['tokens']} tokens, "
           f"vocabulary {m['vocab']}, {m['bigrams']} bigrams, {m['trigrams']} trigrams -> {out}")
     for note in m["notes"]:
         _echo(f"  note: {note}")

@@ -404,6 +404,11 @@ def _threshold_mode(lm_min, lm_percentile, lm_relative, default: tuple[str, floa
     return modes[0] if modes else default
 
 
+def with_words(lines: list[str], words: bool = True) -> list[str]:
+    """LM training lines: the corpus, plus each word of the shipped list as a line when `words`."""
+    return lines + list(T.words()) if words else lines
+
+
 def lm_checks(corpus=None, lm_path=None, heldout=None, lm_min: float | None = None,
               lm_percentile: float | None = None, lm_relative: float | None = None, save_lm=None, *,
               progress: bool = True, words: bool = True, order: OrderCheck | None = None
@@ -423,7 +428,7 @@ def lm_checks(corpus=None, lm_path=None, heldout=None, lm_min: float | None = No
         lines = ngram.read_corpus(corpus)
         if held is None and (mode != "absolute" or order is not None):
             lines, held = heldout_split(lines)
-        lm = ngram.KNTrigram.fit(lines + (list(T.words()) if words else []), progress=progress)
+        lm = ngram.KNTrigram.fit(with_words(lines, words), progress=progress)
         if save_lm:
             lm.save(save_lm)
     else:
