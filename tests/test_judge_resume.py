@@ -49,8 +49,9 @@ def test_killed_judge_resumes_without_repeating_answered_requests(tmp_path):
     pred = write_preds(tmp_path / "generated_predictions.jsonl", [f"case-{i}" for i in range(N_ITEMS)])
     server, url, log = start_fake(tmp_path, latency=0.4)
     cmd = HEARME + ["judge", str(pred), "--base-url", url, "--model", "gpt-4o", "-o", str(tmp_path / "out"),
-                    "--cache-dir", str(tmp_path / "cache"), "--concurrency", str(CONCURRENCY)]
-    env = dict(os.environ, OPENAI_API_KEY="placeholder-for-loopback")  # the fake server checks no key
+                    "--cache-dir", str(tmp_path / "cache"), "--concurrency", str(CONCURRENCY),
+                    "--api-key-env", "HEARME_TEST_KEY"]
+    env = dict(os.environ, HEARME_TEST_KEY="loopback")  # the fake server checks no key
     try:
         judge = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                  start_new_session=True)
