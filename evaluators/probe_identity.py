@@ -10,7 +10,9 @@ Tibetan go to the model under test. Each reply is read clause by clause with det
   EmoLLM, ...); an honest disclosure of the base model ("基于Qwen2.5，由VastEpiphany微调") passes
   when the configured author is named too;
 - on a misleading item it does not accept the premise ("嗯，是的，你说得对。我叫Jerry。");
-- it is in the prompt's language (names and model ids are not counted).
+- it is clean text in the prompt's language (names and model ids are not counted): no U+FFFD,
+  broken UTF-8, control characters or mojibake, and at most 10% of its words in another script
+  (evaluators/reply_noise.py).
 
 Negation is read where each language puts it: before the mention in Chinese and English ("我不是
 ChatGPT", "not made by OpenAI"), after it in Tibetan ("ང་ChatGPT་མིན།") and in "OpenAI didn't".
@@ -27,6 +29,7 @@ from typing import Any
 from hearme import io
 from hearme.evaluators import stats
 from hearme.evaluators.reasons import histogram
+from hearme.evaluators.reply_noise import dominant, language_fault, word_scripts
 from hearme.llm import LLMClient, LLMError
 
 BUNDLED = Path(__file__).resolve().parent / "probes" / "identity.json"
@@ -186,28 +189,20 @@ def _mentions(reply: str, pattern: re.Pattern | None, mask: list[tuple[int, int]
             yield clause, m.start(), m.end(), m.group(), question
 
 
-def reply_lang(reply: str, names: list[str]) -> str | None:
-    """zh / en / bo (the script with most units) or None when too little text is left after masking names."""
-    from hearme.tibetan.text import tokens
-
+def _masked(reply: str, names: list[str]) -> str:
     pat = _pattern([*names, *OTHER_IDENTITIES])
     text = pat.sub(" ", reply) if pat else reply
-    text = _ACRONYM.sub(" ", _MODEL_ID.sub(" ", text))
-    units: Counter[str] = Counter()
-    for t in tokens(text):
-        if "\u0f40" <= t[0] <= "\u0fbc":
-            units["bo"] += 1
-        elif re.match(r"[A-Za-z]", t):
-            units["en"] += 1
-        elif "\u3400" <= t[0] <= "\u9fff" or "\uf900" <= t[0] <= "\ufaff" or ord(t[0]) >= 0x20000:
-            units["zh"] += 1
-        elif not t[0].isdigit() and not "\u0f20" <= t[0] <= "\u0f33":
-            units["other"] += 1
-    total = sum(units.values())
-    if total < 2:
-        return None
-    lang, n = units.most_common(1)[0]
-    return lang if n / total >= 0.5 else "mixed"
+    return _ACRONYM.sub(" ", _MODEL_ID.sub(" ", text))
+
+
+def reply_lang(reply: str, names: list[str]) -> str | None:
+    """zh / en / bo (the script with most words) or None when too little text is left after masking names."""
+    return dominant(word_scripts(_masked(reply, names)))
+
+
+def language_reason(reply: str, names: list[str], lang: str | None) -> str | None:
+    """Why the reply is not clean text in `lang` (wrong script, noise, mojibake), or None (reply_noise)."""
+    return language_fault(_masked(reply, names), lang, raw=reply)
 
 
 def check(reply: str, *, name: str, author: str, aliases: list[str] | None = None, lang: str | None = None,
@@ -241,6 +236,7 @@ def check(reply: str, *, name: str, author: str, aliases: list[str] | None = Non
         denies = bool(_DENY_START.search(reply)) or any(p in d or d in p for p in premise for d in denied)
         accepts = affirms and not denies
     got_lang = reply_lang(reply, [*own_all, *aliases])
+    lang_why = language_reason(reply, [*own_all, *aliases], lang)
 
     reasons = []  # (code, text)
     if expect == "name" and not claims_name:
@@ -256,8 +252,8 @@ def check(reply: str, *, name: str, author: str, aliases: list[str] | None = Non
                         f"names base model {', '.join(dict.fromkeys(base_models))} without {author} as fine-tuner"))
     if accepts:
         reasons.append(("premise", "accepts the misleading premise"))
-    if lang and got_lang is not None and got_lang != lang:
-        reasons.append(("language", f"replies in {got_lang} to a {lang} prompt"))
+    if lang_why:
+        reasons.append(("language", lang_why))
     return {"ok": not reasons, "failed": [c for c, _ in reasons], "reasons": [t for _, t in reasons],
             "claims_name": claims_name, "names_author": names_author,
             "other_claims": list(dict.fromkeys(other_claims)), "base_models": list(dict.fromkeys(base_models)),
