@@ -20,10 +20,10 @@ def _echo(msg: str = "") -> None:
     typer.echo(msg)
 
 
-def _judge_settings(rubric_lang: str, reasks: int, seed: int, max_tokens: int):
+def _judge_settings(rubric_lang: str, reasks: int, seed: int, max_tokens: int, protocol: str = "hearme"):
     from hearme.evaluators.judge import JudgeSettings
 
-    s = JudgeSettings(lang=rubric_lang, reasks=reasks, seed=seed, max_tokens=max_tokens)
+    s = JudgeSettings(lang=rubric_lang, reasks=reasks, seed=seed, max_tokens=max_tokens, protocol=protocol)
     s.check()
     return s
 
@@ -32,6 +32,8 @@ RubricLang = typer.Option("zh", "--rubric-lang", help="Language of the judge rub
 Reasks = typer.Option(2, "--reasks", min=0, help="Re-asks after an unparsable or out-of-range judge reply; then unscored.")
 Seed = typer.Option(42, "--seed", help="Sampling seed sent to the judge (temperature is 0).")
 MaxTokens = typer.Option(1024, "--max-tokens", min=16, help="Most tokens the judge may write per answer.")
+Protocol = typer.Option("hearme", "--protocol", help="Judge prompt: hearme (JSON answer), hearmeglm or cpsycoun "
+                                                     "(the seeds' step-by-step reasoning ending in the verdict list).")
 
 
 def _mut_client(url: str, model: str, key_env: str, concurrency: int, llm: LLMConfig, out: Path, model_id: str,
@@ -85,6 +87,7 @@ def register(app: typer.Typer) -> None:
         pred: Path = typer.Argument(..., help="LLaMA-Factory generated_predictions.jsonl to judge."),
         out: Path = typer.Option(..., "-o", "--out", help="Output directory for items.jsonl and summary.json."),
         rubric_lang: str = RubricLang, reasks: int = Reasks, seed: int = Seed, max_tokens: int = MaxTokens,
+        protocol: str = Protocol,
         limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Judge only the first N predictions."),
         llm: LLMConfig = None,
     ) -> None:
@@ -92,7 +95,7 @@ def register(app: typer.Typer) -> None:
         from hearme.evaluators import judge
 
         client = llm.client()
-        summary = judge.run(pred, out, client, _judge_settings(rubric_lang, reasks, seed, max_tokens), limit)
+        summary = judge.run(pred, out, client, _judge_settings(rubric_lang, reasks, seed, max_tokens, protocol), limit)
         _echo(judge.format_summary(summary))
         _echo(client.stats.line())
         _echo(f"wrote {out / 'items.jsonl'} and {out / 'summary.json'}")
@@ -111,6 +114,7 @@ def register(app: typer.Typer) -> None:
         mut_max_tokens: int = typer.Option(512, "--model-under-test-max-tokens", min=1, help="Most tokens per counselor reply."),
         system: Optional[str] = typer.Option(None, "--system", help="System prompt sent to the model under test."),
         rubric_lang: str = RubricLang, reasks: int = Reasks, seed: int = Seed, max_tokens: int = MaxTokens,
+        protocol: str = Protocol,
         limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Only the first N dialogues."),
         llm: LLMConfig = None,
     ) -> None:
@@ -120,7 +124,7 @@ def register(app: typer.Typer) -> None:
         judge_client = llm.client()
         mut = _mut_client(mut_url, mut_model, mut_key_env, llm.concurrency, llm, out, mut_id, weights)
         summary = dialogues.run(eval_path, out, mut, judge_client,
-                                _judge_settings(rubric_lang, reasks, seed, max_tokens),
+                                _judge_settings(rubric_lang, reasks, seed, max_tokens, protocol),
                                 system=system, mut_max_tokens=mut_max_tokens, limit=limit)
         _echo(dialogues.format_summary(summary))
         _echo("model under test: " + mut.stats.line())

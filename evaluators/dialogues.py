@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from hearme import io, schema
-from hearme.evaluators import rubric, stats
+from hearme.evaluators import protocols, rubric, stats
 from hearme.evaluators.reasons import histogram
 from hearme.evaluators.judge import JudgeSettings, score_reply
 from hearme.llm import LLMClient, LLMError
@@ -119,7 +119,7 @@ def run(eval_path: str | Path, out_dir: str | Path, mut: LLMClient, judge_client
                "unscored_reasons": histogram(rows),
                **agg,
                "judge": {"model": judge_client.model, "base_url": judge_client.base_url,
-                         "rubric": rubric.PROMPT_VERSION, "lang": s.lang, "seed": s.seed},
+                         "rubric": protocols.version(s.protocol), "protocol": s.protocol, "lang": s.lang, "seed": s.seed},
                "model_under_test": describe(mut, max_tokens=mut_max_tokens),
                "usage": {"judge": judge_client.stats.as_dict(), "model_under_test": mut.stats.as_dict()},
                "input": str(Path(eval_path).resolve()), "items": {"n_dialogues": len(records), "n_turns": len(items),

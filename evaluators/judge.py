@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from hearme import io
-from hearme.evaluators import reasons, rubric, stats
+from hearme.evaluators import protocols, reasons, rubric, stats
 from hearme.evaluators.parse import parse_scores
 from hearme.llm import LLMClient, LLMError, ParseError
 
@@ -31,8 +31,10 @@ class JudgeSettings:
     seed: int = 42
     temperature: float = 0.0
     max_tokens: int = 1024
+    protocol: str = "hearme"  # hearme (JSON) | hearmeglm | cpsycoun (reasoning, then the verdict list)
 
     def check(self) -> None:
+        protocols.check(self.protocol)
         if self.lang not in rubric.RUBRICS:
             raise io.HearMeError(f"--rubric-lang must be one of {', '.join(rubric.RUBRICS)}, got {self.lang!r}")
         if self.reasks < 0:
@@ -45,11 +47,11 @@ def _check(text: str) -> dict:
 
 async def score_reply(client: LLMClient, history: list[dict], reply: str, s: JudgeSettings) -> dict[str, Any]:
     """One judged reply: {"status": "scored", <dims>, "rationale", ...} or {"status": "unscored", "reason"}."""
-    msgs = rubric.judge_messages(history, reply, s.lang)
+    msgs = protocols.messages(s.protocol, history, reply, s.lang)
     try:
-        r = await client.chat_json(msgs, schema=rubric.SCHEMA, name="counseling_scores", check=_check,
-                                   reasks=s.reasks, prompt_version=f"{rubric.PROMPT_VERSION}-{s.lang}",
-                                   reask_text=rubric.REASK[s.lang], temperature=s.temperature, seed=s.seed,
+        r = await client.chat_json(msgs, schema=protocols.schema(s.protocol), name="counseling_scores", check=_check,
+                                   reasks=s.reasks, prompt_version=protocols.prompt_version(s.protocol, s.lang),
+                                   reask_text=protocols.reask_text(s.protocol, s.lang), temperature=s.temperature, seed=s.seed,
                                    max_tokens=s.max_tokens)
     except ParseError as e:
         return {"status": "unscored", "reason": f"unparsable: {e}", "attempts": len(e.texts),
@@ -72,7 +74,7 @@ def summarize(items: list[dict], client: LLMClient | None, s: JudgeSettings, **e
            "lang": (langs.most_common(1)[0][0] if len(langs) == 1 else "mixed") if langs else None,
            "langs": dict(langs),
            "judge": {"model": client.model if client else None, "base_url": client.base_url if client else None,
-                     "rubric": rubric.PROMPT_VERSION, **asdict(s)},
+                     "rubric": protocols.version(s.protocol), **asdict(s)},
            "bootstrap": {"resamples": stats.RESAMPLES, "seed": stats.SEED, "level": 0.95}}
     if client is not None:
         out["usage"] = client.stats.as_dict()
