@@ -1,7 +1,7 @@
 """Build hook only; everything else about the package is in pyproject.toml.
 
 A wheel carries the clone's root-level recipes/, data/ and dataset_info.json under
-hearme/bundled/, so an installed HearMe finds them (hearme.paths.BUNDLED) without a clone.
+hearme/bundled/, so an installed HearMe finds them (hearme.core.paths.BUNDLED) without a clone.
 An editable install reads them from the clone instead.
 """
 

@@ -108,7 +108,7 @@ def main() -> None:
     ap.add_argument("--baseline-sample", type=int, default=2000, help="records the datasketch baseline runs on")
     args = ap.parse_args()
 
-    from hearme import io
+    from hearme.core import io
     from hearme.converters import run_with_corpus
     from hearme.converters.common import INLINE_LABEL, _PAREN, _parenthetical
     from hearme.converters.dedup import Corpus, dedup
@@ -151,7 +151,7 @@ def main() -> None:
     dedup_wall = next(w for n, w, _ in clock.rows if n.startswith("dedup"))
     base_dedup = datasketch_baseline(records, args.baseline_sample)
 
-    from hearme.converters.base import default_workers
+    from hearme.converters.convert import default_workers
 
     used = args.workers or default_workers(len(_files(sources["smile"])))
     print(f"\nconversion processes for the big folders: {used}"

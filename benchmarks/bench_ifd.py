@@ -24,13 +24,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from hearme import paths  # noqa: E402
+from hearme.core import paths  # noqa: E402
 
 
 def dialogues(n: int, exchanges: int = 0) -> list[dict]:
     """n dialogues from the bundled samples; with exchanges > 0, pairs are chained to that many."""
-    from hearme import schema
-    from hearme.converters.base import run as convert
+    from hearme.core import schema
+    from hearme.converters.convert import run as convert
 
     bo, _ = convert("firefly", [paths.DATA / "samples" / "firefly" / "tibetan_dialogues.jsonl"], scrub=False)
     zh, _ = convert("smile", [paths.DATA / "samples" / "smile"], scrub=False)
@@ -55,7 +55,7 @@ def main() -> None:
     ap.add_argument("--max-batch-tokens", type=int, default=8192)
     a = ap.parse_args()
     paths.set_offline()
-    from hearme import tinymodel
+    from hearme.lf import tinymodel
     from hearme.tibetan import ifd
 
     model = a.model

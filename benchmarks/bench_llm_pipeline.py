@@ -20,7 +20,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from hearme import io  # noqa: E402
+from hearme.core import io  # noqa: E402
 from hearme.llm import LLMClient  # noqa: E402
 from hearme.tibetan import multiturn  # noqa: E402
 from hearme.tibetan import translate as tr  # noqa: E402

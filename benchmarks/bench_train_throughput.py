@@ -55,7 +55,7 @@ def dialogues(n: int, seed: int, scale: int) -> list[dict]:
 
 
 def build_model(arch: str, out: Path) -> Path:
-    from hearme import tinymodel
+    from hearme.lf import tinymodel
 
     if arch == "tiny":
         return tinymodel.ensure(out) if (out / "hearme_tiny.json").exists() else Path(tinymodel.build(out, hidden=256, layers=4)["path"])
@@ -98,7 +98,7 @@ def worker(cfg_path: str, cap_gib: float) -> None:
 
 
 def run_one(name: str, cfg: dict, out: Path, cap: float) -> dict:
-    from hearme import lf
+    from hearme.lf import runner as lf
 
     path = lf.dump_yaml(cfg, out / f"{name}.yaml")
     log = out / f"{name}.log"
@@ -129,7 +129,8 @@ def main() -> None:
 
     import torch
 
-    from hearme import io, lf, paths, recipes, registry
+    from hearme.core import io, paths, registry
+    from hearme.lf import runner as lf, recipes
 
     paths.set_offline()
     out = Path(a.out).resolve()

@@ -81,7 +81,7 @@ def loads_in_datasets(path: Path) -> bool:
 
 def check(out: Path, stdout: str) -> tuple[bool, bool]:
     """(conserved, loadable)"""
-    from hearme import io
+    from hearme.core import io
 
     try:
         read, written, rejected = (int(x.split("=")[1]) for x in stdout.strip().splitlines()[-1].split())

@@ -32,7 +32,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from hearme import io, paths  # noqa: E402
+from hearme.core import io, paths  # noqa: E402
 from hearme.tibetan import garbage  # noqa: E402
 from hearme.tibetan import text as T  # noqa: E402
 
@@ -142,16 +142,16 @@ def main() -> None:
 def speed(n: int) -> None:
     import random
 
-    from hearme.tibetan import filter as F
+    from hearme.tibetan import filter_lm as FL
     from hearme.tibetan import ngram
 
-    dm = F.default_model()
-    lines = [ln for p in F.BUNDLED for ln in ngram.read_corpus(p)]
+    dm = FL.default_model()
+    lines = [ln for p in FL.BUNDLED for ln in ngram.read_corpus(p)]
     rng = random.Random(0)
     utts = [" ".join(rng.sample(lines, 5)) for _ in range(n)]
     syl = sum(len(T.syllables(u)) for u in utts)
     t0 = time.perf_counter()
-    F.lm_score(dm.lm, utts)
+    FL.lm_score(dm.lm, utts)
     t1 = time.perf_counter()
     dm.order.scores(dm.lm, utts)
     t2 = time.perf_counter()

@@ -15,7 +15,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Mapping, Sequence
 
-from hearme import io, schema
+from hearme.core import io, schema
 from hearme.converters.emoji_stats import emoji_shares
 from hearme.tibetan.text import count_units
 
@@ -31,7 +31,7 @@ def units(text: str) -> int:
 
 def _entry_for_file(path: Path, info: dict, dataset_dir=None) -> dict | None:
     """The registry entry whose file is `path`, if it is registered."""
-    from hearme import registry
+    from hearme.core import registry
 
     target = path.resolve()
     for name in info:
@@ -47,7 +47,7 @@ def _load_inputs(inputs, dataset_dir=None) -> tuple[dict[str, list[schema.Record
     """Records per dataset name, and registry entries for inputs that are registered (by name or file)."""
     if isinstance(inputs, Mapping):
         return {str(k): list(v) for k, v in inputs.items()}, {}
-    from hearme import registry
+    from hearme.core import registry
 
     data, entries = {}, {}
     info = None

@@ -8,7 +8,7 @@ from typing import List, Optional
 
 import typer
 
-from hearme import io
+from hearme.core import io
 
 
 def _echo(msg: str = "") -> None:
@@ -33,7 +33,7 @@ def _report(tally: io.Tally, out: Path | None) -> None:
 
 
 def _register(out: Path, name: str, dataset_dir: Optional[Path]) -> None:
-    from hearme import registry
+    from hearme.core import registry
 
     entry = registry.register(out, name, dataset_dir)  # source, license, lang come from the records
     _echo(f"registered {name}: {entry['records']} records -> {registry.registry_path(dataset_dir)}")
@@ -59,7 +59,7 @@ def register(app: typer.Typer) -> None:
         dataset_dir: Optional[Path] = typer.Option(None, "--dataset-dir", help="Directory of dataset_info.json [default: repository root]."),
     ) -> None:
         """Convert a source dataset into HearMe records (JSON array) with a rejected side file."""
-        from hearme.converters.base import get_converter, nothing_written, run_to_file
+        from hearme.converters.convert import get_converter, nothing_written, run_to_file
 
         fmt = get_converter(fmt).name  # unknown format -> one-line error before any work; any case
         if not inputs and fmt != "self-cognition":

@@ -7,7 +7,7 @@ import re
 from typing import Any, Iterable
 
 from hearme.converters.base import Reject
-from hearme.schema import needs_normalizing as schema_odd, normalize_text
+from hearme.core.schema import needs_normalizing as schema_odd, normalize_text
 
 USER, ASSISTANT = "user", "assistant"
 

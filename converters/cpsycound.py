@@ -14,7 +14,7 @@ import re
 from collections import Counter
 from pathlib import Path
 
-from hearme import io, schema
+from hearme.core import io, schema
 from hearme.converters.base import Converter, Reject, register_converter
 from hearme.converters.common import ASSISTANT, USER, speech, to_messages
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from hearme import io, schema
+from hearme.core import io, schema
 from hearme.converters.base import Converter, Reject, register_converter
 from hearme.converters.common import ASSISTANT, USER, clean, speech, to_messages
 

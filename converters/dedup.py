@@ -5,6 +5,8 @@ at once in numpy (datasketch's MinHash is the baseline in benchmarks/bench_conve
 LSH banding for candidates, and then the exact Jaccard of every candidate pair's 5-gram sets:
 nothing under `threshold` is removed. The first occurrence (input order) is kept; every
 removal says what it duplicates and how closely. `Corpus` is shared with the leak-free split.
+A little over 400 lines: the signature, banding and exact check are one vectorised pipeline over
+the same arrays, and split apart they would pass those arrays between modules.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Iterable
 
 import numpy as np
 
-from hearme import io, schema
+from hearme.core import io, schema
 
 SHINGLE = 5
 NUM_PERM = 32
@@ -354,7 +356,7 @@ def dedup(records: list[schema.Record], *, threshold: float = 0.8, near: bool = 
     `files` (parallel to records) names where each record came from, for the rejected side file;
     `stats`, if given, receives the candidate and verification counts and `kept_index`; `corpus`,
     if given, is the Corpus of these records' dialogue texts (then shared with the split)."""
-    from hearme.converters.base import gc_paused
+    from hearme.core.progress import gc_paused
 
     with gc_paused():
         return _dedup(records, threshold, near, on, bands, tally or io.Tally(), files, stats, corpus)

@@ -8,7 +8,7 @@ import re
 
 import emoji
 
-from hearme import schema
+from hearme.core import schema
 
 # Prefilter built from the package's own table: text without any first code point of an
 # emoji sequence (or a keycap mark) cannot contain one, so most Chinese text skips the

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hearme import io, schema
+from hearme.core import io, schema
 from hearme.converters.base import Converter, Reject, register_converter
 from hearme.converters.common import ASSISTANT, USER, clean, conversation_of, need_text, speech, to_messages
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from collections import defaultdict
 
-from hearme import schema
+from hearme.core import schema
 from hearme.converters.emoji_stats import record_has_emoji
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from hearme import io, schema
+from hearme.core import io, schema
 from hearme.converters.base import Converter, Reject, register_converter
 from hearme.converters.common import clean, lang_of
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hearme import io, schema
+from hearme.core import io, schema
 from hearme.converters.base import Converter, Reject, register_converter
 from hearme.converters.common import ASSISTANT, USER, need_texts, speech_turns, to_messages
 

@@ -15,7 +15,7 @@ import re
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from hearme import io, schema
+from hearme.core import io, schema
 
 PART_NAMES = {2: ("train", "test"), 3: ("train", "val", "test")}
 MIN_OPENING = 8  # normalised characters: a bare greeting (你好) is not an opening; the next client turns are added
@@ -139,7 +139,7 @@ def leak_check(records: list[schema.Record], parts: list[int], near: list[tuple[
 def _assign(records: list[schema.Record], ratios: list[float], seed: int,
             report: dict | None = None, corpus=None) -> list[int]:
     """Part index per record."""
-    from hearme.converters.base import gc_paused
+    from hearme.core.progress import gc_paused
 
     with gc_paused():
         return _assign_groups(records, ratios, seed, report, corpus)
@@ -219,7 +219,7 @@ def split_file(path, *, ratios: str | None = None, kfold: int | None = None, see
                out_dir=None, dataset_dir=None, register: bool = True, license: str = "",
                report: dict | None = None) -> dict[str, tuple[Path, int]]:
     """Split a records file, write NAME_<part>.json beside it (or in out_dir) and register each part."""
-    from hearme import registry
+    from hearme.core import registry
 
     path = Path(path)
     records = io.load_records(path)

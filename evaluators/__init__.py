@@ -7,5 +7,5 @@ Python entry points (heavy imports stay inside the functions):
     hearme.evaluators.dialogues.run(eval_path, out_dir, mut, judge) -> summary  # `hearme judge-dialogues`
     hearme.evaluators.probe_identity / probe_crisis / probe_preference .run(...)  # `hearme probe ...`
     hearme.evaluators.compare.run(run_dirs, out_dir) / report.run(run_dirs, out_dir)
-    hearme.evaluators.demo.demo_judge(out_dir, pred_path, model_path=None)    # judge + probes, or how to enable
+    hearme.demo.judge.demo_judge(out_dir, pred_path, model_path=None)    # judge + probes, or how to enable
 """

@@ -8,7 +8,7 @@ from typing import List, Optional
 
 import typer
 
-from hearme import io
+from hearme.core import io
 from hearme.llm import LLMConfig, llm_options
 
 JUDGE_ENV = "HEARME_JUDGE"

@@ -20,7 +20,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from hearme import io
+from hearme.core import io
 from hearme.evaluators import rubric, stats
 from hearme.evaluators.runs import TIBETAN_FIRST, Run, item_keys, load, metric_groups
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from hearme import io, schema
+from hearme.core import io, schema
 from hearme.evaluators import protocols, rubric, stats
 from hearme.evaluators.reasons import histogram
 from hearme.evaluators.judge import JudgeSettings, score_reply
@@ -32,7 +32,7 @@ def load_dialogues(path: str | Path, limit: int | None = None) -> list[dict]:
     if path.is_dir() or (path.suffix == ".json" and isinstance(io.read_json(path), list)
                          and all(isinstance(x, str) for x in io.read_json(path))):
         import hearme.converters  # noqa: F401  (registers the converters)
-        from hearme.converters.base import run as convert
+        from hearme.converters.convert import run as convert
 
         records, tally = convert("cpsycoune", [path], scrub=False)
         if tally.rejects and not records:

@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from hearme import io
+from hearme.core import io
 from hearme.evaluators import protocols, reasons, rubric, stats
 from hearme.evaluators.parse import parse_scores
 from hearme.llm import LLMClient, LLMError, ParseError

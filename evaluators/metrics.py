@@ -14,7 +14,7 @@ import functools
 from pathlib import Path
 from typing import Any
 
-from hearme import io
+from hearme.core import io
 from hearme.evaluators import lf_similarity
 
 LANGS = ("auto", "zh", "bo")

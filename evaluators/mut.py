@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from hearme import io, paths
+from hearme.core import io, paths
 from hearme.llm import LLMClient, describe_error
 
 FINGERPRINT_PROMPT = "HearMe fingerprint. 请用一句话介绍你自己。Introduce yourself in one sentence."

@@ -28,7 +28,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from hearme import io
+from hearme.core import io
 from hearme.evaluators import stats
 from hearme.evaluators.parse import parse_flags
 from hearme.evaluators.probe_identity import items_record, language_reason, load_probes, reply_lang, summarize

@@ -26,7 +26,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from hearme import io
+from hearme.core import io
 from hearme.evaluators import stats
 from hearme.evaluators.reasons import histogram
 from hearme.evaluators.reply_noise import dominant, language_fault, word_scripts

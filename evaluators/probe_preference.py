@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from hearme import io
+from hearme.core import io
 from hearme.evaluators import stats
 from hearme.evaluators.reasons import histogram
 from hearme.evaluators.history import render_history

@@ -60,7 +60,7 @@ _LIST_REASK = {
 
 def check(protocol: str) -> None:
     if protocol not in PROTOCOLS:
-        from hearme import io
+        from hearme.core import io
 
         raise io.HearMeError(f"--protocol must be one of {', '.join(PROTOCOLS)}, got {protocol!r}")
 

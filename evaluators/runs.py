@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hearme import io
+from hearme.core import io
 
 MAX_DEPTH = 3
 SKIP_DIRS = {"checkpoint", "cache", ".hearme_cache", "__pycache__", "tiny-model", "merged"}

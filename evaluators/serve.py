@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-from hearme import io, lf
+from hearme.core import io
+from hearme.lf import runner as lf
 
 
 @dataclass

@@ -13,7 +13,7 @@ from typing import Optional
 
 import typer
 
-from hearme import io
+from hearme.core import io
 
 app = typer.Typer(
     name="hearme",
@@ -41,7 +41,8 @@ def tiny_model(
     remote_code: Optional[Path] = typer.Option(None, help="Folder with the model's stock remote code (*.py), for chatglm3 / baichuan2."),
 ) -> None:
     """Build an offline tiny model: a tokenizer + random weights (qwen2: about 120k parameters)."""
-    from hearme import paths, tinymodel
+    from hearme.core import paths
+    from hearme.lf import tinymodel
 
     paths.set_offline()
     if arch not in ("qwen2", *tinymodel.REMOTE_FILES):
@@ -68,7 +69,7 @@ def register_cmd(
     lang: str = typer.Option("", help="Language code(s) of the data, e.g. zh or bo [default: from the records]."),
 ) -> None:
     """Add or update a dataset_info.json entry (sharegpt formatting with role/content tags)."""
-    from hearme import registry
+    from hearme.core import registry
 
     entry = registry.register(records, name, dataset_dir, source=source, license=license, lang=lang)
     echo(f"registered {name}: {entry['records']} records -> {registry.registry_path(dataset_dir)}")
@@ -80,7 +81,7 @@ def datasets_cmd(
     dataset_dir: Optional[Path] = typer.Option(None, help="Directory of dataset_info.json [default: the repository root]."),
 ) -> None:
     """List registered datasets, or check that the given names are registered."""
-    from hearme import registry
+    from hearme.core import registry
 
     if not registry.registry_path(dataset_dir).exists():
         raise io.HearMeError(f"no {registry.registry_path(dataset_dir)}: run `hearme samples` there to register the "
@@ -98,7 +99,8 @@ def samples_cmd(
     files_dir: Optional[Path] = typer.Option(None, help="Where the JSON files go [default: DATASET_DIR/data]."),
 ) -> None:
     """Rebuild the bundled sample datasets from data/samples/ and register them."""
-    from hearme import paths, samples
+    from hearme.core import paths
+    from hearme.demo import samples
 
     ddir = (dataset_dir or paths.dataset_dir()).resolve()
     report = samples.build(files_dir or ddir / "data", ddir)
@@ -118,7 +120,7 @@ def demo_cmd(
                                              "[default: the demo's tuned value]."),
 ) -> None:
     """Run the whole pipeline offline: base -> LoRA stages -> merge -> before/after probe + metrics -> report."""
-    from hearme import demo
+    from hearme.demo import pipeline as demo
 
     demo.run(out, model=model, template=template, max_steps=max_steps, base_steps=base_steps)
 
@@ -126,7 +128,7 @@ def demo_cmd(
 @app.command("version")
 def version_cmd() -> None:
     """Print HearMe's version (and LLaMA-Factory's)."""
-    from hearme import envinfo
+    from hearme.lf import envinfo
 
     echo(envinfo.version_line())
 
@@ -134,7 +136,7 @@ def version_cmd() -> None:
 @app.command("env")
 def env_cmd() -> None:
     """Print versions, device and the paths HearMe reads and writes (paste this into bug reports)."""
-    from hearme import envinfo
+    from hearme.lf import envinfo
 
     for key, value in envinfo.report():
         echo(f"- {key}: {value}")
@@ -143,7 +145,7 @@ def env_cmd() -> None:
 def _register_areas() -> None:
     import importlib
 
-    for mod in ("hearme.converters.cli", "hearme.tibetan.cli", "hearme.recipes", "hearme.evaluators.cli",
+    for mod in ("hearme.converters.cli", "hearme.tibetan.cli", "hearme.lf.cli", "hearme.evaluators.cli",
                 "hearme.webui_ext.cli"):
         try:
             m = importlib.import_module(mod)
@@ -209,7 +211,7 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         echo("interrupted", err=True)
         sys.exit(130)
-    except OSError as e:  # a filesystem fault outside hearme.io (e.g. a folder it cannot create)
+    except OSError as e:  # a filesystem fault outside hearme.core.io (e.g. a folder it cannot create)
         if debug:
             raise
         where = f" {io.safe_text(str(e.filename))}" if e.filename else ""

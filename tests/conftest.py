@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from hearme import paths
+from hearme.core import paths
 
 paths.set_offline()
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -42,7 +42,7 @@ def remote_code_dir(arch: str) -> Path:
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory) -> Path:
     """The offline tiny model (tokenizer + random Qwen2), built once per session."""
-    from hearme import tinymodel
+    from hearme.lf import tinymodel
 
     out = tmp_path_factory.mktemp("tiny") / "model"
     tinymodel.build(out)
@@ -52,7 +52,7 @@ def tiny_model(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def remote_tiny(tmp_path_factory):
     """arch -> a tiny model built with that document model's stock remote code (built once per session)."""
-    from hearme import tinymodel
+    from hearme.lf import tinymodel
 
     built: dict[str, Path] = {}
 

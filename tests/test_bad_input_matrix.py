@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from hearme import io, schema
+from hearme.core import io, schema
 from hearme.converters import run
 from tests.conftest import run_hearme
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from hearme import io, registry
+from hearme.core import io, registry
 from hearme.converters import run
 from hearme.converters.card import build_card, table4, units
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from hearme import io
+from hearme.core import io
 from hearme.evaluators import judge, metrics, probe_identity
 from hearme.llm import LLMClient
 from tests.conftest import run_hearme

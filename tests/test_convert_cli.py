@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from hearme import io, registry
+from hearme.core import io, registry
 from tests.conftest import run_hearme
 
 FIX = Path(__file__).parent / "fixtures" / "converters"

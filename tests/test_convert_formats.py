@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from hearme import io, schema
+from hearme.core import io, schema
 from hearme.converters import run
 from hearme.converters.psyqa import forum_clean, topic_of
 from hearme.converters.self_cognition import BUILTIN, fill

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from hearme import io, paths, registry
+from hearme.core import io, paths, registry
 from hearme.converters import run
 from tests.lf_helpers import sft_dataset
 

@@ -11,7 +11,7 @@ import textwrap
 
 import pytest
 
-from hearme import io, registry, schema
+from hearme.core import io, registry, schema
 from tests.conftest import run_hearme
 
 U = {"role": "user", "content": "你好"}
@@ -76,7 +76,7 @@ def test_killed_writer_never_leaves_half_file(tmp_path):
     target = tmp_path / "big.json"
     code = textwrap.dedent(f"""
         import time
-        from hearme import io
+        from hearme.core import io
         with io.atomic_open({str(target)!r}) as fh:
             fh.write("[" + "1," * 100000)
             fh.flush()

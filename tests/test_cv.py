@@ -8,7 +8,7 @@ import json
 import pytest
 import yaml
 
-from hearme import io, registry, schema
+from hearme.core import io, registry, schema
 
 pytestmark = pytest.mark.slow
 

@@ -10,7 +10,7 @@ import random
 
 import pytest
 
-from hearme import io, schema
+from hearme.core import io, schema
 from hearme.converters import run
 from hearme.converters.common import INLINE_LABEL, speech
 from hearme.converters.dedup import Corpus, dedup

@@ -6,7 +6,7 @@ import random
 
 import numpy as np
 
-from hearme import io
+from hearme.core import io
 from hearme.converters.dedup import dedup, dedup_files, normalize, signatures
 
 HAN = [chr(c) for c in range(0x4E00, 0x4E00 + 3000)]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from hearme import demo, demo_base, demo_questions
+from hearme.demo import pipeline as demo, base as demo_base, questions as demo_questions
 from hearme.converters.self_cognition import BUILTIN
 
 ROOT = Path(__file__).parents[1]

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import pytest
 
-from hearme import io, schema
+from hearme.core import io, schema
 from tests import mutate
 from tests.conftest import HEARME, REPO, run_hearme
 from tests.fake_openai import FakeOpenAI
@@ -575,7 +575,7 @@ def test_webui_error_text_redacts_before_cutting():
 
 def test_internal_error_is_one_line_with_a_debug_hint(tmp_path):
     src = smile_folder(tmp_path / "in", 1, 0)
-    code = ("import sys; import hearme.converters.base as b; from hearme import cli\n"
+    code = ("import sys; import hearme.converters.convert as b; from hearme import cli\n"
             "def boom(*a, **k): raise RuntimeError('a bug\\nover two lines')\n"
             "b.run_to_file = boom\n"
             "cli.main(sys.argv[1:])\n")

@@ -1,4 +1,4 @@
-"""hearme.io reads JSON with orjson when it can and with json otherwise: whatever a file holds, the
+"""hearme.core.io reads JSON with orjson when it can and with json otherwise: whatever a file holds, the
 result (or the error) is json's."""
 
 from __future__ import annotations
@@ -7,7 +7,8 @@ import json
 
 import pytest
 
-from hearme import io
+from hearme.core import io
+from hearme.core.io import atomic, read
 
 SAME = [
     b'{"a": 1, "a": 2}',  # duplicate keys: the last wins
@@ -40,7 +41,7 @@ def test_the_fast_path_is_taken_for_plain_utf8(tmp_path, monkeypatch):
     path = tmp_path / "f.json"
     path.write_text('[{"role": "client", "content": "最近压力很大"}]', encoding="utf-8")
     calls = []
-    monkeypatch.setattr(io, "_fast_loads", lambda raw: calls.append(raw) or json.loads(raw))
+    monkeypatch.setattr(read, "_fast_loads", lambda raw: calls.append(raw) or json.loads(raw))
     assert io.read_json(path) == [{"role": "client", "content": "最近压力很大"}]
     assert len(calls) == 1
     path.write_text('[{"n": 12345678901234567890}]', encoding="utf-8")  # a 20-digit number: json only
@@ -80,7 +81,7 @@ RECORDS = [
 def test_records_are_written_compact_one_per_line_by_either_encoder(tmp_path, monkeypatch):
     fast = io.write_records(tmp_path / "fast.json", RECORDS)
     fast1 = io.write_records(tmp_path / "fast1.json", RECORDS[:1])  # orjson writes this batch
-    monkeypatch.setattr(io, "_fast_dumps", None)
+    monkeypatch.setattr(atomic, "_fast_dumps", None)
     slow = io.write_records(tmp_path / "slow.json", RECORDS)
     assert fast1.read_bytes() == io.write_records(tmp_path / "slow1.json", RECORDS[:1]).read_bytes()
     lines = fast.read_text(encoding="utf-8").splitlines()

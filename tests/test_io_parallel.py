@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from hearme import io, schema
-from hearme.converters.base import _walk, expand_inputs
+from hearme.core import io, schema
+from hearme.core.io import atomic
+from hearme.converters.inputs import _walk, expand_inputs
 
 
 def _records(n: int, tag: str) -> list[schema.Record]:
@@ -20,8 +21,8 @@ def _records(n: int, tag: str) -> list[schema.Record]:
 
 @pytest.fixture
 def parallel(monkeypatch):
-    monkeypatch.setattr(io, "PARALLEL_WRITE_FROM", 0)  # small sets take the two-process path too
-    monkeypatch.setattr(io, "_threads_running", lambda: False)
+    monkeypatch.setattr(atomic, "PARALLEL_WRITE_FROM", 0)  # small sets take the two-process path too
+    monkeypatch.setattr(atomic, "_threads_running", lambda: False)
 
 
 def test_parallel_writes_equal_sequential_ones(tmp_path, parallel):

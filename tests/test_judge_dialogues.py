@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from hearme import paths
+from hearme.core import paths
 from hearme.evaluators import dialogues, rubric
 from hearme.llm import LLMClient
 from tests.conftest import run_hearme

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from hearme import io, registry, schema
+from hearme.core import io, registry, schema
 from tests.lf_helpers import sft_dataset
 
 IGNORE = -100

@@ -1,11 +1,12 @@
-"""hearme.lf: a failed llamafactory-cli run is one clear error with the log's tail."""
+"""hearme.lf.runner: a failed llamafactory-cli run is one clear error with the log's tail."""
 
 from __future__ import annotations
 
 import pytest
 
-from hearme import io, lf
-from hearme.recipes import tiny_overrides
+from hearme.core import io
+from hearme.lf import runner as lf
+from hearme.lf.recipes import tiny_overrides
 
 pytestmark = pytest.mark.slow
 

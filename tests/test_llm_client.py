@@ -12,7 +12,7 @@ import typer
 from typer.testing import CliRunner
 
 from tests.fake_openai import FakeOpenAI
-from hearme import io
+from hearme.core import io
 from hearme.llm import (LLMClient, LLMConfig, LLMError, ParseError, extract_json, llm_options, request_key,
                         run_sync)
 

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from hearme import io
+from hearme.core import io
 from hearme.llm import LLMClient, LLMError
 from hearme.tibetan import expand, multiturn
 from hearme.tibetan import translate as tr

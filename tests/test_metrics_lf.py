@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hearme import paths
+from hearme.core import paths
 from hearme.evaluators import lf_similarity, metrics
 from tests.conftest import run_hearme
 

@@ -275,7 +275,7 @@ def test_crisis_probe_real_model_scripted_judge(lf_api, tmp_path):
 # ------------------------------------------------------------------ the demo's entry point
 
 def test_demo_judge_without_endpoint_says_how_to_enable(monkeypatch, tmp_path):
-    from hearme.evaluators.demo import demo_judge
+    from hearme.demo.judge import demo_judge
 
     monkeypatch.delenv("HEARME_JUDGE_BASE_URL", raising=False)
     r = demo_judge(tmp_path / "j", tmp_path / "missing.jsonl")
@@ -283,7 +283,7 @@ def test_demo_judge_without_endpoint_says_how_to_enable(monkeypatch, tmp_path):
 
 
 def test_demo_judge_runs_judge_and_probes_when_configured(monkeypatch, tmp_path):
-    from hearme.evaluators.demo import demo_judge
+    from hearme.demo.judge import demo_judge
 
     pred = tmp_path / "p.jsonl"
     pred.write_text(json.dumps({"prompt": "<|im_start|>user\n我很焦虑<|im_end|>\n", "predict": "我在听。",

@@ -7,7 +7,8 @@ import sys
 
 import pytest
 
-from hearme import io, lf, lf_plugin, memory, paths, recipe_check, registry, schema
+from hearme.core import io, paths, registry, schema
+from hearme.lf import runner as lf, plugin as lf_plugin, memory, recipe_check
 
 GOOD = paths.RECIPES / "train" / "qwen2.5_stage1_selfcog.yaml"
 

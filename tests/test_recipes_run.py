@@ -1,6 +1,6 @@
 """Every shipped recipe, run for real on the tiny model (CPU, `llamafactory-cli` subprocesses, no mocks).
 
-Overrides come from hearme.recipes.tiny_overrides: model, fp32, max_steps 2, cutoff 128, and
+Overrides come from hearme.lf.recipes.tiny_overrides: model, fp32, max_steps 2, cutoff 128, and
 GPU-only extras (Liger) switched off with a note. Everything else is the recipe as written:
 LoRA/QLoRA settings, templates, packing, schedule, early stopping. Adapters are trained once
 per module and reused (stage 1 -> stage 2 -> predict -> merge -> serve).
@@ -21,7 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from hearme import io, lf, lf_plugin, paths, recipes, registry, schema
+from hearme.core import io, paths, registry, schema
+from hearme.lf import runner as lf, plugin as lf_plugin, recipes
 from tests.lf_helpers import merge_gaps
 
 pytestmark = pytest.mark.slow
@@ -364,7 +365,7 @@ def test_predict_recipe_writes_predictions(recipe, predicted):
 
 
 def test_vllm_predict_builds_the_same_prompts_as_llamafactory(work, tiny_model, ds_dir, stage2, predicted, hearme_cli):
-    from hearme import vllm_predict
+    from hearme.lf import vllm_predict
 
     hf_out = predicted("predict/qwen2.5_counseling.yaml")
     cfg = tiny_config("predict/qwen2.5_counseling_vllm.yaml", tiny_model, ds_dir, None, adapter=stage2)

@@ -7,7 +7,8 @@ import json
 
 import pytest
 
-from hearme import io, paths, registry, samples
+from hearme.core import io, paths, registry
+from hearme.demo import samples
 from tests.lf_helpers import sft_dataset
 
 INFO = registry.load(paths.REPO_ROOT)

@@ -2,7 +2,7 @@
 
 Tiny random models are built with each model's stock remote code, read from ../shared (the tests
 skip, saying where they looked, when it is absent), and run through plain `llamafactory-cli` on
-the default transformers, with the HearMe plugin's compatibility patches (hearme.remote_compat):
+the default transformers, with the HearMe plugin's compatibility patches (hearme.lf.remote_compat):
 LoRA / QLoRA training, predict with generation, merge, a fresh process loading the export, the
 OpenAI-compatible API answering the openai SDK, and greedy generation equal to HF `generate`.
 """
@@ -16,7 +16,8 @@ import sys
 
 import pytest
 
-from hearme import io, lf, paths, recipes, remote_compat, tinymodel
+from hearme.core import io, paths
+from hearme.lf import runner as lf, recipes, remote_compat, tinymodel
 from tests.conftest import REMOTE_DIRS, remote_code_dir, run_hearme
 from tests.test_recipes_run import BO, make_dataset_dir
 

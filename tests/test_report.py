@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from hearme import paths
+from hearme.core import paths
 from tests.conftest import run_hearme
 from tests.fake_openai import FakeOpenAI
 from tests.test_compare import JUDGE_SCRIPT, make_run
@@ -15,7 +15,7 @@ from tests.test_compare import JUDGE_SCRIPT, make_run
 @pytest.fixture(scope="module")
 def report(tmp_path_factory):
     import hearme.converters  # noqa: F401
-    from hearme.converters.base import run as convert
+    from hearme.converters.convert import run as convert
     from hearme.converters.card import build_card
 
     tmp = tmp_path_factory.mktemp("report")
@@ -74,7 +74,8 @@ def test_images_exist_and_html_is_self_contained(report):
 def test_plain_llamafactory_run_has_hyperparameters_and_eval_loss(tiny_model, tmp_path):
     """Trained with plain `llamafactory-cli train` (no recipe in the run): the table comes from the
     trainer's saved arguments and the adapter config, and the eval loss is plotted."""
-    from hearme import io, lf, registry, schema
+    from hearme.core import io, registry, schema
+    from hearme.lf import runner as lf
 
     data = tmp_path / "data"
     recs = [schema.make([{"role": "user", "content": f"我最近压力很大 {i}"},
@@ -102,7 +103,7 @@ def test_plain_llamafactory_run_has_hyperparameters_and_eval_loss(tiny_model, tm
 def test_each_predictions_file_keeps_its_own_numbers_and_language(tmp_path):
     """The demo's layout: a Chinese and a Tibetan predict directory in one run. Each table shows its
     own file's numbers under its language; the Tibetan code-point numbers never stand for the run."""
-    from hearme import io
+    from hearme.core import io
     from hearme.evaluators import metrics
     from hearme.evaluators.runs import load, metric_groups
     from tests.test_compare import BO_REF, PROMPT

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from hearme import io
+from hearme.core import io
 from hearme.converters.scrub import scrub_record, scrub_records, scrub_text
 
 from tests.conftest import run_hearme

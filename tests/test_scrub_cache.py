@@ -7,7 +7,8 @@ from pathlib import Path
 
 import jieba
 
-from hearme.converters import scrub
+from hearme.converters import pii_rules as scrub
+from hearme.converters.scrub import scrub_text
 
 SOURCE = Path(jieba.__file__).parent / "dict.txt"
 
@@ -30,5 +31,5 @@ def test_an_unwritable_cache_folder_does_not_stop_scrubbing(tmp_path, monkeypatc
     assert scrub._cached_tables(SOURCE) == tuple(map(tuple, scrub._parse_dictionary(SOURCE)))
     monkeypatch.setattr(scrub, "_WORDS", None)
     assert "成绩" in scrub.dictionary_words() and "应该" in scrub.dictionary_words()
-    text, counts = scrub.scrub_text("我同事张伟说他的电话是13812345678。")
+    text, counts = scrub_text("我同事张伟说他的电话是13812345678。")
     assert counts == {"NAME": 1, "PHONE": 1} and "张伟" not in text

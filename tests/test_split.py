@@ -7,7 +7,7 @@ from collections import Counter
 
 import pytest
 
-from hearme import io, registry
+from hearme.core import io, registry
 from hearme.converters.split import parse_ratios, split_file, split_records
 
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from hearme import io, paths
+from hearme.core import io, paths
 from hearme.tibetan import stats
 from tests.conftest import HEARME, REPO, run_hearme
 
@@ -38,7 +38,7 @@ def test_table3_table4_figure2(tmp_path):
 
 
 def test_stats_cli_writes_card_and_pngs(tmp_path):
-    from hearme.converters.base import run as convert
+    from hearme.converters.convert import run as convert
 
     recs, _ = convert("firefly", [paths.DATA / "samples" / "firefly" / "tibetan_dialogues.jsonl"], scrub=False)
     io.write_records(tmp_path / "bo.jsonl", recs)
@@ -91,7 +91,7 @@ def test_lm_train_words_flag_matches_filter_corpus(tmp_path):
 
 @pytest.mark.slow
 def test_demo_leg(tmp_path, tiny_model):
-    from hearme.tibetan import demo_leg
+    from hearme.demo.tibetan import demo_leg
 
     res = demo_leg(tmp_path / "leg", tiny_model, tmp_path / "data")
     f = res["filter"]

@@ -7,8 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from hearme import io, paths
-from hearme.tibetan import filter as F
+from hearme.core import io, paths
+from hearme.tibetan import filter as F, filter_lm as FL
 from hearme.tibetan import ngram
 from tests.conftest import run_hearme
 
@@ -86,23 +86,23 @@ def test_bundled_garbage_all_fail_and_clean_samples_all_pass():
 
 def test_threshold_modes():
     held = np.array([-1.0, -1.5, -2.0, -2.5, -3.0])
-    assert F.Threshold("absolute", -2.2).resolve(None).cutoff == -2.2
-    assert F.Threshold("percentile", 50).resolve(held).cutoff == -2.0
-    assert F.Threshold("relative", 0.8).resolve(held).cutoff == pytest.approx(-2.0 / 0.8)
-    t = F.Threshold("relative", 0.85).resolve(held)
+    assert FL.Threshold("absolute", -2.2).resolve(None).cutoff == -2.2
+    assert FL.Threshold("percentile", 50).resolve(held).cutoff == -2.0
+    assert FL.Threshold("relative", 0.8).resolve(held).cutoff == pytest.approx(-2.0 / 0.8)
+    t = FL.Threshold("relative", 0.85).resolve(held)
     assert t.reference["median"] == -2.0 and "relative 0.85" in t.describe()
     with pytest.raises(io.HearMeError, match="held-out"):
-        F.Threshold("percentile", 5).resolve(None)
+        FL.Threshold("percentile", 5).resolve(None)
     with pytest.raises(io.HearMeError, match="0..100"):
-        F.Threshold("percentile", 500).resolve(held)
+        FL.Threshold("percentile", 500).resolve(held)
 
 
 def test_heldout_split():
     lines = [f"ཀ་{i}།" for i in range(30)]
-    train, held = F.heldout_split(lines)
+    train, held = FL.heldout_split(lines)
     assert len(held) == 3 and len(train) == 27 and not set(train) & set(held)
     with pytest.raises(io.HearMeError, match="--heldout"):
-        F.heldout_split(lines[:5])
+        FL.heldout_split(lines[:5])
 
 
 # ---------------------------------------------------------------- runs
@@ -115,7 +115,7 @@ def lm():
 @pytest.fixture(scope="module")
 def heldout_threshold(lm):
     held = ngram.read_corpus(SAMPLES / "heldout_bo.txt")
-    return F.Threshold("relative", 0.7).resolve(F.lm_score(lm, held))
+    return FL.Threshold("relative", 0.7).resolve(FL.lm_score(lm, held))
 
 
 def _dialogue(i: int, utterances: list[str]) -> dict:
@@ -124,7 +124,7 @@ def _dialogue(i: int, utterances: list[str]) -> dict:
 
 
 def _clean_dialogues() -> list[dict]:
-    from hearme.converters.base import run as convert
+    from hearme.converters.convert import run as convert
 
     recs, _ = convert("firefly", [paths.DATA / "samples" / "firefly" / "tibetan_dialogues.jsonl"], scrub=False)
     return recs
@@ -152,8 +152,8 @@ def test_planted_garbage_rejected_clean_kept(tmp_path, lm, heldout_threshold):
 
 
 def test_lm_alone_separates_figure3(lm, heldout_threshold):
-    garbage = F.lm_score(lm, FIGURE3[:4])
-    clean = F.lm_score(lm, ngram.read_corpus(SAMPLES / "heldout_bo.txt"))
+    garbage = FL.lm_score(lm, FIGURE3[:4])
+    clean = FL.lm_score(lm, ngram.read_corpus(SAMPLES / "heldout_bo.txt"))
     assert garbage.max() < heldout_threshold.cutoff <= clean.min()
 
 
@@ -221,7 +221,7 @@ def _our_lines() -> list[str]:
 
 @pytest.fixture(scope="module")
 def default():
-    return F.default_checks()
+    return FL.default_checks()
 
 
 def test_default_model_is_calibrated_on_held_out_lines(default):
@@ -230,8 +230,8 @@ def test_default_model_is_calibrated_on_held_out_lines(default):
     assert dm.lines == 543 and dm.words > 30000
     ref = order.reference
     assert ref["heldout_lines"] > 500 and ref["percentile_z"] == pytest.approx(ref["p1"], abs=1e-3)  # percentile 1
-    assert order.cutoff == min(ref["p1"], F.ORDER_MAX_CUTOFF) and ref["garbage_pass_rate"] <= 0.01
-    assert F.default_model() is dm  # built once per process
+    assert order.cutoff == min(ref["p1"], FL.ORDER_MAX_CUTOFF) and ref["garbage_pass_rate"] <= 0.01
+    assert FL.default_model() is dm  # built once per process
     corpus = set(ngram.read_corpus(SAMPLES / "corpus_bo.txt"))
     assert not corpus & set(_our_lines())
 

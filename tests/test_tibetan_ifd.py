@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from hearme import io
+from hearme.core import io
 from hearme.tibetan import ifd
 from tests.conftest import run_hearme
 

@@ -8,7 +8,7 @@ from collections import Counter
 
 import pytest
 
-from hearme import io, paths
+from hearme.core import io, paths
 from hearme.llm import LLMClient
 from hearme.tibetan import expand, multiturn, prompts, topics
 from hearme.tibetan import translate as tr

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from hearme import io
+from hearme.core import io
 from hearme.tibetan import ngram, synth
 from hearme.tibetan.hashtable import HashTable
 from tests.kn_reference import ReferenceKN

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from hearme import io
+from hearme.core import io
 from hearme.llm import LLMClient
 from hearme.tibetan import expand
 from tests.conftest import HEARME, REPO

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from hearme import tinymodel
+from hearme.lf import tinymodel
 from tests.conftest import run_hearme
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from hearme import io, paths, registry
+from hearme.core import io, paths, registry
 from tests import browser as B
 from tests.fake_openai import FakeOpenAI
 
@@ -50,7 +50,7 @@ def judge_server():
 
 @pytest.fixture(scope="module")
 def webui(tmp_path_factory):
-    from hearme import samples
+    from hearme.demo import samples
 
     root = tmp_path_factory.mktemp("webui")
     ddir = root / "datasets"

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from hearme import io, paths, registry
+from hearme.core import io, paths, registry
 from hearme.llm import LLMError
 from hearme.webui_ext import data_tab, eval_tab, keys, labels
 from hearme.webui_ext.cli import is_loopback
@@ -168,7 +168,7 @@ def test_predictions_upload_is_checked_before_it_is_kept(tmp_path):
 
 
 def test_tibetan_filter_with_the_lm_and_its_reasons(tmp_path):
-    from hearme import samples
+    from hearme.demo import samples
     from hearme.webui_ext import tibetan_tab
 
     samples.build(tmp_path / "data", tmp_path)
@@ -183,7 +183,7 @@ def test_tibetan_filter_with_the_lm_and_its_reasons(tmp_path):
 
 
 def test_tibetan_filter_without_a_corpus_uses_the_default_model(tmp_path):
-    from hearme import samples
+    from hearme.demo import samples
     from hearme.webui_ext import tibetan_tab
 
     samples.build(tmp_path / "data", tmp_path)

@@ -77,7 +77,7 @@ def test_the_wheel_carries_recipes_data_templates_and_probes(venv):
 
 
 def test_installed_hearme_is_the_wheel_not_the_clone(venv):
-    code = "import hearme, hearme.paths as p; print(hearme.__file__); print(p.FROM_CLONE); print(p.RECIPES)"
+    code = "import hearme, hearme.core.paths as p; print(hearme.__file__); print(p.FROM_CLONE); print(p.RECIPES)"
     out = subprocess.run([venv["py"], "-c", code], cwd=venv["work"], env=venv["env"], capture_output=True, text=True,
                          check=True).stdout.splitlines()
     assert out[0].startswith(str(venv["site"])) and out[1] == "False"

@@ -15,7 +15,7 @@ from typing import List, Optional
 
 import typer
 
-from hearme import io
+from hearme.core import io
 from hearme.llm import LLMConfig, llm_options
 
 tib_app = typer.Typer(help="Tibetan pipeline: rewrite, translate, filter, IFD-select and describe dialogues.",
@@ -54,7 +54,7 @@ def _reason_kind(reason: str) -> str:
 
 
 def _register(out: Path, name: str, dataset_dir: Optional[Path]) -> None:
-    from hearme import registry
+    from hearme.core import registry
 
     entry = registry.register(out, name, dataset_dir, lang="bo")
     _echo(f"registered {name}: {entry['records']} records -> {registry.registry_path(dataset_dir)}")
@@ -90,10 +90,10 @@ def lm_train_cmd(
     words: bool = typer.Option(True, "--words/--no-words", help="Also train on the shipped word list (tibetan/bo_words.txt), as `filter --corpus` does."),
 ) -> None:
     """Train the syllable-trigram modified-Kneser-Ney LM (KenLM's estimator)."""
-    from hearme.tibetan import filter as F, ngram
+    from hearme.tibetan import filter_lm as FL, ngram
 
     lines = ngram.read_corpus(corpus)
-    train = F.with_words(lines, words)
+    train = FL.with_words(lines, words)
     lm = ngram.KNTrigram.fit(train, progress=True)
     lm.save(out)
     m = lm.meta
@@ -156,7 +156,7 @@ def filter_cmd(
     """Script purity, Chinese, malformed syllables, stutters, length, and a syllable-trigram KN LM
     (unknown tokens, word order, optional absolute score), per utterance. Without LM flags the
     shipped default model is used."""
-    from hearme.tibetan import filter as F
+    from hearme.tibetan import filter as F, filter_lm as FL
 
     checks = F.Checks(max_foreign=max_foreign, allow_scripts=tuple(s.strip() for s in allow_scripts.split(",") if s.strip()),
                       max_han=max_han, max_malformed=max_malformed, max_run=max_run, max_doubled=max_doubled,
@@ -169,14 +169,14 @@ def filter_cmd(
     elif corpus is None and lm_path is None:
         if heldout is not None:
             raise io.HearMeError("--heldout goes with --corpus or --lm (the default model calibrates on its own held-out lines)")
-        dm, threshold, order = F.default_checks(lm_min, lm_percentile, lm_relative, order=not no_order,
+        dm, threshold, order = FL.default_checks(lm_min, lm_percentile, lm_relative, order=not no_order,
                                                 percentile=order_percentile, shuffles=order_shuffles)
         lm, model = dm.lm, dm.describe()
         if save_lm:
             lm.save(save_lm)
     else:
-        order_check = None if no_order else F.OrderCheck(order_percentile, order_shuffles)
-        lm, threshold, order = F.lm_checks(corpus, lm_path, heldout, lm_min, lm_percentile, lm_relative, save_lm,
+        order_check = None if no_order else FL.OrderCheck(order_percentile, order_shuffles)
+        lm, threshold, order = FL.lm_checks(corpus, lm_path, heldout, lm_min, lm_percentile, lm_relative, save_lm,
                                            words=words, order=order_check)
         model = f"LM from {'--corpus ' + str(corpus) if corpus else '--lm ' + str(lm_path)}"
     if model:
@@ -365,7 +365,7 @@ def tiny_mt_cmd(
     style: str = typer.Option("madlad", help="madlad (T5, <2bo> prefix) or nllb (M2M100, forced bod_Tibt)."),
 ) -> None:
     """Build an offline random-weight seq2seq model for tests and the demo."""
-    from hearme import paths
+    from hearme.core import paths
     from hearme.tibetan import mt_local
 
     paths.set_offline()
@@ -382,7 +382,7 @@ def demo_cmd(
     dataset_dir: Optional[Path] = typer.Option(None, "--dataset-dir", help="Where to register the result [default: OUT]."),
 ) -> None:
     """The Tibetan leg of `hearme demo` on the bundled samples: segment, filter, IFD, translate, stats."""
-    from hearme.tibetan import demo
+    from hearme.demo import tibetan as demo
 
     res = demo.demo_leg(out, tiny_model, base_url=base_url, dataset_dir=dataset_dir, llm_model=llm_model)
     for line in res["summary"]:

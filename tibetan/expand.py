@@ -22,7 +22,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hearme import io, schema
+from hearme.core import io, schema
 from hearme.tibetan import prompts, topics
 from hearme.tibetan.translate import fail_if_all_failed
 

@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
-from hearme import io
-from hearme.progress import bar as progress_bar
+from hearme.core import io
+from hearme.core.progress import bar as progress_bar
 
 
 @dataclass
@@ -57,7 +57,7 @@ class Scorer:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        from hearme import paths
+        from hearme.core import paths
 
         paths.set_offline()
         path = Path(model_path)

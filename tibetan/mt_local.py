@@ -18,8 +18,8 @@ import re
 from pathlib import Path
 from typing import Iterable
 
-from hearme import io, paths
-from hearme.progress import bar as progress_bar
+from hearme.core import io, paths
+from hearme.core.progress import bar as progress_bar
 
 STYLES = ("nllb", "madlad")
 NLLB_SRC, NLLB_TGT, MADLAD_PREFIX = "zho_Hans", "bod_Tibt", "<2bo>"

@@ -13,7 +13,7 @@ import random
 from pathlib import Path
 from typing import Sequence
 
-from hearme import io
+from hearme.core import io
 
 
 def train(model_path: str | Path, records: Sequence[dict], out_dir: str | Path, *, steps: int = 60,

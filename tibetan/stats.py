@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-from hearme import io, schema
+from hearme.core import io, schema
 from hearme.tibetan import text as T
 from hearme.tibetan import topics
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from hearme import io, schema
+from hearme.core import io, schema
 from hearme.tibetan import prompts
 from hearme.tibetan import text as T
 from hearme.tibetan.reask import Rejected, RuleError, ask

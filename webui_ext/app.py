@@ -23,7 +23,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from hearme import io, paths
+from hearme.core import io, paths
 
 SHIM = "#!/bin/sh\n# HearMe: LLaMA-Factory with HearMe's plugin registered (see hearme/webui_ext/app.py)\nexec {python} -m hearme.webui_ext.lf_launch \"$@\"\n"
 
@@ -31,7 +31,7 @@ SHIM = "#!/bin/sh\n# HearMe: LLaMA-Factory with HearMe's plugin registered (see 
 def install_plugin_hook() -> bool:
     """Register HearMe's LLaMA-Factory templates in this process (before the template dropdown is built)."""
     try:
-        from hearme import lf_plugin
+        from hearme.lf import plugin as lf_plugin
     except ImportError:
         return False
     return bool(lf_plugin.install_hook())

@@ -9,7 +9,7 @@ from typing import Optional
 
 import typer
 
-from hearme import io
+from hearme.core import io
 
 
 def is_loopback(host: str) -> bool:
@@ -40,7 +40,7 @@ def register(app: typer.Typer) -> None:
                                      "add --allow-remote if that is what you want")
             typer.echo(f"WARNING: binding {host}: the WebUI has no login; anyone who can reach this address can "
                        "start training, read files on this server and use the keys typed into it.", err=True)
-        from hearme import paths
+        from hearme.core import paths
 
         ddir = Path(dataset_dir).resolve() if dataset_dir else paths.dataset_dir()
         if not ddir.is_dir():

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from hearme import io
+from hearme.core import io
 from hearme.webui_ext import labels, ui
 
 PREVIEW_COLS = ["id", "topic", "lang", "turns", "user", "assistant"]
@@ -29,7 +29,7 @@ def _format_info(fmt: str) -> str:
 
 
 def _preview(records: list[dict]) -> Any:
-    from hearme import schema
+    from hearme.core import schema
 
     rows = []
     for rec in records[:PREVIEW_ROWS]:
@@ -93,7 +93,7 @@ def _valid_name(name: str) -> bool:
 
 def register(lang, state, name, split, overwrite, dataset_dir: Path):
     """Write the parts and register them; returns (status, gallery, card markdown)."""
-    from hearme import registry
+    from hearme.core import registry
     from hearme.converters.split import split_records
 
     name = (name or "").strip()

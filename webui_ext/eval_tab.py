@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from hearme import io
+from hearme.core import io
 from hearme.webui_ext import keys, labels, ui
 
 PRED_NAME = "generated_predictions.jsonl"

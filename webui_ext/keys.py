@@ -12,8 +12,8 @@ import socket
 from typing import Any
 from urllib.parse import urlparse
 
-from hearme import io
-from hearme.llm import NO_KEY, LLMClient, LLMError, _is_loopback, redact
+from hearme.core import io
+from hearme.llm import NO_KEY, LLMClient, LLMError, is_loopback, redact
 
 UNUSED_ENV = "HEARME_WEBUI_KEY_IS_NOT_IN_THE_ENVIRONMENT"
 
@@ -33,7 +33,7 @@ class MemoryKeyClient(LLMClient):
     def _secret(self) -> str:
         if self._memory_key:
             return self._memory_key
-        if _is_loopback(self.base_url):
+        if is_loopback(self.base_url):
             return NO_KEY
         raise io.HearMeError("no API key: type the endpoint's key into the API key field")
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from hearme import io, paths
+from hearme.core import io, paths
 from hearme.webui_ext import labels, ui
 
 REJECT_COLS = ["position", "reason"]
@@ -31,7 +31,7 @@ def segment(lang, text: str):
 
 def resolve_input(dataset: str | None, upload: Any, dataset_dir: Path) -> tuple[Path, str]:
     """(records file, a name for outputs) from an upload or a registered dataset."""
-    from hearme import registry
+    from hearme.core import registry
 
     files = ui.paths_of(upload)
     if files:
@@ -49,7 +49,7 @@ def _out_dir(work_dir: Path, name: str) -> Path:
 
 
 def _register(out: Path, name: str, dataset_dir: Path) -> str:
-    from hearme import registry
+    from hearme.core import registry
 
     name = (name or "").strip()
     if not name:
@@ -59,11 +59,11 @@ def _register(out: Path, name: str, dataset_dir: Path) -> str:
 
 
 def run_filter(inp: Path, out: Path, use_lm: bool, corpus: str, heldout: str, relative: float) -> dict:
-    from hearme.tibetan import filter as F
+    from hearme.tibetan import filter as F, filter_lm as FL
 
     lm = threshold = order = model = None
     if use_lm and not (corpus or "").strip():  # no corpus: the shipped default model, as the CLI without LM flags
-        dm, threshold, order = F.default_checks(order=True)
+        dm, threshold, order = FL.default_checks(order=True)
         lm, model = dm.lm, dm.describe()
     elif use_lm:
         corpus_p = Path(corpus.strip())
@@ -71,7 +71,7 @@ def run_filter(inp: Path, out: Path, use_lm: bool, corpus: str, heldout: str, re
             raise io.InputError(corpus, "", "LM corpus: no such file (monolingual Tibetan text, one line each; "
                                 "leave it empty for the shipped default model)")
         held_p = Path(heldout.strip()) if (heldout or "").strip() else None
-        lm, threshold = F.lm_and_threshold(corpus_p, heldout=held_p, lm_relative=float(relative))
+        lm, threshold = FL.lm_and_threshold(corpus_p, heldout=held_p, lm_relative=float(relative))
         model = f"LM from {corpus_p}"
     return F.run(inp, out, lm, threshold, progress=True, order=order, model=model)
 
@@ -137,14 +137,14 @@ def on_ifd(lang, dataset, upload, model_path, top_fraction, register_as, ctx: "u
 def _default_relative() -> float:
     """The demo's threshold, tuned for the small bundled corpus (the paper's 0.85 assumes a large one)."""
     try:
-        from hearme.tibetan.demo import DEMO_RELATIVE
+        from hearme.demo.tibetan import DEMO_RELATIVE
     except ImportError:
         return 0.85
     return float(DEMO_RELATIVE)
 
 
 def _datasets(dataset_dir: Path) -> list[str]:
-    from hearme import registry
+    from hearme.core import registry
 
     try:
         return sorted(registry.load(dataset_dir))

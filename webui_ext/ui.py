@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
-from hearme import io, schema
+from hearme.core import io, schema
 from hearme.webui_ext import labels
 
 @dataclass

@@ -9,7 +9,7 @@ fails on every call that pads (`_pad()` got `padding_side`). The stock Baichuan2
 
 The user's files stay as they are. transformers loads remote code through
 `dynamic_module_utils.get_class_in_module`; HearMe wraps that function (from the plugin's
-import hook, `hearme.lf_plugin`), so right after a remote module is executed its classes are
+import hook, `hearme.lf.plugin`), so right after a remote module is executed its classes are
 patched in memory. Each file is identified by the sha256 of its content: only revisions
 listed in KNOWN are patched. Any other revision of these files gets a one-line message naming
 its hash and nothing is changed (HEARME_REMOTE_COMPAT=force patches it anyway, at your risk;

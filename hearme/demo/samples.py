@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hearme import io, paths, registry, schema
+from hearme.core import io, paths, registry, schema
 
 SAMPLES = paths.DATA / "samples"
 LICENSE = "Apache-2.0 (HearMe's own hand-written samples)"

@@ -1,4 +1,4 @@
-"""`hearme recipes ...` and `hearme cv`: check, run on the tiny model, serve, cross-validate.
+"""`hearme recipes ...`, `hearme cv` and `hearme train`: check, serve, cross-validate, run.
 
     hearme recipes check [PATHS]          parse with LLaMA-Factory's parsers + 24 GB memory table
     hearme recipes plugin install|remove|status   the template plugin (.pth hook)
@@ -6,16 +6,10 @@
     hearme recipes predict-vllm RECIPE --out DIR  batch generation on vLLM, LLaMA-Factory's format
     hearme cv --recipe R --kfold 5        k-fold train + predict, mean ± sd of BLEU/ROUGE
     hearme train RECIPE [key=value ...]   llamafactory-cli train/export, plus the CPU overrides on a CPU
-
-`cpu_overrides()` is what a recipe written for a 24 GB GPU needs on a machine without one
-(bf16/fp16, Liger, FlashAttention-2, paged optimizers, DeepSpeed); `hearme recipes check`
-prints them and `hearme train` applies them. `tiny_overrides()` is what tests and `hearme demo`
-use to run a shipped recipe on the offline tiny model; it returns notes on everything it switched off.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import subprocess
 from pathlib import Path
@@ -23,76 +17,9 @@ from typing import List, Optional
 
 import typer
 
-from hearme import io, paths
+from hearme.core import io, paths
+from hearme.lf.recipes import cli_value, cpu_overrides
 
-def cpu_overrides(cfg: dict) -> list[tuple[str, object, str]]:
-    """(key, value, why) for every setting of recipe `cfg` that cannot run without a CUDA GPU."""
-    out: list[tuple[str, object, str]] = []
-    if cfg.get("bf16"):
-        out.append(("bf16", False, "bf16 mixed precision needs a GPU (transformers refuses it on a CPU)"))
-    if cfg.get("fp16"):
-        out.append(("fp16", False, "fp16 mixed precision needs a GPU"))
-    if cfg.get("enable_liger_kernel"):
-        out.append(("enable_liger_kernel", False, "Liger kernels are Triton GPU kernels (liger-kernel needs CUDA)"))
-    if cfg.get("deepspeed"):
-        out.append(("deepspeed", None, "DeepSpeed runs through torchrun on GPUs"))
-    if cfg.get("flash_attn") == "fa2":
-        out.append(("flash_attn", "sdpa", "FlashAttention-2 needs a GPU"))
-    if str(cfg.get("optim", "")).startswith("paged_"):
-        out.append(("optim", "adamw_torch", "paged optimizers page through CUDA memory"))
-    if cfg.get("quantization_bit") and importlib.util.find_spec("bitsandbytes") is None:
-        out.append(("quantization_bit", None, "bitsandbytes is not installed (0.50 runs NF4 on a CPU)"))
-    return out
-
-
-def cli_value(value) -> str:
-    """A value as LLaMA-Factory's `key=value` command-line overrides (OmegaConf) read it."""
-    return "null" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
-
-
-def tiny_overrides(cfg: dict, model: str | Path, *, dataset_dir=None, output_dir=None, adapter=None,
-                   max_steps: int = 2, cutoff_len: int = 128) -> tuple[dict, list[str]]:
-    """Overrides that run recipe `cfg` on the tiny model on a CPU, and notes on what they change.
-
-    Kept from the recipe: method, LoRA/QLoRA settings, template, packing, schedule, early
-    stopping. Changed: model, bf16 -> fp32, max_steps, cutoff, workers, and GPU-only extras.
-    `adapter` replaces adapter_name_or_path (None removes it).
-    """
-    import torch
-
-    o: dict = {"model_name_or_path": str(model), "preprocessing_num_workers": 1}
-    notes = []
-    if not torch.cuda.is_available():
-        if cfg.get("stage") or "bf16" in cfg or "fp16" in cfg:  # training arguments (train / predict)
-            o.update(bf16=False, fp16=False)
-        for key, value, why in cpu_overrides(cfg):
-            o[key] = value
-            if key not in ("bf16", "fp16"):
-                notes.append(f"{key}={cli_value(value)}: {why}")
-    if dataset_dir is not None:
-        o["dataset_dir"] = str(dataset_dir)
-    if "adapter_name_or_path" in cfg or adapter is not None:
-        o["adapter_name_or_path"] = str(adapter) if adapter is not None else None
-    if cfg.get("export_dir"):
-        o["export_dir"] = str(output_dir)
-    elif output_dir is not None:
-        o["output_dir"] = str(output_dir)
-    if "cutoff_len" in cfg or cfg.get("stage"):
-        o["cutoff_len"] = cutoff_len
-    if cfg.get("do_train"):
-        o.update(max_steps=max_steps, logging_steps=1, save_steps=max_steps, dataloader_num_workers=0)
-        if cfg.get("include_effective_tokens_per_second"):
-            o["include_effective_tokens_per_second"] = False  # re-reads the dataset; seconds on CPU
-    if cfg.get("max_new_tokens"):
-        o["max_new_tokens"] = 8
-    if cfg.get("do_predict"):
-        o["per_device_eval_batch_size"] = 2
-    if cfg.get("vllm_maxlen"):
-        o["vllm_maxlen"] = cutoff_len + 8
-    return o, notes
-
-
-# ---------------------------------------------------------------- CLI
 recipes_app = typer.Typer(help="LLaMA-Factory recipes: check, plugin, serve, vLLM predict.", no_args_is_help=True)
 plugin_app = typer.Typer(help="The HearMe template plugin (baichuan2, hearme_firefly) for LLaMA-Factory 0.9.5.",
                          no_args_is_help=True)
@@ -107,7 +34,7 @@ def check_cmd(
     gpus: int = typer.Option(2, help="GPUs assumed for DeepSpeed recipes (per-GPU memory)."),
 ) -> None:
     """Parse recipes with LLaMA-Factory's own parsers (tiny model, no GPU) and estimate 24 GB memory."""
-    from hearme import recipe_check
+    from hearme.lf import recipe_check
 
     reports = recipe_check.run_checks(targets, tiny_model=tiny_model, dataset_dir=dataset_dir, world_size=gpus)
     typer.echo(recipe_check.format_reports(reports))
@@ -120,7 +47,7 @@ def check_cmd(
 @plugin_app.command("install")
 def plugin_install(site_dir: Optional[Path] = typer.Option(None, help="site-packages to install into [default: this Python's].")) -> None:
     """Install the .pth hook so every LLaMA-Factory process (CLI, WebUI, its trainer) gets the templates."""
-    from hearme import lf_plugin
+    from hearme.lf import plugin as lf_plugin
 
     typer.echo(f"installed {lf_plugin.install(site_dir)}")
 
@@ -128,7 +55,7 @@ def plugin_install(site_dir: Optional[Path] = typer.Option(None, help="site-pack
 @plugin_app.command("remove")
 def plugin_remove(site_dir: Optional[Path] = typer.Option(None, help="site-packages to remove it from.")) -> None:
     """Remove the .pth hook."""
-    from hearme import lf_plugin
+    from hearme.lf import plugin as lf_plugin
 
     typer.echo("removed" if lf_plugin.uninstall(site_dir) else "not installed")
 
@@ -140,7 +67,7 @@ def plugin_status(
     """Ask a fresh interpreter of this environment which plugin templates LLaMA-Factory sees."""
     import sys
 
-    from hearme import lf, lf_plugin, remote_compat
+    from hearme.lf import runner as lf, plugin as lf_plugin, remote_compat
 
     if model is not None:
         rows = remote_compat.status(model)
@@ -168,7 +95,7 @@ def serve_cmd(
     model_name: str = typer.Option("hearme", help="Model id reported by /v1/models."),
 ) -> None:
     """Run llamafactory-cli api/webchat/chat on a recipe, bound to 127.0.0.1, key from the environment."""
-    from hearme import lf
+    from hearme.lf import runner as lf
 
     if mode not in ("api", "webchat", "chat"):
         raise io.HearMeError(f"mode {mode!r}: choose api, webchat or chat")
@@ -194,7 +121,7 @@ def predict_vllm_cmd(
     prompts_only: bool = typer.Option(False, help="Only build the prompts with LLaMA-Factory's template (no vLLM)."),
 ) -> None:
     """Batch generation on vLLM with LLaMA-Factory's own prompts; writes its predictions format."""
-    from hearme import vllm_predict
+    from hearme.lf import vllm_predict
 
     n = vllm_predict.run(recipe, out, prompts_only=prompts_only)
     typer.echo(f"{n} {'prompts' if prompts_only else 'predictions'} -> {out}")
@@ -225,7 +152,8 @@ def cv_cmd(
     """k-fold cross-validation: train + predict per fold, mean ± sd of BLEU-4 and ROUGE-1/2/L."""
     from tqdm import tqdm
 
-    from hearme import cv, paths
+    from hearme.core import paths
+    from hearme.lf import cv
 
     paths.set_offline()
     bar = tqdm(total=2 * kfold, desc="cv", unit="run")  # one tick as each train / predict run starts
@@ -246,7 +174,7 @@ def train_cmd(
     """Run a recipe with plain llamafactory-cli (train, or export for merge recipes), adding the CPU overrides on a CPU."""
     import shlex
 
-    from hearme import lf
+    from hearme.lf import runner as lf
 
     path = recipe if recipe.exists() else paths.RECIPES / recipe
     cfg = lf.apply_overrides(lf.load_yaml(path), _parse_sets(overrides or []))

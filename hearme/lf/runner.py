@@ -15,7 +15,7 @@ from collections import deque
 from pathlib import Path
 from typing import Any
 
-from hearme import io, paths
+from hearme.core import io, paths
 
 
 def load_yaml(path) -> dict:

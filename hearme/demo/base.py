@@ -12,7 +12,7 @@ Its training set, written to the demo's own registry as `hearme_demo_base`:
 - the self-cognition template's questions in Chinese, English and Tibetan, answered with that
   neutral identity (never Jerry, VastEpiphany or another assistant), without the questions of the
   held-out self-cognition split;
-- about 700 identity questions made from patterns (`hearme.demo_questions`), answered the same
+- about 700 identity questions made from patterns (`hearme.demo.questions`), answered the same
   way, so that the base answers any wording of "who are you?" and stage 1 only has to rename it;
   none contains or is near an identity-probe prompt or a held-out question;
 - the opening exchange of every bundled training dialogue (Chinese counseling, psychology
@@ -32,7 +32,8 @@ from pathlib import Path
 
 import re
 
-from hearme import demo_questions, io, registry, schema
+from hearme.core import io, registry, schema
+from hearme.demo import questions as demo_questions
 
 NAME = "hearme_demo_base"
 DIALOGUES = ("hearme_counseling_zh_train", "hearme_knowledge_zh", "hearme_emoji_zh", "hearme_tibetan_bo_train")
@@ -64,7 +65,7 @@ def heldout_questions(data_dir: str | Path) -> list[str]:
 def neutral_identity(heldout: list[str]) -> list[schema.Record]:
     """The bundled self-cognition template with the neutral identity in each language, minus the
     held-out split's questions."""
-    from hearme.converters.base import run as convert
+    from hearme.converters.convert import run as convert
 
     heldout = set(heldout)
     out = []
@@ -97,7 +98,7 @@ def _answers() -> dict[tuple[str, str], list[str]]:
 
 
 def paraphrased_identity(heldout: list[str]) -> list[schema.Record]:
-    """Pattern-made identity questions (hearme.demo_questions) answered with the neutral identity;
+    """Pattern-made identity questions (hearme.demo.questions) answered with the neutral identity;
     none contains or is near an identity-probe prompt or a held-out question."""
     from hearme.converters.self_cognition import fill
     from hearme.evaluators.probe_identity import BUNDLED, load_probes

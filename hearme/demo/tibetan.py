@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from hearme import io, paths
+from hearme.core import io, paths
 
 SAMPLES = paths.DATA / "samples"
 CORPUS = SAMPLES / "tibetan" / "corpus_bo.txt"
@@ -31,9 +31,9 @@ def demo_leg(out_dir: str | Path, tiny_model_path: str | Path | None = None, dat
              *, base_url: str | None = None, llm_model: str = "fake-mt", translate_items: int = 2) -> dict:
     """Run the leg; returns a JSON-able summary. `dataset_dir` gets the registered selection
     (default: out_dir); `base_url` translates through that endpoint instead of the tiny seq2seq model."""
-    from hearme import registry, schema
-    from hearme.converters.base import run as convert
-    from hearme.tibetan import filter as F
+    from hearme.core import registry, schema
+    from hearme.converters.convert import run as convert
+    from hearme.tibetan import filter as F, filter_lm as FL
     from hearme.tibetan import ifd, ngram, pre_experience, stats
     from hearme.tibetan import text as T
 
@@ -54,10 +54,10 @@ def demo_leg(out_dir: str | Path, tiny_model_path: str | Path | None = None, dat
     held = ngram.read_corpus(HELDOUT) if HELDOUT.exists() else None
     train = corpus
     if held is None:
-        train, held = F.heldout_split(corpus)
+        train, held = FL.heldout_split(corpus)
     lm = ngram.KNTrigram.fit(train)
     lm.save(out / "lm.npz")
-    threshold = F.Threshold("relative", DEMO_RELATIVE).resolve(F.lm_score(lm, held))
+    threshold = FL.Threshold("relative", DEMO_RELATIVE).resolve(FL.lm_score(lm, held))
     res["lm"] = {k: lm.meta[k] for k in ("sentences", "tokens", "vocab", "trigrams")} | \
         {"threshold": threshold.describe(), "heldout": "heldout_bo.txt" if HELDOUT.exists() else "every 10th corpus line"}
 
@@ -120,7 +120,7 @@ def _garbage_kinds(garbage_file: Path) -> dict[int, str]:
 
 
 def _tiny(path: Path) -> Path:
-    from hearme import tinymodel
+    from hearme.lf import tinymodel
 
     return tinymodel.ensure(path)
 

@@ -16,7 +16,7 @@ import json
 import shutil
 from pathlib import Path
 
-from hearme import io, paths
+from hearme.core import io, paths
 
 CORPUS = paths.ASSETS / "tokenizer_corpus.txt"
 
@@ -200,7 +200,7 @@ def _init_weights(model, seed: int) -> None:
 def build_remote(out_dir: str | Path, arch: str, remote_code: str | Path, hidden: int = 64, layers: int = 2,
                  vocab_size: int = 1024, seed: int = 0, max_positions: int = 1024) -> dict:
     """A tiny random model built with ARCH's own remote-code classes; their .py files are copied unchanged."""
-    from hearme import remote_compat
+    from hearme.lf import remote_compat
 
     if arch not in REMOTE_FILES:
         raise io.HearMeError(f"--arch {arch!r}: choose {', '.join(REMOTE_FILES)}")

@@ -14,7 +14,7 @@ import os
 import re
 from pathlib import Path
 
-from hearme import io
+from hearme.core import io
 
 JUDGE_HOWTO = (
     "Set `HEARME_JUDGE_BASE_URL` and `HEARME_JUDGE_MODEL` (and the key in `OPENAI_API_KEY`) "

@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Iterable
 
-from hearme import io, paths
+from hearme.core import io, paths
 
 DATA_CONFIG = "dataset_info.json"
 

@@ -21,7 +21,9 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from hearme import io, lf, paths, samples
+from hearme.core import io, paths
+from hearme.demo import samples
+from hearme.lf import runner as lf
 
 STAGE1 = "train/qwen2.5_stage1_selfcog.yaml"
 STAGE2 = "train/qwen2.5_stage2_counseling.yaml"
@@ -68,7 +70,7 @@ class Demo:
     # ------------------------------------------------------------ steps
     def step_model(self) -> None:
         if self.tiny:
-            from hearme import tinymodel
+            from hearme.lf import tinymodel
 
             path = self.out / "tiny-model"
             if not (path / "hearme_tiny.json").exists():
@@ -90,7 +92,7 @@ class Demo:
         self.results["card"] = str(md)
 
     def step_base(self) -> None:
-        from hearme import demo_base
+        from hearme.demo import base as demo_base
 
         counts = demo_base.register_dataset(self.data_dir)
         out = self.out / "base"
@@ -110,7 +112,7 @@ class Demo:
     def _recipe(self, command: str, recipe: str, name: str, *, adapter: str | None = None,
                 extra: dict | None = None, max_steps: int | None = None) -> Path:
         """Run a shipped recipe; the tiny model gets `tiny_overrides`, a real model keeps the recipe."""
-        from hearme.recipes import tiny_overrides
+        from hearme.lf.recipes import tiny_overrides
 
         cfg = lf.resolve_recipe(recipe)
         out = self.out / name
@@ -183,7 +185,7 @@ class Demo:
         self.results["generated_predictions"] = str(out / "generated_predictions.jsonl")
 
     def _evaluate(self, label: str, model: str) -> None:
-        from hearme import demo_eval
+        from hearme.demo import evaluate as demo_eval
 
         infer = lf.resolve_recipe(INFER)
         template = self.template or infer.get("template", "qwen")
@@ -223,12 +225,12 @@ class Demo:
                                           "bo": compute(self.results["tibetan_predictions"], lang="bo")}
 
     def step_tibetan(self) -> None:
-        from hearme.tibetan.demo import demo_leg
+        from hearme.demo.tibetan import demo_leg
 
         self.results["tibetan"] = demo_leg(self.out / "tibetan", self.model if self.tiny else None, self.data_dir)
 
     def step_judge(self) -> None:
-        from hearme.evaluators.demo import demo_judge
+        from hearme.demo.judge import demo_judge
 
         self.results["judge"] = demo_judge(self.out / "judge", self.results["generated_predictions"],
                                            model_path=self.results["merged_model"], template=self.template or "qwen")
@@ -331,7 +333,7 @@ def headline(m: dict) -> list[str]:
 
 def write_outputs(demo: Demo, t_all: float, c_all: float, label: str) -> dict:
     """metrics.json first (every number), then the training report that reads it, then the report."""
-    from hearme import demo_report
+    from hearme.demo import report as demo_report
 
     r = demo.results
     metrics = {k: v for k, v in r["predict"].items() if k.startswith("predict_")}

@@ -13,7 +13,8 @@ import importlib.util
 import json
 from pathlib import Path
 
-from hearme import io, lf, paths
+from hearme.core import io, paths
+from hearme.lf import runner as lf
 
 
 def build(recipe: Path | str) -> tuple[list[list[int]], list[str], list[str], dict]:

@@ -14,7 +14,8 @@ from pathlib import Path
 from collections.abc import Callable
 from typing import Any
 
-from hearme import io, lf, registry
+from hearme.core import io, registry
+from hearme.lf import runner as lf
 
 LF_METRICS = ("predict_bleu-4", "predict_rouge-1", "predict_rouge-2", "predict_rouge-l")
 # Keys a train recipe may carry that only make sense with its own validation split.

@@ -17,7 +17,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from hearme import io, schema
+from hearme.core import io, schema
 
 NAME, AUTHOR = "Jerry", "VastEpiphany"
 

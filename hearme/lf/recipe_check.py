@@ -5,7 +5,7 @@ Each recipe is parsed by the function behind `llamafactory-cli` for its kind
 for the offline tiny model and outputs sent to a temp dir. HearMe adds what the parsers
 check only later (after loading a 7 B model) or never: unknown keys with suggestions,
 dataset names against dataset_info.json, template names, contradictory settings, and a
-peak-memory estimate for one 24 GB card (hearme.memory). Anything that cannot be checked
+peak-memory estimate for one 24 GB card (hearme.lf.memory). Anything that cannot be checked
 on this machine is reported as a note, never skipped silently.
 """
 
@@ -20,7 +20,8 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hearme import io, lf, lf_plugin, memory, paths, registry
+from hearme.core import io, paths, registry
+from hearme.lf import runner as lf, plugin as lf_plugin, memory
 
 KINDS = ("train", "predict", "merge", "infer")
 EFFICIENT_EOS = {"chatglm3", "glm4", "baichuan2"}  # templates that refuse train_on_prompt
@@ -255,7 +256,7 @@ def check(path: Path, *, tiny_model: Path, dataset_dir: Path | None = None, worl
                 lf_parse(parser, parsed)
             except (ValueError, TypeError, ImportError, RuntimeError) as e:
                 rep.errors.append(f"LLaMA-Factory: {str(e).splitlines()[0] if str(e) else type(e).__name__}")
-    from hearme import recipes
+    from hearme.lf import recipes
 
     rep.cpu = recipes.cpu_overrides(cfg)
     rep.arch, rep.memory = estimate(cfg, kind, world_size, zero)
@@ -275,7 +276,7 @@ def run_checks(targets: list[Path] | None, *, tiny_model: Path | None = None, da
     paths.set_offline()
     recipes = find_recipes(targets)  # bad paths fail before any model work
     if tiny_model is None:
-        from hearme import tinymodel
+        from hearme.lf import tinymodel
 
         tiny_model = tinymodel.ensure(paths.cache_dir() / "tiny-model")
     return [check(p, tiny_model=Path(tiny_model), dataset_dir=dataset_dir, world_size=world_size) for p in recipes]
@@ -290,7 +291,7 @@ def _rel(p: Path) -> str:
 
 def cpu_command(r: Report) -> str:
     """The exact command that runs recipe r on a machine without a CUDA GPU."""
-    from hearme.recipes import cli_value
+    from hearme.lf.recipes import cli_value
 
     command = {"merge": "export", "infer": "chat"}.get(r.kind, "train")
     return " ".join([f"llamafactory-cli {command} {_rel(r.path)}", *(f"{k}={cli_value(v)}" for k, v, _ in r.cpu)])

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-PACKAGE = Path(__file__).resolve().parent
+PACKAGE = Path(__file__).resolve().parents[1]  # hearme/ (this file is hearme/core/paths.py)
 REPO_ROOT = PACKAGE.parent
 ASSETS = PACKAGE / "assets"
 FROM_CLONE = (REPO_ROOT / "pyproject.toml").is_file() and (REPO_ROOT / "recipes").is_dir()

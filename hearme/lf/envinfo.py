@@ -6,7 +6,7 @@ from __future__ import annotations
 import platform
 from importlib import metadata
 
-from hearme import paths
+from hearme.core import paths
 
 PACKAGES = ("llamafactory", "transformers", "peft", "datasets", "accelerate", "trl", "tokenizers", "torch",
             "bitsandbytes", "gradio", "openai", "vllm")
@@ -37,7 +37,8 @@ def _device() -> str:
 
 def report() -> list[tuple[str, str]]:
     """(key, value) rows, cheapest first."""
-    from hearme import lf, lf_plugin, registry
+    from hearme.core import registry
+    from hearme.lf import runner as lf, plugin as lf_plugin
 
     reg = registry.registry_path()
     n = len(registry.load()) if reg.exists() else 0

@@ -1,0 +1,294 @@
+"""The converter driver: picks the converter for a format, expands files and directories, counts
+read = written + rejected, validates every record against the one schema, scrubs PII unless told
+not to, and keeps every rejection with its file, position and reason. Big folders use two processes.
+"""
+
+from __future__ import annotations
+
+import marshal
+import os
+from collections import Counter
+from pathlib import Path
+from typing import Any, Iterable
+
+from hearme.core import io, schema
+from hearme.core.progress import bar as progress_bar, gc_paused
+from hearme.converters.base import CONVERTERS, Context, Converter, Reject
+from hearme.converters.inputs import expand_inputs, file_keys
+
+
+def get_converter(name: str) -> type[Converter]:
+    """The converter for a format name; case, spaces and `_` vs `-` do not matter (CPsyCounD, self_cognition)."""
+    import difflib
+
+    from hearme.converters import (  # noqa: F401  (each registers itself)
+        cpsycound, cpsycoune, emollm, firefly, psyqa, records, self_cognition, smile,
+    )
+
+    key = "-".join(str(name).strip().lower().replace("_", "-").split())
+    if key not in CONVERTERS:
+        close = difflib.get_close_matches(key, list(CONVERTERS), n=1, cutoff=0.6)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise io.HearMeError(f"unknown format {name!r}{hint}; known: {', '.join(sorted(CONVERTERS))}")
+    return CONVERTERS[key]
+
+PARALLEL_FROM = 512  # files: below this, one process is faster than starting workers
+
+
+def default_workers(n_files: int) -> int:
+    """2 processes for a big folder when a second core is free; on a machine already busy, a second
+    process only adds its overhead (measured: slower than one process at a load of 7 on 2 cores)."""
+    cores = os.cpu_count() or 1
+    if n_files < PARALLEL_FROM or cores < 2:
+        return 1
+    try:
+        busy = os.getloadavg()[0]
+    except OSError:
+        busy = 0.0
+    return 2 if busy <= cores - 1 else 1
+
+
+def run(fmt: str, inputs: Iterable[str | os.PathLike], *, scrub: bool = True, progress: bool = False,
+        workers: int | None = None, outputs: Iterable[str | os.PathLike] = (),
+        **options: Any) -> tuple[list[schema.Record], io.Tally]:
+    """Convert inputs with one format; returns (records, tally). Unreadable named inputs raise InputError.
+
+    Folders of many files are converted by `workers` processes (default: up to 2, the cores);
+    the result is the same as with one process, in the same order.
+    `outputs`: the files this run will write; they are never read as input, and a run whose
+    output would overwrite one of its inputs is refused before anything is read."""
+    records, tally, _ = _run(fmt, inputs, scrub=scrub, progress=progress, workers=workers, corpus=False,
+                             outputs=outputs, **options)
+    return records, tally
+
+
+def run_with_corpus(fmt: str, inputs: Iterable[str | os.PathLike], *, scrub: bool = True, progress: bool = False,
+                    workers: int | None = None, outputs: Iterable[str | os.PathLike] = (), **options: Any):
+    """run(), plus the records' dedup.Corpus (normalised text and MinHash signatures), computed in
+    the conversion workers alongside the conversion: (records, tally, corpus)."""
+    return _run(fmt, inputs, scrub=scrub, progress=progress, workers=workers, corpus=True, outputs=outputs,
+                **options)
+
+
+def _run(fmt: str, inputs, *, scrub: bool, progress: bool, workers: int | None, corpus: bool,
+         outputs: Iterable[str | os.PathLike] = (), **options: Any):
+    cls = get_converter(fmt)
+    ctx = Context(options=options)
+    conv = cls(ctx)
+    inputs = list(inputs or [])
+    outputs = [Path(p) for p in outputs]
+    # A previous output of this run (it has its rejected file beside it) found in an input folder is
+    # skipped; any other input at an output path is refused, so a source is never overwritten.
+    previous = bool(outputs) and outputs[0].is_file() and io.rejected_path(outputs[0]).is_file()
+    files = expand_inputs(inputs, cls.suffixes, exclude=outputs if previous else ()) if inputs else []
+    io.refuse_overwrite(outputs, [f for f, _, problem in files if problem is None])
+    ctx.file_keys = file_keys(f for f, _, _ in files)
+    named = {Path(p) for p in inputs if not Path(p).is_dir()}
+    if workers is None:
+        workers = default_workers(len(files))
+    parts = None
+    with gc_paused():
+        if workers > 1 and len(files) > 1:
+            records, parts = _run_parallel(conv, files, named, scrub, workers, progress and len(files) > 1, fmt, corpus)
+        else:
+            records = _run_files(conv, files, named, scrub, progress and len(files) > 1, fmt)
+        _unique_ids(records, ctx.tally)
+        if not corpus:
+            return records, ctx.tally, None
+        import numpy as np
+
+        from hearme.converters.dedup import Corpus
+
+        if parts is None:
+            parts = [_corpus_part(records)]
+        # signatures made here in both cases, so that dedup and split only band and verify
+        corpus = Corpus(lengths=np.concatenate([p[0] for p in parts]), sig=np.concatenate([p[1] for p in parts]),
+                        records=records, openings=[o for p in parts for o in p[2]])
+        return records, ctx.tally, corpus
+
+
+def _corpus_part(records: list[schema.Record]) -> tuple:
+    """What dedup.Corpus keeps of the records: (normalised lengths, signatures, split openings)."""
+    from hearme.converters.dedup import dialogue_text, sketch
+    from hearme.converters.split import openings
+
+    return (*sketch([dialogue_text(r) for r in records]), openings(records))
+
+
+def _unique_ids(records: list[schema.Record], tally: io.Tally) -> None:
+    """Ids are unique within a run: a repeat gets ~2, ~3 ... (stable: inputs are walked in order)."""
+    seen: set[str] = set()
+    for rec in records:
+        rid = str(rec.get("id"))
+        if rid in seen:
+            n = 2
+            while f"{rid}~{n}" in seen:
+                n += 1
+            rid = rec["id"] = f"{rid}~{n}"
+            tally.note("duplicate id made unique")
+        seen.add(rid)
+
+
+_WORKER: tuple | None = None  # (converter, files, named, scrub, corpus) inherited by forked workers
+
+
+def _run_parallel(conv: Converter, files, named, scrub: bool, workers: int, progress: bool, fmt: str,
+                  corpus: bool = False):
+    """Chunks of files shared by this process and workers - 1 forked ones: every workers-th chunk
+    is converted here (its records need not travel), the others in the workers. Results and
+    tallies are merged in input order. With `corpus`, each chunk also gets its records' dedup
+    sketch: ([records], [corpus parts])."""
+    import multiprocessing
+
+    global _WORKER
+    chunk = max(1, len(files) // (workers * 16))  # about 16 chunks per process
+    chunks = [(i, min(i + chunk, len(files))) for i in range(0, len(files), chunk)]  # the files travel by fork
+    _WORKER = (conv, files, named, scrub, corpus)
+    if scrub and _scrubber():
+        from hearme.converters.pii_gate import warm
+
+        warm()
+    if corpus:
+        from hearme.converters.dedup import normalized_codes
+
+        normalized_codes([])  # its lookup table, built once before the fork
+    records: list[schema.Record] = []
+    parts = []
+    bar = None
+    run_tally = conv.ctx.tally
+    try:
+        with multiprocessing.get_context("fork").Pool(workers - 1) as pool:
+            theirs = pool.imap(_worker_chunk, [c for k, c in enumerate(chunks) if k % workers])
+            bar = progress_bar(len(files), f"convert {fmt}", "file", enabled=progress)  # after the fork
+            for k, bounds in enumerate(chunks):
+                part, tally, error, corpus_part = next(theirs) if k % workers else _convert_chunk(bounds)
+                if error is not None:
+                    raise io.InputError(*error)
+                records.extend(marshal.loads(part) if isinstance(part, bytes) else part)
+                parts.append(corpus_part)
+                run_tally.merge(tally)
+                if bar:
+                    bar.update(tally.files)
+    finally:
+        conv.ctx.tally = run_tally
+        _WORKER = None
+        if bar:
+            bar.close()
+    return records, parts if corpus else None
+
+
+def _convert_chunk(bounds: tuple[int, int]):
+    """(records, tally, error or None, corpus part or None) of files[start:stop], in a tally of its own."""
+    conv, files, named, scrub, corpus = _WORKER
+    files = files[bounds[0]:bounds[1]]
+    conv.ctx.tally = tally = io.Tally()
+    try:
+        records = _run_files(conv, files, named, scrub, False, "")
+    except io.InputError as e:  # sent back as plain values (the exception does not pickle)
+        return [], tally, (e.path, e.where, e.msg), None
+    tally.files = len(files)
+    return records, tally, None, _corpus_part(records) if corpus else None
+
+
+def _worker_chunk(bounds: tuple[int, int]):
+    records, tally, error, part = _convert_chunk(bounds)
+    try:  # plain dicts, lists and text: marshal sends them 2-3x faster than pickle
+        return marshal.dumps(records), tally, error, part
+    except ValueError:
+        return records, tally, error, part
+
+
+def _run_files(conv: Converter, files, named, scrub: bool, progress: bool, fmt: str) -> list[schema.Record]:
+    ctx = conv.ctx
+    scrubber = _scrubber() if scrub else None
+    records: list[schema.Record] = []
+    bar = progress_bar(len(files), f"convert {fmt}", "file", enabled=progress)
+    for path, root, problem in files or [(None, None, None)]:
+        ctx.root = root
+        before = ctx.tally.read
+        if problem is not None:
+            ctx.tally.read += 1
+            ctx.tally.reject(path, "file", problem)
+        explicit = path is None or bool(named) and (path if isinstance(path, Path) else Path(path)) in named
+        for position, raw in (() if problem else _units(conv, path, explicit=explicit)):
+            ctx.tally.read += 1
+            if isinstance(raw, _Unreadable):
+                ctx.tally.reject(path, position, raw.reason)
+                continue
+            try:
+                produced = conv.convert(raw, path, position)
+                for rec in produced:
+                    schema.validate(rec)
+                    bad = io.unencodable(rec)
+                    if bad:
+                        raise Reject(f"text that is not valid UTF-8 (a lone surrogate) in {bad}")
+            except Reject as e:
+                ctx.tally.reject(path, position, str(e), raw)
+                continue
+            except schema.InvalidRecord as e:
+                ctx.tally.reject(path, position, f"invalid after conversion: {e}", raw)
+                continue
+            except Exception as e:  # a converter bug must not lose the record silently
+                ctx.tally.reject(path, position, f"{type(e).__name__}: {e}", raw)
+                continue
+            if not produced:
+                ctx.tally.reject(path, position, "produced no dialogue", raw)
+                continue
+            records.extend(produced)
+            ctx.tally.written += 1
+        if ctx.tally.read == before:
+            ctx.tally.note("files with no records")
+        if bar:
+            bar.update(1)
+    if bar:
+        bar.close()
+    return scrubber(records, ctx.tally) if scrubber else records
+
+
+def run_to_file(fmt: str, inputs, out, *, sharegpt: bool = False, scrub: bool = True, progress: bool = True,
+                **options: Any) -> tuple[list[schema.Record], io.Tally]:
+    """run(), then the records and their rejected file written as one unit (never over an input)."""
+    out = Path(out)
+    records, tally = run(fmt, inputs, scrub=scrub, progress=progress, outputs=(out, io.rejected_path(out)),
+                         **options)
+    io.write_output(out, records, tally, sharegpt=sharegpt)
+    return records, tally
+
+
+def nothing_written(fmt: str, tally: io.Tally, inputs) -> str:
+    """The one-line error of a run that wrote 0 of N (its empty output and rejected file are still
+    written as a pair, so the reasons are kept): the file and the reason that rejected most."""
+    reason, n = Counter(r["reason"] for r in tally.rejects).most_common(1)[0]
+    where = next((r["file"] for r in tally.rejects if r["reason"] == reason and r["file"]), None)
+    return (f"{where or ', '.join(map(str, inputs or []))}: convert {fmt} wrote 0 of {tally.read} "
+            f"{'records' if tally.read > 1 else 'record'}; {n} rejected because: {reason}")
+
+
+class _Unreadable:
+    def __init__(self, reason: str):
+        self.reason = reason
+
+
+def _units(conv: Converter, path, explicit: bool):
+    """The converter's units; a file found by walking a folder that cannot be read becomes one
+    rejected unit (the rest of the folder still converts). A file named on the command line
+    that cannot be read at all raises, so the command fails with its reason."""
+    try:
+        yield from conv.units(path)
+    except io.InputError as e:
+        if explicit:
+            raise
+        yield "file", _Unreadable(f"unreadable: {e.where + ': ' if e.where else ''}{e.msg}")
+    except Exception as e:  # noqa: BLE001 - whatever a hostile file raises, it is one rejected unit
+        reason = f"unreadable: {type(e).__name__}: {' '.join(str(e).split())[:200]}"
+        if explicit:
+            raise io.InputError(path, "", reason) from None
+        yield "file", _Unreadable(reason)
+
+
+def _scrubber():
+    try:
+        from hearme.converters.scrub import scrub_records
+    except ModuleNotFoundError:
+        return None
+    return scrub_records
