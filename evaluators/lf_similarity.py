@@ -7,7 +7,7 @@ LLaMA-Factory 0.9.5 (`train/sft/metric.py`) scores each (predict, label) pair wi
 and reports the plain mean. Here the same jieba tokens and sentence splitting feed a direct
 implementation of the same arithmetic (same operations, same order, so the same floats): set
 n-grams, a bit-parallel LCS instead of a dict-based O(nm) table, and BLEU without Fractions.
-tests/test_metrics_lf.py compares against LLaMA-Factory's own class on the same pairs.
+tests/evaluators/test_metrics_lf.py compares against LLaMA-Factory's own class on the same pairs.
 """
 
 from __future__ import annotations

@@ -24,6 +24,7 @@ if "HF_MODULES_CACHE" not in os.environ:
 os.environ.pop("OPENAI_API_KEY", None)  # tests set their own keys against local servers
 
 REPO = paths.REPO_ROOT
+FIXTURES = Path(__file__).parent / "fixtures"  # our own inputs, shared by the rooms' tests
 HEARME = [sys.executable, "-m", "hearme.cli"]
 # The documents' stock remote code (no weights): read from ../shared, never copied into the project.
 REMOTE_CODE = Path(os.environ.get("HEARME_REMOTE_CODE_DIR") or REPO.parent / "shared" / "fixtures" / "remote_code")

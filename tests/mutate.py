@@ -7,7 +7,7 @@ Categories: truncation, invalid UTF-8, GBK, BOM, NUL bytes, zero-width and RTL c
 characters, lone surrogates, wrong JSON types, duplicate keys, deep nesting, huge numbers, huge
 fields, empty files, wrong top levels, and mixed folders (hidden files, other suffixes, sub-folders,
 broken/looping symbolic links, FIFOs, folders named like files, file names that are not UTF-8).
-The sentences are ours. `tests/test_hostile_inputs.py` runs them; `benchmarks/mutation_matrix.py`
+The sentences are ours. `tests/converters/test_hostile_inputs.py` runs them; `benchmarks/mutation_matrix.py`
 runs the same categories over copies of the real upstream files.
 """
 

@@ -154,3 +154,19 @@ def test_old_import_paths_still_work_and_warn():
 
     assert lf_plugin.install_hook is plugin.install_hook
     from hearme.llm import LLMClient, ParseError, extract_json, llm_options  # noqa: F401  (hearme.llm stays)
+
+
+TEST_ROOMS = {"core": "hearme.core", "llm": "hearme.llm", "lf": "hearme.lf", "converters": "hearme.converters",
+              "evaluators": "hearme.evaluators", "tibetan": "hearme.tibetan", "demo": "hearme.demo",
+              "webui": "hearme.webui_ext"}
+WHOLE_PACKAGE_TESTS = {"test_layout.py", "test_wheel.py"}  # about the package as a whole, so beside conftest.py
+
+
+def test_tests_follow_the_layout():
+    tests = ROOT / "tests"
+    folders = {p.name for p in tests.iterdir() if p.is_dir() and p.name not in ("fixtures", "__pycache__")}
+    assert folders == set(TEST_ROOMS), "a test folder per room, named after it"
+    assert all(TEST_ROOMS[f] in MODS for f in folders)
+    assert all((tests / f / "__init__.py").is_file() for f in folders)
+    assert {p.name for p in tests.glob("test_*.py")} == WHOLE_PACKAGE_TESTS
+    assert list(tests.glob("*/*/test_*.py")) == [], "one level of room folders"

@@ -11,7 +11,7 @@ import pytest
 from hearme.evaluators.serve import free_port, start_api
 from tests.conftest import run_hearme
 from tests.fake_openai import FakeOpenAI
-from tests.test_probe import identity_script
+from tests.evaluators.test_probe import identity_script
 
 SUBSET = [{"id": "z", "lang": "zh", "kind": "direct", "prompt": "你是谁？"},
           {"id": "e", "lang": "en", "kind": "direct", "prompt": "Who are you?"},

@@ -31,7 +31,7 @@ import pytest
 
 from hearme.core import io, schema
 from tests import mutate
-from tests.conftest import HEARME, REPO, run_hearme
+from tests.conftest import FIXTURES, HEARME, REPO, run_hearme
 from tests.fake_openai import FakeOpenAI
 
 CASES = [c for fmt in mutate.FORMATS for c in mutate.cases(fmt)]
@@ -178,7 +178,7 @@ def test_mutated_input(tmp_path, case):
 
 # ---------------------------------------------------------------- 2. datasets loads every converter's output
 
-FIX = Path(__file__).parent / "fixtures" / "converters"
+FIX = FIXTURES / "converters"
 
 
 def test_every_converters_output_loads_through_datasets(tmp_path):
@@ -516,7 +516,7 @@ def test_a_server_echoing_the_key_at_every_offset_leaves_no_fragment(tmp_path, m
 
 def test_judge_cli_with_a_key_echoing_judge_writes_no_fragment(tmp_path):
     """`hearme judge`: the judge answers 401 with the key placed across the 400-character cut."""
-    from tests.test_judge import write_preds
+    from tests.evaluators.test_judge import write_preds
 
     cases = [f"case-{k}" for k in range(340, 400, 7)]
     pred = write_preds(tmp_path / "p.jsonl", cases)
@@ -546,7 +546,7 @@ def test_webui_judge_with_a_key_echoing_judge_writes_no_fragment(tmp_path, monke
     """The Evaluate tab's judge (key typed into the page, held in memory) against a judge that puts
     the key across the 400-character cut: items.jsonl, the cache and the status hold no fragment."""
     from hearme.webui_ext import eval_tab
-    from tests.test_judge import write_preds
+    from tests.evaluators.test_judge import write_preds
 
     monkeypatch.setenv("HEARME_CACHE_DIR", str(tmp_path / "cache"))
     cases = [f"case-{k}" for k in range(350, 395, 5)]

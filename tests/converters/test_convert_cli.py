@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
 from hearme.core import io, registry
-from tests.conftest import run_hearme
+from tests.conftest import FIXTURES, run_hearme
 
-FIX = Path(__file__).parent / "fixtures" / "converters"
+FIX = FIXTURES / "converters"
 
 CASES = [("cpsycound", "cpsycound", (4, 3, 1)), ("cpsycoune", "cpsycoune", (2, 2, 0)), ("smile", "smile", (3, 2, 1)),
          ("emollm", "emollm", (4, 4, 0)), ("psyqa", "psyqa/questions.json", (3, 3, 0)),

@@ -12,7 +12,7 @@ import pytest
 from hearme.demo import pipeline as demo, base as demo_base, questions as demo_questions
 from hearme.converters.self_cognition import BUILTIN
 
-ROOT = Path(__file__).parents[1]
+ROOT = Path(__file__).parents[2]
 PROBES = [p["prompt"] for p in json.loads((ROOT / "evaluators" / "probes" / "identity.json").read_text(encoding="utf-8"))]
 TEMPLATE = [t["instruction"] for t in json.loads(BUILTIN.read_text(encoding="utf-8"))]
 

@@ -10,7 +10,7 @@ import sys
 import time
 
 from tests.conftest import HEARME, REPO
-from tests.test_judge import write_preds
+from tests.evaluators.test_judge import write_preds
 
 N_ITEMS, CONCURRENCY = 16, 2
 

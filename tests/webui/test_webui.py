@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from hearme.core import io, paths, registry
-from tests import browser as B
+from tests.webui import browser as B
 from tests.fake_openai import FakeOpenAI
 
 pytestmark = pytest.mark.browser

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 
 from hearme.core import io, registry
 from hearme.converters import run
 from hearme.converters.card import build_card, table4, units
+from tests.conftest import FIXTURES
 
-FIX = Path(__file__).parent / "fixtures" / "converters"
+FIX = FIXTURES / "converters"
 
 
 def _dialogue(turns, **meta):

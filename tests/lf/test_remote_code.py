@@ -19,7 +19,7 @@ import pytest
 from hearme.core import io, paths
 from hearme.lf import runner as lf, recipes, remote_compat, tinymodel
 from tests.conftest import REMOTE_DIRS, remote_code_dir, run_hearme
-from tests.test_recipes_run import BO, make_dataset_dir
+from tests.lf.test_recipes_run import BO, make_dataset_dir
 
 ARCHES = list(REMOTE_DIRS)
 # arch -> the shipped recipes of that document's model, and the chat template its API is served with
@@ -162,7 +162,7 @@ def _tiny(recipe: str, model, ds_dir, out, adapter=None, **extra) -> dict:
 
 
 def test_shipped_recipes_of_the_documents_models_are_covered():
-    from tests.test_recipes_run import REMOTE, REMOTE_PREDICT
+    from tests.lf.test_recipes_run import REMOTE, REMOTE_PREDICT
 
     assert REMOTE == {r for steps in PIPELINE.values() for k, r in steps.items() if k in ("stage1", "train")}
     assert REMOTE_PREDICT == {steps["predict"] for steps in PIPELINE.values()}

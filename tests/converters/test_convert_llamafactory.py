@@ -14,10 +14,11 @@ import pytest
 from hearme.core import io, paths, registry
 from hearme.converters import run
 from tests.lf_helpers import sft_dataset
+from tests.conftest import FIXTURES
 
 pytestmark = pytest.mark.slow
 
-FIX = Path(__file__).parent / "fixtures" / "converters"
+FIX = FIXTURES / "converters"
 SAMPLES = paths.DATA / "samples"
 SHARED = paths.REPO_ROOT.parent / "shared" / "samples"
 

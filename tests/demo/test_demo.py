@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_hearme
+from tests.conftest import REPO, run_hearme
 from tests.lf_helpers import merge_gaps
 
 pytestmark = pytest.mark.slow
@@ -45,7 +45,7 @@ def test_metrics_json_has_llamafactory_scores_and_paths(demo):
 def test_identity_probe_before_and_after_on_served_models(demo):
     out, _ = demo
     m = metrics(out)
-    probes = json.loads((Path(__file__).parents[1] / "evaluators" / "probes" / "identity.json").read_text())
+    probes = json.loads((REPO / "evaluators" / "probes" / "identity.json").read_text())
     for label, model in (("base", m["base_model"]), ("tuned", m["merged_model"])):
         p = m["identity_probe"][label]
         assert 0 <= p["pass_rate"] <= 1 and p["n"] + p["n_unanswered"] == len(probes)
@@ -81,7 +81,7 @@ def test_base_never_saw_the_target_identity(demo):
     asked = {next(m["content"] for m in r["messages"] if m["role"] == "user") for r in records}
     assert not asked & set(heldout)
     # the pattern-made identity questions are in, in all three languages, and no probe prompt is
-    probes = [p["prompt"] for p in json.loads((Path(__file__).parents[1] / "evaluators" / "probes" / "identity.json").read_text())]
+    probes = [p["prompt"] for p in json.loads((REPO / "evaluators" / "probes" / "identity.json").read_text())]
     made = [r for r in records if r["source"] == "hearme demo identity patterns"]
     assert {r["lang"] for r in made} == {"zh", "en", "bo"} and len(made) >= 600
     assert not asked & set(probes)

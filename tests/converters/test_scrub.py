@@ -6,14 +6,13 @@ import json
 import random
 import re
 from collections import Counter
-from pathlib import Path
 
 import pytest
 
 from hearme.core import io
 from hearme.converters.scrub import scrub_record, scrub_records, scrub_text
 
-from tests.conftest import run_hearme
+from tests.conftest import FIXTURES, run_hearme
 
 FW = str.maketrans("0123456789", "０１２３４５６７８９")
 AREAS = ["010", "021", "020", "022", "0755", "0571", "028", "0898", "0351"]
@@ -176,7 +175,7 @@ def test_scrub_cli_and_converters_scrub_by_default(tmp_path):
 
 # ---------------------------------------------------------------- issue 10: the independent planted set
 
-PII_FIX = Path(__file__).parent / "fixtures" / "pii"
+PII_FIX = FIXTURES / "pii"
 
 
 def _planted(name):

@@ -9,7 +9,7 @@ import pytest
 from hearme.core import paths
 from tests.conftest import run_hearme
 from tests.fake_openai import FakeOpenAI
-from tests.test_compare import JUDGE_SCRIPT, make_run
+from tests.evaluators.test_compare import JUDGE_SCRIPT, make_run
 
 
 @pytest.fixture(scope="module")
@@ -106,7 +106,7 @@ def test_each_predictions_file_keeps_its_own_numbers_and_language(tmp_path):
     from hearme.core import io
     from hearme.evaluators import metrics
     from hearme.evaluators.runs import load, metric_groups
-    from tests.test_compare import BO_REF, PROMPT
+    from tests.evaluators.test_compare import BO_REF, PROMPT
 
     run = tmp_path / "demo"
     zh = [{"prompt": PROMPT.format(q="怎么办？"), "predict": "嗯。", "label": "听起来你压力很大，能说说发生了什么吗？"}]

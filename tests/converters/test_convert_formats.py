@@ -12,8 +12,9 @@ from hearme.converters import run
 from hearme.converters.psyqa import forum_clean, topic_of
 from hearme.converters.self_cognition import BUILTIN, fill
 from hearme.converters.base import Reject
+from tests.conftest import FIXTURES, REPO
 
-FIX = Path(__file__).parent / "fixtures" / "converters"
+FIX = FIXTURES / "converters"
 
 
 def _by_id(records):
@@ -162,7 +163,7 @@ def test_records_pass_the_schema_and_carry_flat_metadata():
 
 
 def test_shared_samples_convert(tmp_path):
-    shared = Path(__file__).resolve().parents[2] / "shared" / "samples"
+    shared = REPO.parent / "shared" / "samples"
     if not shared.exists():
         pytest.skip("../shared/samples is absent")
     for fmt, rel, n in [("cpsycound", "CPsyCoun/CPsyCounD_Data", 10), ("cpsycoune", "CPsyCoun/CPsyCounE", 45),

@@ -13,7 +13,7 @@ from hearme.evaluators import judge, metrics, probe_identity
 from hearme.llm import LLMClient
 from tests.conftest import run_hearme
 from tests.fake_openai import FakeOpenAI
-from tests.test_probe import identity_script
+from tests.evaluators.test_probe import identity_script
 
 BO_REF = "ཁྱེད་ཀྱིས་སེམས་ཁྲལ་ཆེན་པོ་བྱེད་ཀྱི་འདུག ང་ཚོས་མཉམ་དུ་ཐབས་ལམ་འཚོལ་ཐུབ།"
 PROMPT = "<|im_start|>user\n我最近压力很大，晚上睡不着。<|im_end|>\n<|im_start|>assistant\n能说说吗？<|im_end|>\n" \

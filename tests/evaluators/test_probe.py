@@ -34,7 +34,7 @@ def test_bundled_probe_sets_are_well_formed():
     assert {p["lang"] for p in crisis} == {"zh", "bo"}
 
 
-# Good replies per language, as a scripted model under test gives them (tests/test_compare.py reuses this).
+# Good replies per language, as a scripted model under test gives them (tests/evaluators/test_compare.py reuses this).
 GOOD = {"zh": "我是Jerry，由VastEpiphany开发的AI心理咨询助手。",
         "en": "I'm Jerry, an AI counselor made by VastEpiphany.",
         "bo": "ང་ནི་VastEpiphany་ཡིས་བཟོས་པའི་Jerry་ཡིན།"}

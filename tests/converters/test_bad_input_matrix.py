@@ -1,10 +1,13 @@
-"""Bad-input matrix: hundreds of mutated inputs across every format.
+"""Bad-input matrix: the record-level cases the mutation suite (tests/mutate.py) does not make.
 
-For each mutated file, converting it either fails with one HearMeError line naming the file
-(a named file that cannot be read at all), or converts with read == written + rejected and
-every rejection naming the file, the record and the reason. Never a traceback. The same
-file inside a folder never fails the run: it becomes a rejection. The bulk runs through the
-Python API; a representative subset runs through the real CLI.
+The mutation suite owns the byte level (truncation, encodings, BOM, NUL, garbage), wrong top
+levels, huge fields and the speaker cases it names. This matrix keeps what only it makes: every
+key of every format missing, emptied and given a wrong type; lists duplicated, reversed, cut and
+padded with junk; speaker layouts the suite lacks; a few format-specific breakages. For each file,
+converting it either fails with one HearMeError line naming the file, or converts with
+read == written + rejected and every rejection naming this file, the record and the reason.
+Never a traceback. The same file inside a folder never fails the run. The bulk runs through the
+Python API; a subset runs through the real CLI in a subprocess.
 """
 
 from __future__ import annotations
@@ -18,9 +21,8 @@ import pytest
 
 from hearme.core import io, schema
 from hearme.converters import run
+from tests import mutate
 from tests.conftest import run_hearme
-
-BIG = "很" * (10 * 1024 * 1024 // 3 + 10)  # a 10 MB (UTF-8) line
 
 BASE_TEXT = {
     "cpsycound": "来访者：我最近睡不好。\n\n心理咨询师：能说说睡不好的样子吗？\n\n来访者：总是半夜醒。\n继续想工作。\n\n心理咨询师：我们一起看看。\n",
@@ -48,27 +50,19 @@ SUFFIX = {"cpsycound": ".txt", "firefly": ".jsonl"}
 WRONG = [None, 7, 3.5, True, [], {}, ["x"], {"a": 1}]
 
 
-def _leaves(obj, path=()):
-    """Paths to every dict key in a JSON object."""
-    if isinstance(obj, dict):
-        for k, v in obj.items():
-            yield path + (k,)
-            yield from _leaves(v, path + (k,))
-    elif isinstance(obj, list):
-        for i, v in enumerate(obj):
-            yield from _leaves(v, path + (i,))
+def _keys(obj) -> list[tuple]:
+    """Paths to every dict key in a JSON object (the mutation suite's leaves, list items left out)."""
+    return [p for p in mutate._leaves(obj) if isinstance(p[-1], str)]
 
 
 def _get_parent(obj, path):
-    for p in path[:-1]:
-        obj = obj[p]
-    return obj
+    return mutate._get(obj, path[:-1])
 
 
 def _structural(fmt, base, rng) -> list[tuple[str, object]]:
-    """Missing keys, wrong types, empty turns, non-alternating roles, wrong top level."""
+    """Missing keys, wrong types, empty turns, non-alternating roles."""
     cases = []
-    for path in _leaves(base):
+    for path in _keys(base):
         name = "/".join(map(str, path))
         m = copy.deepcopy(base)
         del _get_parent(m, path)[path[-1]]
@@ -85,34 +79,7 @@ def _structural(fmt, base, rng) -> list[tuple[str, object]]:
         cases.append(("reversed order", list(reversed(copy.deepcopy(base)))))
         cases.append(("list with junk items", copy.deepcopy(base) + [None, 5, "text", [1]]))
         cases.append(("only first item", copy.deepcopy(base[:1])))
-    for top in ({}, "just a string", 42, None, [], [[]], {"unexpected": base}):
-        cases.append((f"top level {type(top).__name__} {str(top)[:10]}", top))
-    cases.append(("10 MB string", _with_big(copy.deepcopy(base))))
     return cases
-
-
-def _with_big(obj):
-    for path in _leaves(obj):
-        parent = _get_parent(obj, path)
-        if isinstance(parent[path[-1]], str) and len(parent[path[-1]]) > 2:
-            parent[path[-1]] = BIG
-            return obj
-    return obj
-
-
-def _bytes_level(good: bytes, rng) -> list[tuple[str, bytes]]:
-    text = good.decode("utf-8")
-    return [
-        ("truncated 1/3", good[: len(good) // 3]), ("truncated 2/3", good[: 2 * len(good) // 3]),
-        ("truncated minus one byte", good[:-1]), ("truncated mid-character", good[:7]),
-        ("utf-16 with BOM", text.encode("utf-16")), ("utf-16-le without BOM", text.encode("utf-16-le")),
-        ("invalid bytes inside", good[:10] + b"\xff\xfe\xfd\x80" + good[10:]),
-        ("binary garbage", bytes(rng.randrange(256) for _ in range(2048))),
-        ("png header", b"\x89PNG\r\n\x1a\n" + bytes(rng.randrange(256) for _ in range(300))),
-        ("empty file", b""), ("whitespace only", b" \n\t\n"), ("BOM only", b"\xef\xbb\xbf"),
-        ("gb18030 encoded", text.encode("gb18030")), ("utf-8 BOM + CRLF", b"\xef\xbb\xbf" + text.replace("\n", "\r\n").encode()),
-        ("NUL in the middle", good[:20] + b"\x00" + good[20:]),
-    ]
 
 
 def _encode(fmt, obj) -> bytes:
@@ -127,19 +94,13 @@ def build_matrix() -> list[tuple[str, str, bytes]]:
     rng = random.Random(2024)
     cases = []
     for fmt, text in BASE_TEXT.items():
-        good = text.encode()
-        cases += [(fmt, n, b) for n, b in _bytes_level(good, rng)]
         lines = text.splitlines()
-        for n, t in [("other speaker", text + "\n妈妈：你要听话。\n"), ("no speakers at all", "今天天气很好。\n我们去散步。\n"),
-                     ("only a client turn", "来访者：有人吗？\n"), ("only counselor", "心理咨询师：你好。\n"),
-                     ("empty turns", "来访者：\n\n心理咨询师：\n"), ("10 MB line", "来访者：" + BIG + "\n\n心理咨询师：嗯。\n"),
-                     ("stage directions only", "（一个月后）\n（对话结束）\n"), ("A/B speakers", "A：你好\nB：你好\nA：再见\n"),
-                     ("counselor first", "\n".join(lines[2:] + lines[:2])), ("half-width colons", text.replace("：", ":")),
-                     ("preamble", "案例记录\n" + text), ("tabs and spaces", text.replace("：", "：\t  "))]:
+        for n, t in [("no speakers at all", "今天天气很好。\n我们去散步。\n"), ("only a client turn", "来访者：有人吗？\n"),
+                     ("empty turns", "来访者：\n\n心理咨询师：\n"), ("A/B speakers", "A：你好\nB：你好\nA：再见\n"),
+                     ("counselor first", "\n".join(lines[2:] + lines[:2])), ("preamble", "案例记录\n" + text),
+                     ("tabs and spaces", text.replace("：", "：\t  "))]:
             cases.append((fmt, n, t.encode()))
     for fmt, base in {**BASE_JSON, **BASE_JSONL}.items():
-        good = _encode(fmt, base)
-        cases += [(fmt, n, b) for n, b in _bytes_level(good, rng)]
         cases += [(fmt, n, _encode(fmt, m)) for n, m in _structural(fmt, base, rng)]
     cases += [("smile", "non-alternating roles", _encode("smile", [{"role": "counselor", "content": "你好"}] * 3)),
               ("smile", "unknown role", _encode("smile", [{"role": "doctor", "content": "你好"}])),
@@ -162,7 +123,7 @@ def _check_ok(path: Path, records, tally) -> None:
 
 
 def test_matrix_size():
-    assert len(MATRIX) >= 200
+    assert len(MATRIX) >= 150
     assert {f for f, _, _ in MATRIX} >= {"cpsycound", "cpsycoune", "smile", "emollm", "psyqa", "firefly", "self-cognition"}
 
 
@@ -186,11 +147,11 @@ def test_mutated_input(tmp_path, fmt, name, data):
     assert tally.read >= 1 or tally.notes["files with no records"] == 1
 
 
-CLI_SUBSET = [c for c in MATRIX if c[1] in ("truncated 2/3", "binary garbage", "utf-16 with BOM", "10 MB string",
-                                             "10 MB line", "empty file", "other speaker", "bad JSON line among good ones")]
+CLI_SUBSET = [c for c in MATRIX if c[1] in ("no speakers at all", "list with junk items", "reversed order", "unknown role",
+                                             "bad JSON line among good ones", "system in a later turn")]
 
 
-@pytest.mark.parametrize("fmt,name,data", CLI_SUBSET[:16], ids=[f"{f}:{n}" for f, n, _ in CLI_SUBSET[:16]])
+@pytest.mark.parametrize("fmt,name,data", CLI_SUBSET, ids=[f"{f}:{n}" for f, n, _ in CLI_SUBSET])
 def test_mutated_input_cli(tmp_path, fmt, name, data):
     path = tmp_path / f"case{SUFFIX.get(fmt, '.json')}"
     path.write_bytes(data)

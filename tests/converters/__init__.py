@@ -1,0 +1,1 @@
+"""Tests of hearme.converters: every source format, scrubbing, dedup, splits, hostile inputs."""

@@ -1,0 +1,1 @@
+"""Tests of hearme.demo: the offline demo pipeline end to end."""

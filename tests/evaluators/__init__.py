@@ -1,0 +1,1 @@
+"""Tests of hearme.evaluators: metrics, the judge, probes, compare and report."""

@@ -1,0 +1,1 @@
+"""Tests of hearme.lf: the LLaMA-Factory integration, run for real on tiny models."""

@@ -1,0 +1,1 @@
+"""Tests of hearme.tibetan: the Tibetan paper's text, filter, LM, IFD and LLM steps."""
