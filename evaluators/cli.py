@@ -89,15 +89,31 @@ def register(app: typer.Typer) -> None:
         rubric_lang: str = RubricLang, reasks: int = Reasks, seed: int = Seed, max_tokens: int = MaxTokens,
         protocol: str = Protocol,
         limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Judge only the first N predictions."),
+        repeat: int = typer.Option(1, "--repeat", min=1, max=20, help="Ask the judge K times per item (seed, seed+1, ...) "
+                                   "and report its self-consistency (Krippendorff's alpha with CIs)."),
+        judges: str = typer.Option("", "--judges", help="Comma-separated judge models at the same --base-url; reports "
+                                   "their agreement (alpha, weighted kappa); --model is always one and gives the scores."),
+        temperature: float = typer.Option(0.0, "--temperature", min=0.0, max=2.0,
+                                          help="Judge sampling temperature (repeats at 0 measure only the endpoint's determinism)."),
         llm: LLMConfig = None,
     ) -> None:
         """Four-dimension LLM judge (comprehensiveness 0-2, professionalism 0-3, authenticity 0-3, safety 0-1)."""
-        from hearme.evaluators import judge
+        from dataclasses import replace
 
+        from hearme.evaluators import judge, reliability
+
+        names = list(dict.fromkeys([llm.model, *(j.strip() for j in judges.split(",") if j.strip())]))
         client = llm.client()
-        summary = judge.run(pred, out, client, _judge_settings(rubric_lang, reasks, seed, max_tokens, protocol), limit)
+        others = [replace(llm, model=m).client() for m in names[1:]]
+        settings = _judge_settings(rubric_lang, reasks, seed, max_tokens, protocol)
+        settings.temperature = temperature
+        summary = judge.run(pred, out, client, settings, limit, repeat=repeat, others=others)
         _echo(judge.format_summary(summary))
+        for text in reliability.lines(summary.get("reliability") or {}):
+            _echo(text)
         _echo(client.stats.line())
+        for other in others:
+            _echo(f"{other.model}: " + other.stats.line())
         _echo(f"wrote {out / 'items.jsonl'} and {out / 'summary.json'}")
         _exit_if_nothing(summary["n_scored"], summary["unscored_reasons"], "scored")
 

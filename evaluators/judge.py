@@ -8,15 +8,20 @@ recorded as `unscored` with the reason. Nothing is ever scored 0 for being unrea
     OUT/items.jsonl    one line per item: status scored|unscored, four scores, rationale, reason
     OUT/summary.json   n_scored, n_unscored, per-dimension mean + 95% bootstrap CI (scored only),
                        token usage, cost, cache hits, the judge's settings
+
+With `repeat` > 1 or other judges, every item is also asked again (seed + r for repeat r) and of
+each other judge; OUT/ratings.jsonl holds every rating and summary.json["reliability"] the
+self-consistency and agreement (evaluators/reliability.py). The scores above stay those of the
+first judge's first ask, so a run with reliability scores items.jsonl as a run without does.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from hearme.core import io
 from hearme.evaluators import protocols, reasons, rubric, stats
@@ -103,25 +108,47 @@ def file_sha256(path: str | Path) -> str:
 
 
 def run(pred_path: str | Path, out_dir: str | Path, client: LLMClient, settings: JudgeSettings | None = None,
-        limit: int | None = None) -> dict[str, Any]:
-    """Judge every prediction; write OUT/items.jsonl and OUT/summary.json; return the summary."""
+        limit: int | None = None, repeat: int = 1, others: Sequence[LLMClient] = ()) -> dict[str, Any]:
+    """Judge every prediction; write OUT/items.jsonl and OUT/summary.json; return the summary.
+
+    REPEAT asks and OTHERS judges add OUT/ratings.jsonl and summary["reliability"]."""
     s = settings or JudgeSettings()
     s.check()
+    if repeat < 1:
+        raise io.HearMeError("--repeat must be 1 or more")
     items, tally = load_items(pred_path, limit)
+    judges = [client, *others]
+    asks = [(c, r) for c in judges for r in range(repeat)]
 
-    async def one(item: dict) -> dict:
-        return await score_reply(client, item["history"], item["reply"], s)
+    async def one(item: dict) -> list[dict]:
+        out = []
+        for c, r in asks:  # in order: the first is the plain run's request, so its cache entry is shared
+            try:
+                out.append(await score_reply(c, item["history"], item["reply"], replace(s, seed=s.seed + r)))
+            except Exception as e:  # a bug-level failure still ends unscored, with its reason
+                out.append({"status": "unscored", "reason": f"error: {e}"})
+        return out
 
-    results = client.run(one, items, desc="judge")
-    rows = []
+    results = client.run(one, items, desc="judge", also_close=others)
+    rows, ratings = [], []
     for item, res in zip(items, results):
-        if isinstance(res, Exception):  # a bug-level failure still ends unscored, with its reason
-            res = {"status": "unscored", "reason": f"error: {res}"}
-        rows.append({"id": item["id"], "line": item["line"], "lang": item["lang"], **res, "reply": item["reply"]})
+        if isinstance(res, Exception):
+            res = [{"status": "unscored", "reason": f"error: {res}"}] * len(asks)
+        rows.append({"id": item["id"], "line": item["line"], "lang": item["lang"], **res[0], "reply": item["reply"]})
+        ratings += [{"id": item["id"], "judge": c.model, "repeat": r, "seed": s.seed + r,
+                     **{k: v for k, v in one_res.items() if k in ("status", "reason", *rubric.KEYS)}}
+                    for (c, r), one_res in zip(asks, res)]
     out = Path(out_dir)
     io.write_jsonl(out / "items.jsonl", rows)
-    summary = summarize(rows, client, s, input={"file": str(Path(pred_path).resolve()), "sha256": file_sha256(pred_path),
-                                                 **tally.as_dict()})
+    extra: dict[str, Any] = {"input": {"file": str(Path(pred_path).resolve()), "sha256": file_sha256(pred_path),
+                                       **tally.as_dict()}}
+    if len(asks) > 1:
+        from hearme.evaluators.reliability import summarize_ratings
+
+        io.write_jsonl(out / "ratings.jsonl", ratings)
+        extra["reliability"] = summarize_ratings(ratings, [c.model for c in judges], repeat)
+        extra["reliability"]["usage"] = {c.model: c.stats.as_dict() for c in others}
+    summary = summarize(rows, client, s, **extra)
     io.write_json(out / "summary.json", summary)
     if tally.rejects:
         tally.write_rejects(out / "items.jsonl")

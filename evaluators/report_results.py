@@ -73,7 +73,29 @@ def section_judge(summary: dict | None, what: str) -> list[str]:
             f"{bi('已评分', 'scored')}: {summary.get('n_scored')}, {bi('未评分', 'unscored')}: {summary.get('n_unscored')}"
             + (f" ({line(reasons)})" if reasons else "") + f"; judge: `{judge.get('model')}` ({judge.get('rubric')}); "
             f"{bi('费用', 'cost')}: {usage.get('cost_usd', '–')} USD, {bi('缓存命中', 'cache hits')}: {usage.get('cache_hits', '–')}",
-            ""]
+            ""] + section_reliability(summary.get("reliability"))
+
+
+def section_reliability(rel: dict | None) -> list[str]:
+    """The judge's self-consistency and agreement beside its table, or a line saying they were not measured."""
+    if not rel:
+        return [f"_{bi('评审可靠性未测量', 'judge reliability not measured')}: `hearme judge ... --repeat 3 --judges A,B`_", ""]
+    blocks = [(f"{bi('自洽', 'self-consistency')} `{j}` ×{rel['repeat']}", b) for j, b in (rel.get("self") or {}).items()]
+    if rel.get("between"):
+        blocks.append((bi("评审间一致", "agreement") + " " + ", ".join(f"`{j}`" for j in rel["judges"]), rel["between"]["alpha"]))
+    keys = list(blocks[0][1]) if blocks else []
+    rows = [[name] + [("–" if b[k]["alpha"] is None else fmt(b[k]["alpha"])) + f" {ci_text(b[k]['ci95'])} (n={b[k]['n_units']})"
+                      for k in keys] for name, b in blocks]
+    out = [f"{bi('评审可靠性', 'Judge reliability')} (Krippendorff's α; ≥{rel['thresholds']['reliable']} "
+           f"{bi('可靠', 'reliable')}, ≥{rel['thresholds']['tentative']} {bi('仅供参考', 'tentative')}):", "",
+           table(["", *keys], rows), ""]
+    for pair, dims in (rel.get("between") or {}).get("kappa", {}).items():
+        out.append(f"- {bi('加权κ', 'weighted κ')} `{pair}`: " + ", ".join(
+            f"{k} {'–' if d['kappa'] is None else fmt(d['kappa'])} {ci_text(d['ci95'])}" for k, d in dims.items()))
+    unscored = {j: n for j, n in (rel.get("n_unscored") or {}).items() if n}
+    if unscored:
+        out.append(f"- {bi('未评分（计为缺失）', 'unscored (counted missing)')}: " + ", ".join(f"`{j}` {n}" for j, n in unscored.items()))
+    return out + [""]
 
 
 def section_probes(run: Run) -> list[str]:

@@ -27,7 +27,9 @@ Script (a dict, or a JSON file with the same shape)::
      "queue": [REPLY, ...],               # consumed by the next requests, whatever they are
      "rules": [{"match": "substring of the request's messages",
                 "replies": [REPLY, ...],  # consumed in order by matching requests
-                "sticky": false}]}        # true: the last reply repeats forever
+                "sticky": false,          # true: the last reply repeats forever
+                "model": "judge-b",       # optional: only requests for this model
+                "seed": 43}]}             # optional: only requests with this seed
 
 REPLY (every key optional)::
 
@@ -120,7 +122,8 @@ class _State:
             if self.queue:
                 return self.queue.pop(0)
             for rule in self.rules:
-                if rule.get("match", "") in blob and rule["replies"]:
+                if (rule.get("match", "") in blob and rule["replies"] and rule.get("model", body.get("model")) == body.get("model")
+                        and rule.get("seed", body.get("seed")) == body.get("seed")):
                     if len(rule["replies"]) == 1 and rule.get("sticky"):
                         return rule["replies"][0]
                     return rule["replies"].pop(0)

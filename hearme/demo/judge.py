@@ -9,11 +9,14 @@ Configuration comes from the environment (the key never leaves it):
                                                 if any, in HEARME_API_KEY);
                                                 otherwise `model_path` is served with llamafactory-cli api
     HEARME_IDENTITY_NAME, HEARME_IDENTITY_AUTHOR  expected self-cognition (default Jerry / VastEpiphany)
+    HEARME_JUDGE_REPEAT                         asks per item for the judge's self-consistency (default 2; 1 = off)
+    HEARME_JUDGE_OTHERS                         optional: other judge models at the same URL, comma-separated
 """
 
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +47,16 @@ def demo_judge(out_dir: str | Path, pred_path: str | Path, *, model_path: str | 
     cfg.concurrency = concurrency
     client = cfg.client()
     result: dict[str, Any] = {"skipped": False, "judge_model": cfg.model, "outputs": str(out)}
-    result["judge"] = _compact(judge.run(pred_path, out / "judge", client))
+    repeat = max(1, int(os.environ.get("HEARME_JUDGE_REPEAT") or 2))
+    others = [replace(cfg, model=m.strip()).client() for m in (os.environ.get("HEARME_JUDGE_OTHERS") or "").split(",")
+              if m.strip() and m.strip() != cfg.model]
+    summary = judge.run(pred_path, out / "judge", client, repeat=repeat, others=others)
+    result["judge"] = _compact(summary)
+    if summary.get("reliability"):
+        rel = summary["reliability"]
+        result["judge_reliability"] = {f"self {j}": {k: d["alpha"] for k, d in b.items()} for j, b in rel.get("self", {}).items()}
+        if rel.get("between"):
+            result["judge_reliability"]["agreement"] = {k: d["alpha"] for k, d in rel["between"]["alpha"].items()}
     pref = probe_preference.run(pred_path, out / "probe-preference", client)
     result["preference"] = {o: d["share"] for o, d in pref["shares"].items()}
     name = os.environ.get("HEARME_IDENTITY_NAME", "Jerry")

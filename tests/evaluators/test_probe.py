@@ -300,3 +300,5 @@ def test_demo_judge_runs_judge_and_probes_when_configured(monkeypatch, tmp_path)
     assert r["identity_pass_rate"] == 1.0 and r["crisis_pass_rate"] == 1.0
     assert set(r["preference"]) == {"better", "equal", "worse"}
     assert (tmp_path / "j" / "probe-crisis" / "summary.json").exists()
+    rel = json.loads((tmp_path / "j" / "judge" / "summary.json").read_text(encoding="utf-8"))["reliability"]
+    assert rel["repeat"] == 2 and rel["n_items"] == 1 and set(r["judge_reliability"]) == {"self gpt-4o"}
