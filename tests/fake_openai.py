@@ -156,7 +156,10 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(404, b'{"error": {"message": "not found"}}')
 
     def do_POST(self) -> None:
-        raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length)
+        if len(raw) < length:  # the client died mid-request (kill -9): no request arrived, nothing to log
+            return
         try:
             body = json.loads(raw or b"{}")
         except json.JSONDecodeError:
