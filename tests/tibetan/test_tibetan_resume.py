@@ -53,8 +53,6 @@ def logged(log: Path) -> list[str]:
             body = json.loads(ln)["body"]
         except json.JSONDecodeError:  # a line cut by the kill
             continue
-        if "messages" not in body:  # the kill cut the request after its headers: no body, never a request
-            continue
         out.append(body_key(body["messages"], body))
     return out
 
