@@ -1,4 +1,4 @@
-"""Data commands: convert, scrub, select, dedup, split, stats."""
+"""Data commands: convert, scrub, select, dedup, split, stats, export."""
 
 from __future__ import annotations
 
@@ -182,3 +182,28 @@ def register(app: typer.Typer) -> None:
         _echo(f"data card -> {card}")
         for png in sorted(card.parent.glob("*.png")):
             _echo(f"  {png}")
+
+    export_app = typer.Typer(help="Write registered datasets in a format others can load.", no_args_is_help=True)
+    app.add_typer(export_app, name="export")
+
+    @export_app.command("hf")
+    def export_hf_cmd(
+        out: Path = typer.Argument(..., metavar="DIR", help="Folder to write (Parquet splits + README.md dataset card)."),
+        names: List[str] = typer.Argument(..., metavar="NAME...",
+                                          help="Registered dataset names, or a prefix that takes its _train/_val/_test."),
+        dataset_dir: Optional[Path] = typer.Option(None, "--dataset-dir", help="Directory of dataset_info.json."),
+        private_use: bool = typer.Option(False, "--private-use",
+                                         help="Allow data whose license forbids redistribution (PsyQA): the copy is for you alone."),
+        overwrite: bool = typer.Option(False, "--overwrite", help="Replace DIR if it is not empty."),
+    ) -> None:
+        """Export as a Hugging Face dataset folder that `datasets.load_dataset(DIR)` loads with its splits."""
+        from hearme.converters.export_hf import export
+
+        res = export(list(names), out, dataset_dir=dataset_dir, private_use=private_use, overwrite=overwrite)
+        for split, (name, n) in res["splits"].items():
+            _echo(f"  {split}\t{n} rows\t{name}")
+        lic = res["license"]
+        _echo(f"  license: {lic['license']}" + (f" ({lic['license_details']})" if "license_details" in lic else ""))
+        if res["private_use"]:
+            _echo("  PRIVATE USE ONLY: this data's license forbids redistribution; do not upload it")
+        _echo(f"dataset folder -> {res['dir']} (load with datasets.load_dataset({str(res['dir'])!r}))")

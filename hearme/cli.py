@@ -160,7 +160,8 @@ _register_areas()
 
 PANELS = {  # in data-flow order
     "Run": ("demo", "webui"),
-    "Data": ("convert", "scrub", "select", "dedup", "split", "stats", "register", "datasets", "samples", "tibetan"),
+    "Data": ("convert", "scrub", "select", "dedup", "split", "stats", "register", "datasets", "export", "samples",
+             "tibetan"),
     "Train": ("recipes", "cv", "tiny-model"),
     "Evaluate": ("metrics", "judge", "judge-dialogues", "probe", "compare", "report"),
     "Info": ("version", "env"),

@@ -18,8 +18,11 @@ paths.set_offline()
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 # Remote code (ChatGLM3, Baichuan2) is copied into transformers' module cache: one per test session,
 # so parallel sessions and the user's ~/.cache never share or see the tests' edited copies.
-if "HF_MODULES_CACHE" not in os.environ:
+# Under pytest-xdist each worker gets its own (the controller's would otherwise be inherited and shared).
+_OWNER = f"{os.getpid()}"
+if "HF_MODULES_CACHE" not in os.environ or os.environ.get("HEARME_TEST_MODULES_OWNER") not in (None, _OWNER):
     os.environ["HF_MODULES_CACHE"] = tempfile.mkdtemp(prefix="hearme-hf-modules-")
+    os.environ["HEARME_TEST_MODULES_OWNER"] = _OWNER
     atexit.register(shutil.rmtree, os.environ["HF_MODULES_CACHE"], True)
 os.environ.pop("OPENAI_API_KEY", None)  # tests set their own keys against local servers
 
