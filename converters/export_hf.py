@@ -63,6 +63,12 @@ def _rows(name: str, entry: dict, dataset_dir) -> list[dict]:
     return io.load_records(path)
 
 
+def _licenses(rows: list[dict], entry: dict) -> set[str]:
+    """The records' licenses, or the entry's where the records state none (the registry joins with commas)."""
+    found = {str(r["license"]) for r in rows if r.get("license")}
+    return found or {lic.strip() for lic in str(entry.get("license") or "").split(",") if lic.strip()}
+
+
 def _table(rows: list[dict]):
     """An Arrow table whose columns are the union of the rows' keys (missing values null)."""
     import pyarrow as pa
@@ -131,8 +137,7 @@ def export(names: list[str], out_dir, *, dataset_dir=None, private_use: bool = F
     if empty:
         raise io.HearMeError(f"nothing to export in {', '.join(empty)}")
 
-    licenses = {str(r.get("license")) for rows in data.values() for r in rows if r.get("license")}
-    licenses |= {info[n]["license"] for n in splits.values() if info[n].get("license")}
+    licenses = set().union(*(_licenses(rows, info[splits[s]]) for s, rows in data.items()))
     restricted = sorted(lic for lic in licenses if NO_REDISTRIBUTION.search(lic))
     if restricted and not private_use:
         raise io.HearMeError(f"the license of this data forbids redistribution ({'; '.join(restricted)}); "
