@@ -163,6 +163,9 @@ def table(runs: list[Run], warnings: list[str] | None = None) -> list[dict[str, 
             ids = [(s.get("items") or {}).get("sha256") if s else None for s in ss]
             if len({i for i in ids if i}) > 1:
                 warnings.append(f"ITEM SETS DIFFER: the {name} probe ran on different prompt files")
+    from hearme.evaluators import compare_sessions
+
+    rows += compare_sessions.rows(runs)  # sessions paired by profile and seed
     pref = [r.probes.get("preference") for r in runs]
     for o in ("better", "equal", "worse"):
         if any(p for p in pref):
@@ -194,6 +197,9 @@ def _pair(runs: list[Run], rows: list[dict], warnings: list[str]) -> None:
         m.update({("judge",) + k: v for k, v in _judge_items(r).items()})
         m.update({("dialogues",) + k: v for k, v in _dialogue_items(r).items()})
         m.update({("probes",) + k: v for k, v in _probe_items(r).items()})
+        from hearme.evaluators.compare_sessions import items as session_items
+
+        m.update({("sessions",) + k: v for k, v in session_items(r).items()})
         items.append(m)
     differ: dict[tuple, tuple] = {}
     for row in rows:

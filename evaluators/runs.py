@@ -70,6 +70,7 @@ class Run:
     dialogues_dir: Path | None = None
     probes: dict[str, dict] = field(default_factory=dict)
     probe_dirs: dict[str, Path] = field(default_factory=dict)
+    sessions: list[tuple[Path, dict]] = field(default_factory=list)  # (dir, session_summary.json)
     trainer_logs: list[Path] = field(default_factory=list)
     trainer_states: list[Path] = field(default_factory=list)
     adapter_configs: list[Path] = field(default_factory=list)
@@ -170,6 +171,10 @@ def load(spec: str) -> Run:
                     run.dialogues, run.dialogues_dir = data, p.parent
             elif "n_scored" in data and "dimensions" in data:
                 run.judges.append((p, data))
+        elif n == "session_summary.json":
+            data = _json(p)
+            if isinstance(data, dict) and isinstance(data.get("by_lang"), dict):
+                run.sessions.append((p.parent, data))
         elif n == "trainer_log.jsonl":
             run.trainer_logs.append(p)
         elif n == "trainer_state.json":

@@ -109,11 +109,11 @@ def profile_from_record(rec: dict) -> dict | None:
     client = [m["content"] for m in rec["messages"] if m["role"] == "user"]
     if len(client) < 2:
         return None
-    half = client[len(client) // 2:]
-    feeling = next((t for t in client[1:] if _FEELING.search(t)), client[1])
+    half = client[len(client) // 2:-1] or client[1:]  # the last client turn is mostly a goodbye
+    feeling = next((t for t in client[2:] if _FEELING.search(t)), client[-1])
     withheld = max(half, key=len)
     crisis_at = next((i for i, t in enumerate(client) if _CRISIS.search(t)), None)
-    prof = {"id": f"cpsycoun-{rec.get('id')}", "lang": "zh", "topic": rec.get("topic") or "",
+    prof = {"id": "cpsycoun-" + re.sub(r"[^\w.-]+", "-", str(rec.get("id"))), "lang": "zh", "topic": rec.get("topic") or "",
             "presenting_problem": _cut(client[0]), "background": _cut(client[1]), "emotional_state": _cut(feeling),
             "withheld": _cut(withheld), "trust_turn": max(2, client.index(withheld) + 1), "source": rec.get("source"),
             "source_id": rec.get("id"), "risk": "high" if crisis_at is not None else "low"}

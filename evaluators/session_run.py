@@ -41,6 +41,7 @@ class SessionSettings:
     sim_temperature: float = 0.7
     sim_max_tokens: int = 256
     mut_max_tokens: int = 512
+    mut_temperature: float = 0.0  # greedy by default
     system: str | None = None  # system prompt for the model under test
 
     def check(self) -> None:
@@ -56,6 +57,15 @@ class SessionSettings:
 
 def session_id(profile: dict, seed: int) -> str:
     return f"{profile['id']}-seed{seed}"
+
+
+def turn_file(out: Path, sid: str) -> Path:
+    """OUT/sessions/<id>.jsonl, the id made safe as a file name."""
+    import hashlib
+    import re
+
+    safe = re.sub(r"[^\w.-]+", "_", sid)
+    return out / "sessions" / (f"{safe}.jsonl" if safe == sid else f"{safe}-{hashlib.sha1(sid.encode()).hexdigest()[:8]}.jsonl")
 
 
 def load_turns(path: Path) -> tuple[list[dict], dict | None]:
@@ -143,7 +153,7 @@ async def run_session(profile: dict, seed: int, path: Path, mut: LLMClient, sim:
         msgs = ([{"role": "system", "content": s.system}] if s.system else []) + history + \
             [{"role": "user", "content": words}]
         try:
-            reply = (await mut.chat(msgs, temperature=0, max_tokens=s.mut_max_tokens)).text
+            reply = (await mut.chat(msgs, temperature=s.mut_temperature, max_tokens=s.mut_max_tokens)).text
         except LLMError as e:
             return finish("incomplete", f"counselor request failed at turn {t}: {e}")
         if not schema.has_text(reply):
@@ -172,7 +182,7 @@ def _check_same_run(out: Path, settings: dict) -> None:
     prev = out / "run.json"
     if prev.exists():
         old = (io.read_json(prev) or {}).get("settings") or {}
-        diff = [k for k in ("turns", "min_turns", "system", "mut_max_tokens", "sim_temperature")
+        diff = [k for k in ("turns", "min_turns", "system", "mut_max_tokens", "mut_temperature", "sim_temperature")
                 if k in old and old[k] != settings[k]]
         if diff:
             raise io.HearMeError(f"{out} holds a session run with other settings ({', '.join(diff)}); "
@@ -193,7 +203,7 @@ def run(profiles: list[dict], out_dir: str | Path, mut: LLMClient, sim: LLMClien
 
     async def one(job: tuple[dict, int]) -> dict:
         p, seed = job
-        return await run_session(p, seed, out / "sessions" / f"{session_id(p, seed)}.jsonl", mut, sim, s)
+        return await run_session(p, seed, turn_file(out, session_id(p, seed)), mut, sim, s)
 
     ends = sim.run(one, jobs, desc="sessions", also_close=[mut])
     meta = {"settings": asdict(s), "counselor": describe(mut, max_tokens=s.mut_max_tokens),
@@ -204,7 +214,7 @@ def run(profiles: list[dict], out_dir: str | Path, mut: LLMClient, sim: LLMClien
     for (p, seed), end in zip(jobs, ends):
         if isinstance(end, Exception):  # a bug-level failure still ends incomplete, with its reason
             end = {"end": "incomplete", "reason": f"error: {end}"}
-        turns, _ = load_turns(out / "sessions" / f"{session_id(p, seed)}.jsonl")
+        turns, _ = load_turns(turn_file(out, session_id(p, seed)))
         for t in turns:
             breaks.update(rule for f in t["breaks"] for rule in f)
         rows.append({"id": session_id(p, seed), "profile": p["id"], "seed": seed, "lang": p["lang"],
