@@ -146,7 +146,7 @@ def _register_areas() -> None:
     import importlib
 
     for mod in ("hearme.converters.cli", "hearme.tibetan.cli", "hearme.lf.cli", "hearme.evaluators.cli",
-                "hearme.evaluators.session_cli", "hearme.webui_ext.cli"):
+                "hearme.webui_ext.cli"):
         try:
             m = importlib.import_module(mod)
         except ModuleNotFoundError as e:
