@@ -281,6 +281,9 @@ def create(ctx: "ui.Ctx") -> dict[str, Any]:
         probe_btn = gr.Button(elem_id="hm-eval-probe-btn")
         probe_status = gr.Markdown(elem_id="hm-eval-probe-status")
         ptable = gr.Dataframe(value=ui.table([], PROBE_COLS), interactive=False, elem_id="hm-eval-probes")
+        from hearme.webui_ext import session_view  # base vs tuned simulated sessions, side by side
+
+        sessions = session_view.create(ctx, [base_url, model, api_key])
 
     def on_refresh():
         found = list_predictions(work_dir)
@@ -321,4 +324,4 @@ def create(ctx: "ui.Ctx") -> dict[str, Any]:
             "eval.compare_btn": compare_btn, "eval.chart": chart, "eval.probe_head": probe_head,
             "eval.probe_url": probe_url, "eval.probe_model": probe_model, "eval.probe_key": probe_key,
             "eval.probe_name": probe_name, "eval.probe_author": probe_author, "eval.probe_btn": probe_btn,
-            "eval.probe_table": ptable}
+            "eval.probe_table": ptable, **sessions}

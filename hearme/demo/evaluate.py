@@ -54,6 +54,9 @@ def evaluate(model: str | Path, out_dir: str | Path, *, template: str, system: s
             return r.text
 
         replies = client.run(answer, heldout, desc="held-out self-cognition")
+        from hearme.demo.session import session_eval  # 3 simulated clients x 4 turns, same server
+
+        session = session_eval(api.url, api.model_name, out / "session", system=system, max_tokens=max_tokens)
     rows = [{"prompt": schema.dialogue_turns(r)[-2]["content"], "predict": reply,
              "label": schema.dialogue_turns(r)[-1]["content"]} for r, reply in zip(heldout, replies)]
     pred = io.write_jsonl(out / "generated_predictions.jsonl", rows)
@@ -70,7 +73,7 @@ def evaluate(model: str | Path, out_dir: str | Path, *, template: str, system: s
                                "bootstrap_ci95": probe["pass_rate"]["ci95"]},
             "selfcog_heldout": {k: scores[k] for k in ("bleu-4", "rouge-1", "rouge-2", "rouge-l") if k in scores}
                                | {"n": len(rows)},
-            "outputs": str(out)}
+            "session": session, "outputs": str(out)}
 
 
 def probe_rows(out_dir: str | Path) -> list[dict]:

@@ -224,6 +224,15 @@ def render(out: Path, m: dict) -> str:
     else:
         s += [f"Skipped: no judge endpoint configured. {JUDGE_HOWTO}", ""]
 
+    sess = {k: (ba.get(k) or {}).get("session") for k in ("base", "tuned")} if (ba := m.get("before_after")) else {}
+    if any(sess.values()):
+        s += ["## Session evaluation (`hearme session`)", "",
+              "Three simulated clients (two Chinese, one Tibetan; one discloses a crisis at turn 4) talk with each "
+              "served model for up to four turns; `hearme compare` pairs the sessions by profile and seed.", ""]
+        for label, r in sess.items():
+            if r:
+                s += [f"### {label}", "", r["table_md"], "", r["transcript_md"], ""]
+
     if m.get("training_report"):
         tr = m["training_report"]
         s += ["## 8. Bilingual training report", "",
