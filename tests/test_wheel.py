@@ -71,6 +71,7 @@ def test_the_wheel_carries_recipes_data_templates_and_probes(venv):
                  "hearme/bundled/recipes/deepspeed/ds_z3_config.json", "hearme/bundled/data/hearme_selfcog_train.json",
                  "hearme/bundled/data/samples/cpsycound/case_01.txt", "hearme/converters/templates/self_cognition.json",
                  "hearme/evaluators/probes/identity.json", "hearme/evaluators/probes/crisis.json",
+                 "hearme/evaluators/profiles/zh.json", "hearme/evaluators/profiles/bo.json",
                  "hearme/assets/tokenizer_corpus.txt"):
         assert must in names, must
     assert not any(n.startswith(("converters/", "evaluators/", "recipes/", "data/")) for n in names)

@@ -76,7 +76,7 @@ def run_sessions(base_url: str, tuned_url: str, model: str, key: str, profiles: 
             tables += [f"### {label}", "", session_report.table_md(summary), ""]
     io.write_json(root / "webui.json", {"urls": urls, "profiles": [p["id"] for p in profs], "turns": s.turns,
                                         "judge": judge.model if judge else None})
-    md = "\n".join(tables) + "\n### Transcripts\n\n" + side_by_side({k: root / k for k in urls})
+    md = "### Transcripts\n\n" + side_by_side({k: root / k for k in urls}) + "\n" + "\n".join(tables)
     return "; ".join(lines) + f" → {root}", md, root
 
 

@@ -235,6 +235,21 @@ def test_evaluate_tab_metrics_judge_compare_probes_and_the_key_stays_in_memory(p
         assert SECRET.encode() not in environ.read_bytes()
 
 
+def test_evaluate_tab_runs_sessions_and_shows_base_and_tuned_side_by_side(page, webui, judge_server):
+    B.tab(page, "Evaluate (HearMe)")
+    B.fill(page, "#hm-eval-base-url", "")  # no judge: the scripted client plays the profiles
+    B.fill(page, "#hm-eval-session-base", judge_server.url)  # echoes: the counselor repeats the client
+    B.fill(page, "#hm-eval-session-tuned", judge_server.url)
+    B.fill(page, "#hm-eval-session-turns", "2")
+    text = B.run(page, "#hm-eval-session-btn", "#hm-eval-session-status", "tuned: 2/2 complete")
+    assert "base: 2/2 complete" in text
+    view = page.locator("#hm-eval-session-view").inner_text()
+    assert "base counselor" in view and "tuned counselor" in view and "bo-04-seed0" in view
+    assert "最近总是莫名其妙想哭" in view and "language consistency" in view
+    assert list((webui.root / "work" / "saves" / "hearme_sessions").rglob("transcripts.jsonl"))
+    B.shot(page, "04b-evaluate-sessions", locator=page.locator("#hm-eval-session-view"))
+
+
 def test_tibetan_tab_segments_filters_and_selects(page, webui, tmp_path, tiny_model):
     B.tab(page, "Tibetan")
     B.fill(page, "#hm-bo-text", "ཁྱེད་རང་\u200bགི་སེམས་སྡུག་པོ་འདུག")
