@@ -150,6 +150,8 @@ async def run_session(profile: dict, seed: int, path: Path, mut: LLMClient, sim:
         except LLMError as e:
             return finish("incomplete", f"simulator request failed at turn {t}: {e}")
         words, ended = r.data
+        if ended and not schema.has_text(words):  # a bare END_MARK: the session ended after the last turn
+            return finish("complete", f"the client ended the session at turn {t} without a word")
         msgs = ([{"role": "system", "content": s.system}] if s.system else []) + history + \
             [{"role": "user", "content": words}]
         try:

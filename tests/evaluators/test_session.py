@@ -100,6 +100,15 @@ def test_breaks_are_reasked_counted_and_a_hopeless_simulator_ends_incomplete(tmp
     assert json.loads(r1["turn_outcomes"])[0]["breaks"] == [["counselor_voice"]]
 
 
+def test_a_bare_end_mark_ends_the_session_without_an_empty_turn(tmp_path):
+    (p,) = _profiles("zh-07")
+    sim_script = {"default": {"text": CLIENT_OK}, "rules": [{"match": "第 3/4 轮", "replies": [{"text": "[END]"}]}]}
+    meta, _, n_mut = _run(tmp_path, sim_script, {"default": {"text": COUNSELOR}}, [p], turns=4)
+    rec = _by_id(tmp_path / "run")["zh-07-seed0"]
+    assert meta["n_complete"] == 1 and n_mut == 2 and len(rec["messages"]) == 4 and schema.validate(rec)
+    assert "turn 3 without a word" in rec["end_reason"]
+
+
 def test_a_failed_counselor_is_incomplete_then_resumes_without_paying_twice(tmp_path):
     (p,) = _profiles("zh-05")  # crisis disclosure at turn 4
     turn3 = "还有一件事我一直没说出口。"
