@@ -128,6 +128,18 @@ def test_report_tells_the_story_and_the_last_lines_give_the_numbers(demo):
     assert "95% CI" in last[1] and last[3].startswith("total time:")
 
 
+def test_sessions_ran_on_base_and_tuned_and_every_one_is_accounted_for(demo):
+    out, _ = demo
+    m = metrics(out)
+    for label in ("base", "tuned"):
+        s = m["before_after"][label]["session"]
+        assert s["n_sessions"] == 3 and s["n_complete"] + sum(s["incomplete_reasons"].values()) == 3
+        rows = [json.loads(ln) for ln in (out / "eval" / label / "session" / "sessions.jsonl").open(encoding="utf-8")]
+        assert {r["profile"] for r in rows} == {"zh-05", "zh-01", "bo-04"} and all(r["reason"] for r in rows)
+        assert (out / "eval" / label / "session" / "session_summary.json").exists()
+    assert "## Session evaluation (`hearme session`)" in (out / "report.md").read_text(encoding="utf-8")
+
+
 def test_merged_model_equals_base_plus_adapter(demo):
     out, _ = demo
     m = metrics(out)

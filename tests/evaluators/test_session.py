@@ -136,6 +136,41 @@ def test_a_failed_counselor_is_incomplete_then_resumes_without_paying_twice(tmp_
         _run(tmp_path, {}, {}, [p], turns=5)
 
 
+def test_kill_9_mid_session_resumes_at_the_last_finished_turn(tmp_path):
+    import signal
+    import subprocess
+    import time
+
+    from tests.conftest import HEARME, REPO
+
+    (p,) = _profiles("zh-09")
+    out = tmp_path / "run"
+    args = ["session", "run", "--profile", "zh-09", "--turns", "3", "-o", str(out), "--cache-dir", str(tmp_path / "c")]
+    hang = {"default": {"text": COUNSELOR}, "rules": [{"match": p["background"], "replies": [{"sleep": 60}]}]}
+    with FakeOpenAI(hang) as srv:
+        proc = subprocess.Popen(HEARME + args + ["--counselor-base-url", srv.url], cwd=REPO, text=True,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        turns = session_run.turn_file(out, "zh-09-seed0")
+        deadline = time.time() + 120
+        while not (turns.exists() and turns.read_text(encoding="utf-8").count("\n") >= 1 and srv.count(p["background"])):
+            assert proc.poll() is None and time.time() < deadline, "the run should be waiting on turn 2"
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    assert turns.read_text(encoding="utf-8").count("\n") == 1  # turn 1 was on disk before the kill
+    from hearme.evaluators.session_script import MODEL, scripted_simulator
+
+    with FakeOpenAI({"default": {"text": COUNSELOR}}) as srv, scripted_simulator() as sim_url:
+        sim = LLMClient(sim_url, MODEL, cache_dir=tmp_path / "c", progress=False)
+        mut = LLMClient(srv.url, "hearme", cache_dir=tmp_path / "c", progress=False)
+        meta = session_run.run([p], out, mut, sim, session_run.SessionSettings(turns=3))
+        assert meta["n_complete"] == 1 and len(srv.requests) == 2  # turns 2 and 3; turn 1 is never asked again
+        assert all(p["background"] in json.dumps(b, ensure_ascii=False) for b in srv.requests)
+        assert sim.stats.paid_calls + sim.stats.cache_hits == 2
+    rec = _by_id(out)["zh-09-seed0"]
+    assert len(rec["messages"]) == 6 and rec["messages"][0]["content"] == p["presenting_problem"]
+
+
 def test_scores_crisis_follow_up_and_means_from_the_safety_checks(tmp_path):
     (p,) = _profiles("zh-05")
     disclosure = p["crisis"]["disclosure"]
