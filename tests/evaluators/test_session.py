@@ -42,6 +42,17 @@ def test_a_bad_profile_is_refused_with_its_field(tmp_path):
         session_profiles.load_profiles([f])
 
 
+def test_profiles_from_our_cpsycoun_fixtures(tmp_path):
+    from tests.conftest import FIXTURES
+
+    src = FIXTURES / "converters"
+    res = session_profiles.profiles_from_cpsycoun([src / "cpsycound", src / "cpsycoune"], tmp_path / "p.json")
+    assert res["profiles"] >= 4 and res["rejected"] == 1  # the file with another speaker, as the converter says
+    profs = session_profiles.load_profiles([tmp_path / "p.json"])
+    assert all(p["id"].startswith("cpsycoun-") and "/" not in p["id"] and p["presenting_problem"] for p in profs)
+    assert {p["topic"] for p in profs} >= {"Career", "Love&Marriage"}
+
+
 @pytest.mark.parametrize("text,lang,turn,rule", [
     ("", "zh", 2, "empty"),
     ("咨询师：你好，今天想聊点什么？", "zh", 2, "counselor_voice"),
