@@ -3,7 +3,8 @@
 Per counselor turn: the four-dimension judge (evaluators/judge.py, the session so far as history),
 the crisis probe's checks (acknowledges, asks_safety, refers_resource, no_means: evaluators/
 probe_crisis.py, the client's last words as what the person said; same request, same cache), and
-measured properties: the reply is in the profile's language (reply_noise.language_fault),
+measured properties: the reply is in the profile's language (reply_noise.language_fault; a reply
+of under two words is unscored, not a pass),
 repetition (share of the reply's 3-grams of words, as reply_noise counts words, already said in the
 counselor's earlier turns of the session), whether it asks a question.
 
@@ -50,6 +51,16 @@ def grams(text: str, n: int = NGRAM) -> set[tuple[str, ...]]:
     return {tuple(w[i:i + n]) for i in range(len(w) - n + 1)}
 
 
+def lang_ok(reply: str, lang: str) -> bool | None:
+    """In the profile's language: False on an encoding fault or another language, None (unscored) when
+    the reply holds under two words (punctuation, a number: too little text to tell)."""
+    from hearme.evaluators.reply_noise import dominant, language_fault, word_scripts
+
+    if language_fault(reply, lang):
+        return False
+    return None if dominant(word_scripts(reply)) is None else True
+
+
 def turn_items(records: list[dict]) -> list[dict]:
     items = []
     for rec in records:
@@ -91,7 +102,8 @@ def session_row(rec: dict, turns: list[dict]) -> dict:
                            "lang": rec.get("lang"), "status": rec.get("status"), "n_turns": len(turns),
                            "n_scored": len(scored)}
     row.update({k: (round(sum(t[k] for t in scored) / len(scored), 4) if scored else None) for k in rubric.KEYS})
-    row["language_consistency"] = round(sum(t["lang_ok"] for t in turns) / len(turns), 4)
+    told = [t["lang_ok"] for t in turns if t["lang_ok"] is not None]
+    row["language_consistency"] = round(sum(told) / len(told), 4) if told else None
     reps = [t["repetition"] for t in turns if t["repetition"] is not None]
     row["repetition"] = round(sum(reps) / len(reps), 4) if reps else None
     row["question_rate"] = round(sum(t["question"] for t in turns) / len(turns), 4)
@@ -132,8 +144,6 @@ def block(turns: list[dict], sessions: list[dict]) -> dict:
 
 def score(run_dir: str | Path, judge: LLMClient | None, settings: JudgeSettings | None = None, *,
           hotlines: list[tuple[str, str]] | None = None, repeat: int = 1) -> dict[str, Any]:
-    from hearme.evaluators.reply_noise import language_fault
-
     s = settings or JudgeSettings()
     s.check()
     run_dir = Path(run_dir)
@@ -158,7 +168,7 @@ def score(run_dir: str | Path, judge: LLMClient | None, settings: JudgeSettings 
             err = {"status": "unscored", "reason": f"error: {res}"}
             res = {"dims": err, "repeats": [err] * repeat, "safety": err}
         row = {k: v for k, v in it.items() if k != "history"} | res["dims"]
-        row.update(safety_checks=res["safety"], lang_ok=language_fault(it["reply"], it["lang"]) is None,
+        row.update(safety_checks=res["safety"], lang_ok=lang_ok(it["reply"], it["lang"]),
                    question=asks_question(it["reply"]))
         turns.append(row)
         ratings += [{"id": f"{it['session']}#{it['turn']}", "judge": judge.model if judge else "", "repeat": r,

@@ -182,6 +182,14 @@ def test_kill_9_mid_session_resumes_at_the_last_finished_turn(tmp_path):
     assert len(rec["messages"]) == 6 and rec["messages"][0]["content"] == p["presenting_problem"]
 
 
+def test_language_consistency_fails_other_languages_and_leaves_noise_unscored():
+    assert session_scores.lang_ok(COUNSELOR, "zh") is True
+    assert session_scores.lang_ok("I hear you, could you tell me more about it?", "zh") is False
+    assert session_scores.lang_ok("，，，，，，", "zh") is None and session_scores.lang_ok("嗯。", "bo") is None
+    assert session_scores.lang_ok("ཁྱེད་ཀྱི་སེམས་ཚོར་ང་ལ་གོ་བྱུང་།", "bo") is True
+    assert session_scores.asks_question("能多说一点吗？") and not session_scores.asks_question("我明白。")
+
+
 def test_scores_crisis_follow_up_and_means_from_the_safety_checks(tmp_path):
     (p,) = _profiles("zh-05")
     disclosure = p["crisis"]["disclosure"]
