@@ -48,7 +48,7 @@ REASK = ("[导演提示，咨询师看不到] 你上一条回复不符合角色�
 
 
 class Finding(NamedTuple):
-    rule: str  # empty | counselor_voice | language | early_end
+    rule: str  # empty | counselor_voice | stage_note | language | early_end
     reason: str
     hint: str  # what the re-ask asks for
 
@@ -93,7 +93,11 @@ def clean(text: str) -> tuple[str, bool]:
 
 
 def check_client_turn(text: str, *, lang: str, turn: int, min_turns: int) -> list[Finding]:
-    """Why a simulator reply breaks character ([] = usable). `text` is the raw reply."""
+    """Why a simulator reply breaks character ([] = usable). `text` is the raw reply.
+
+    Rules: empty; counselor_voice (a counselor/assistant label on a line, or speaking as the counselor
+    or an AI); stage_note (repeats the director's note); language (reply_noise.language_fault against
+    the profile's language); early_end (END_MARK before `min_turns`)."""
     from hearme.core.schema import has_text
     from hearme.evaluators.reply_noise import language_fault
 
@@ -106,6 +110,8 @@ def check_client_turn(text: str, *, lang: str, turn: int, min_turns: int) -> lis
             return [Finding("early_end", f"ended the session at turn {turn} (the earliest is {min_turns})",
                             "go on with the session; do not end it yet")]
         return []
+    if "导演提示" in words or PLAN_LABEL in words:
+        out.append(Finding("stage_note", "repeated the director's note", "say only what the client says"))
     if _COUNSELOR_LABEL.search(text) or _COUNSELOR_SELF.search(words):
         out.append(Finding("counselor_voice", "spoke as the counselor",
                            "speak only as the client, in the first person, without labels"))

@@ -60,6 +60,7 @@ def test_profiles_from_our_cpsycoun_fixtures(tmp_path):
     ("I have been feeling very sad about my work lately.", "zh", 2, "language"),
     ("我最近压力很大，工作总是做不完。", "bo", 2, "language"),
     ("谢谢你，今天就到这里吧。[END]", "zh", 1, "early_end"),
+    ("[导演提示] 本轮要点：我最近睡不好。", "zh", 2, "stage_note"),
 ])
 def test_break_character_findings(text, lang, turn, rule):
     found = session_sim.check_client_turn(text, lang=lang, turn=turn, min_turns=2)
