@@ -22,7 +22,7 @@ from typing import Iterable
 from hearme.core import schema
 from hearme.converters.pii_gate import GATE_BATCH, candidates
 from hearme.converters import pii_rules
-from hearme.converters.pii_rules import ADDRESS, ALL, CHAT, NAMES, NUMBERS, PLACES, CARD, EMAIL, HOTLINES, ID15, ID18, LANDLINE, LOCAL, MOBILE, NAME_INTRO, NAME_RELATION, NAME_TITLE, PROVINCES, QQ, SURNAMES, URL, WECHAT, ADDRESS_HINT, CARD_CONTEXT, CN_DIGIT_MAP, CN_RUN, FULLWIDTH, FW, ID_CONTEXT, LATIN_OR_FW, NAME_GATE, NUM_GATE, PHONE_CONTEXT, PREPOSITION, QQ_LATIN, WORDY_SURNAMES, WORD_FIRST, WX_LATIN, WX_WORDS, digits_only, id_checksum_ok, is_name, dictionary_words, luhn_ok
+from hearme.converters.pii_rules import EMAIL_SPELT, EMAIL_SPELT_GATE, QQ_Q, QQ_Q_GATE, ADDRESS, ALL, CHAT, NAMES, NUMBERS, PLACES, CARD, EMAIL, HOTLINES, ID15, ID18, LANDLINE, LOCAL, MOBILE, NAME_INTRO, NAME_RELATION, NAME_START, NAME_TITLE, PROVINCES, QQ, SURNAMES, URL, WECHAT, ADDRESS_HINT, CARD_CONTEXT, CN_DIGIT_MAP, CN_RUN, FULLWIDTH, FW, ID_CONTEXT, LATIN_OR_FW, NAME_GATE, NUM_GATE, PHONE_CONTEXT, PREPOSITION, QQ_LATIN, WORDY_SURNAMES, WORD_FIRST, WX_LATIN, WX_WORDS, digits_only, id_checksum_ok, is_name, dictionary_words, luhn_ok
 
 
 def find_pii(text: str, families: int = ALL, name_at: list[int] | None = None) -> list[tuple[int, int, str]]:
@@ -53,6 +53,12 @@ def find_pii(text: str, families: int = ALL, name_at: list[int] | None = None) -
         if "扣扣" in shadow or "企鹅" in shadow or (latin and QQ_LATIN.search(shadow)):
             for m in QQ.finditer(shadow):
                 add(m, "QQ", 1)
+        if latin and QQ_Q_GATE.search(shadow):
+            for m in QQ_Q.finditer(shadow):
+                add(m, "QQ", 1)
+        if latin and EMAIL_SPELT_GATE.search(shadow):
+            for m in EMAIL_SPELT.finditer(shadow):
+                add(m, "EMAIL")
         if any(w in shadow for w in WX_WORDS) or (latin and WX_LATIN.search(shadow)):
             for m in WECHAT.finditer(shadow):
                 add(m, "WECHAT", 1)
@@ -78,7 +84,9 @@ def _numbers(shadow: str, add) -> None:
                 add(m, "ID", 1)
     for m in CARD.finditer(shadow):
         d = digits_only(m.group(1))
-        if 16 <= len(d) <= 19 and (luhn_ok(d) or CARD_CONTEXT.search(shadow, max(0, m.start() - 8), m.start())):
+        grouped = len(m.group(1)) > len(d)  # 6222 0212 3456 7898: written in fours, a card whatever its checksum
+        if 16 <= len(d) <= 19 and (luhn_ok(d) or grouped or CARD_CONTEXT.search(shadow, max(0, m.start() - 12), m.start())
+                                   or CARD_CONTEXT.search(shadow, m.end(), m.end() + 6)):
             add(m, "CARD", 1)
     for pattern in (MOBILE, LANDLINE, LOCAL):
         for m in pattern.finditer(shadow):
@@ -110,27 +118,56 @@ def _windows(text: str, name_at: list[int] | None) -> list[tuple[int, int]]:
 NAME_REACH = 12  # characters either side of a gate hit that a name pattern may span
 
 
+def _matches(text: str, pattern: re.Pattern, name_at: list[int] | None, windows: list[tuple[int, int]]):
+    """The pattern's matches near the gate's hits: a name that starts a sentence only where the gate
+    saw one (its hits come as ~position), the other patterns in windows around the other hits."""
+    if pattern is NAME_START:
+        if name_at is None:
+            return pattern.finditer(text)
+        return (m for m in (pattern.match(text, ~p) for p in name_at if p < 0) if m)
+    return (m for lo, hi in windows for m in pattern.finditer(text, lo, hi))
+
+
 def _names(text: str, add, name_at: list[int] | None = None) -> None:
-    windows = _windows(text, name_at)
-    for pattern in (NAME_INTRO, NAME_RELATION, NAME_TITLE):
-        for m in (m for lo, hi in windows for m in pattern.finditer(text, lo, hi)):
+    windows = _windows(text, name_at if name_at is None else [p for p in name_at if p >= 0])
+    for pattern in (NAME_INTRO, NAME_RELATION, NAME_TITLE, NAME_START):
+        for m in _matches(text, pattern, name_at, windows):
             group = next(i for i in range(1, pattern.groups + 1) if m.group(i))
             a, b = m.span(group)
+            if pattern is NAME_INTRO and m.group("latin"):  # 我叫 Kevin
+                if text[a:b].split()[0].capitalize() not in pii_rules.NOT_A_NAME:
+                    add(a, "NAME", b)
+                continue
+            if pattern is NAME_TITLE and text.startswith(("的《", "《"), m.end()):
+                continue  # 武志红老师的《为何家会伤人》: an author cited, a public figure
             nickname = pattern is not NAME_TITLE and group == 2
             if pattern is NAME_TITLE and b - a >= 2 and text[a] in PREPOSITION and text[a + 1] in SURNAMES:
                 a += 1  # 我和李老师: the name is 李, not 和李
             if pattern is not NAME_TITLE and b - a == 3 and text[b - 1:b + 1] in dictionary_words():
                 b -= 1  # 张伟可能: the name is 张伟, 可能 is a word
+            if pattern is NAME_START and (text.startswith(pii_rules.CITED, b) or "某" in text[a:b] or _start_word(text, a, b)
+                                          or "《" in text[max(0, a - 80):a]):
+                continue  # 汪国真曾说过, 李某 (already anonymous), 高数/熊孩子/乔布斯, a character of 《三十而已》
             words = dictionary_words()
             if not nickname and (text[a] in WORDY_SURNAMES and text[a + 1:a + 3] in words
                                  or len(text) >= a + 4 and text[a:a + 4] in pii_rules.ALL_PAIRS  # 冷嘲热讽, 宁缺毋滥
-                                 or pattern is NAME_RELATION and (
+                                 or pattern in (NAME_RELATION, NAME_START) and (
                                      text[a] in WORD_FIRST
                                      or b - a == 2 and text[a:b] in pii_rules.ALL_PAIRS  # 母亲管控我
                                      or text[max(0, m.start() - 1):m.start() + 1] in words)):  # 妇女儿童
                 continue
             if is_name(text[a:b], pattern, nickname):
                 add(a, "NAME", b)
+
+
+def _start_word(text: str, a: int, b: int) -> bool:
+    """A sentence-start candidate that is a word or a foreign name: a surname that is also a word
+    (高, 熊, 牛...) not followed by a two-character given name that is no word (高数, 熊孩子, 何乐),
+    or a given name with transliteration characters (乔布斯, 米氮平)."""
+    if any(c in pii_rules.TRANSLITERATED for c in text[a + 1:b]):
+        return True
+    return text[a] in WORDY_SURNAMES | set("熊莫梅夏曲宁米左杜") and (
+        b - a != 3 or text[a:a + 2] in pii_rules.ALL_PAIRS or text[a + 1:a + 3] in pii_rules.ALL_PAIRS)
 
 
 def scrub_text(text: str, families: int = ALL, name_at: list[int] | None = None) -> tuple[str, Counter]:
