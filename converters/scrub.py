@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from typing import Iterable
+from typing import Callable, Iterable
 
 from hearme.core import schema
 from hearme.converters.pii_gate import GATE_BATCH, candidates
@@ -170,8 +170,9 @@ def _start_word(text: str, a: int, b: int) -> bool:
         b - a != 3 or text[a:a + 2] in pii_rules.ALL_PAIRS or text[a + 1:a + 3] in pii_rules.ALL_PAIRS)
 
 
-def scrub_text(text: str, families: int = ALL, name_at: list[int] | None = None) -> tuple[str, Counter]:
-    """(scrubbed text, counts per TYPE)."""
+def scrub_text(text: str, families: int = ALL, name_at: list[int] | None = None,
+               replace: Callable[[str, str], str] | None = None) -> tuple[str, Counter]:
+    """(scrubbed text, counts per TYPE). Each span becomes [TYPE], or replace(TYPE, original)."""
     spans = find_pii(text, families, name_at)
     counts: Counter = Counter()
     if not spans:
@@ -179,7 +180,7 @@ def scrub_text(text: str, families: int = ALL, name_at: list[int] | None = None)
     out, last = [], 0
     for a, b, kind in spans:
         out.append(text[last:a])
-        out.append(f"[{kind}]")
+        out.append(f"[{kind}]" if replace is None else replace(kind, text[a:b]))
         counts[kind] += 1
         last = b
     out.append(text[last:])
@@ -206,13 +207,31 @@ def scrub_record(record: schema.Record, tally=None) -> schema.Record:
     return {**record, "messages": new_msgs} if changed else record
 
 
-def scrub_records(records: Iterable[schema.Record], tally=None) -> list[schema.Record]:
+PII_MODES = ("tags", "surrogate")
+
+
+def scrub_records(records: Iterable[schema.Record], tally=None, mode: str = "tags", seed: int = 0) -> list[schema.Record]:
     """scrub_record for many records: a vectorised gate (numpy, over all their text at once) picks
-    the messages that could hold PII; only those go through the patterns."""
+    the messages that could hold PII; only those go through the patterns. mode "tags": [TYPE]
+    placeholders; "surrogate": consistent fakes per dialogue (surrogate.py), and every record
+    says so in its `pii` field (the data card reports it)."""
     import numpy as np
 
+    if mode not in PII_MODES:
+        raise ValueError(f"--pii {mode!r}: expected one of {', '.join(PII_MODES)}")
     records = list(records)
-    out = list(records)
+    out = list(records) if mode == "tags" else [{**r, "pii": "surrogate"} for r in records]
+    fakes: dict[int, object] = {}
+
+    def replacer(i: int):
+        if mode == "tags":
+            return None
+        if i not in fakes:
+            from hearme.converters.surrogate import Surrogates
+
+            text = "\x00".join(m["content"] for m in records[i]["messages"])
+            fakes[i] = Surrogates(seed, str(records[i].get("id", i)), text)
+        return fakes[i].fake
     texts = [m["content"] for r in records for m in r["messages"]]
     bounds = np.cumsum([0] + [len(r["messages"]) for r in records])  # record i: texts[bounds[i]:bounds[i + 1]]
     chars = np.concatenate([[0], np.cumsum(np.fromiter(map(len, texts), dtype=np.int64, count=len(texts)))])[bounds]
@@ -225,16 +244,26 @@ def scrub_records(records: Iterable[schema.Record], tally=None) -> list[schema.R
         for i, k in zip((np.searchsorted(bounds, flagged + lo, side="right") - 1).tolist(), flagged.tolist()):
             msgs = out[i]["messages"]
             j = k + lo - int(bounds[i])
-            text, counts = scrub_text(msgs[j]["content"], int(fam[k]), name_at.get(k))
+            text, counts = scrub_text(msgs[j]["content"], int(fam[k]), name_at.get(k), replacer(i))
             if counts:
-                if out[i] is records[i]:  # the first change to this record: copy it
+                if msgs is records[i]["messages"]:  # the first change to this record: copy it
                     msgs = list(msgs)
-                    out[i] = {**records[i], "messages": msgs}
+                    out[i] = {**out[i], "messages": msgs}
                 msgs[j] = {**msgs[j], "content": text}
                 if tally is not None:
                     for kind, n in counts.items():
                         tally.note(f"pii {kind}", n)
         first = last
+    for i, fake in fakes.items():  # surrogates: a name found in one turn is replaced in every turn
+        msgs = list(out[i]["messages"])
+        for j, m in enumerate(msgs):
+            text, n = fake.repeats(m["content"])
+            if n:
+                msgs[j] = {**m, "content": text}
+                if tally is not None:
+                    tally.note("pii NAME", n)
+        if msgs != out[i]["messages"]:
+            out[i] = {**out[i], "messages": msgs}
     return out
 
 
