@@ -134,7 +134,9 @@ def _names(text: str, add, name_at: list[int] | None = None) -> None:
         for m in _matches(text, pattern, name_at, windows):
             group = next(i for i in range(1, pattern.groups + 1) if m.group(i))
             a, b = m.span(group)
-            if pattern is NAME_INTRO and m.group("latin"):  # 我叫 Kevin
+            if pattern is NAME_INTRO and m.group("latin"):  # 我叫 Kevin (matched again past the window's end)
+                m = pattern.match(text, m.start())
+                a, b = m.span("latin")
                 if text[a:b].split()[0].capitalize() not in pii_rules.NOT_A_NAME:
                     add(a, "NAME", b)
                 continue

@@ -128,3 +128,11 @@ def test_cli_pii_surrogate_scrub_convert_and_card(tmp_path):
         _pii_mode("fake")
     assert card._pii_mode(conv) == "surrogates (3 records)"
     assert card._pii_mode(scrub_records(DIALOGUES)) == "tags (3 records hold one)"
+
+
+def test_batch_gate_finds_what_the_patterns_find_on_v2():
+    """The vectorised gate (new rules: sentence starts, 我叫 + Latin, Q + digits) hides nothing."""
+    texts = [r["text"] for r in ROWS] + ["好的。" + r["text"] for r in ROWS if r["cat"] == "name_sentence_start"]
+    records = [{"messages": [{"role": "user", "content": t}, {"role": "assistant", "content": "嗯。"}], "id": str(i)}
+               for i, t in enumerate(texts)]
+    assert [r["messages"][0]["content"] for r in scrub_records(records)] == [scrub_text(t)[0] for t in texts]
