@@ -136,8 +136,8 @@ def _names(text: str, add, name_at: list[int] | None = None) -> None:
             a, b = m.span(group)
             if pattern is NAME_INTRO and m.group("latin"):  # 我叫 Kevin (matched again past the window's end)
                 m = pattern.match(text, m.start())
-                a, b = m.span("latin")
-                if text[a:b].split()[0].capitalize() not in pii_rules.NOT_A_NAME:
+                a, b = m.span("latin")  # only after 我叫/名字是/本人叫/姓名: 一个叫做 Forest 的应用 is no one
+                if m.group().startswith(("我叫", "名字", "本人", "姓名")) and text[a:b].split()[0].capitalize() not in pii_rules.NOT_A_NAME:
                     add(a, "NAME", b)
                 continue
             if pattern is NAME_TITLE and text.startswith(("的《", "《"), m.end()):
