@@ -122,7 +122,8 @@ NAME_END = _STOP + "昨今，,。！!、：:；;？?…)）”\"' \n"
 NAME_START = re.compile(rf"(?:^|(?<=[。！？!?；;…\n\x00]))((?![{START_WORDY}])[{SURNAMES}]{_GIVEN})(?=[{NAME_END}]|$)")
 TRANSLITERATED = set("斯尔克德勒纳尼比夫姆森特伦布代氮洛唑汀沙坦普罗")  # 乔布斯, 桑代克, 米氮平: foreign names and drugs
 CITED = ("说过", "曾说", "曾经说", "认为", "提出", "指出", "的《", "在《", "《", "的书", "的文章", "的一篇", "的歌")
-NAME_GATE = re.compile(rf"我叫|名字|本人|名叫|叫做|姓名|(?:{RELATION})|(?:{TITLE})|(?:^|[。！？!?；;…\n])[{SURNAMES}]")
+NAME_GATE = re.compile(rf"我叫|名字|本人|名叫|叫做|姓名|(?:{RELATION})|(?:{TITLE})")
+START_GATE = re.compile(rf"(?:^|[。！？!?；;…\n\x00])(?![{START_WORDY}])[{SURNAMES}]")  # NAME_START could match
 # Public figures, kept: psychologists and writers a counselor may quote, and the published
 # (fictional) counselor personas of EmoLLM's role-play sets.
 FAMOUS = {"艾薇", "艾仁", "弗洛伊德", "荣格", "阿德勒", "马斯洛", "罗杰斯", "埃里克森", "贝克", "艾利斯", "皮亚杰", "斯金纳", "武志红", "李玫瑾",

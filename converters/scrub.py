@@ -67,8 +67,13 @@ def find_pii(text: str, families: int = ALL, name_at: list[int] | None = None) -
     if families & PLACES and ADDRESS_HINT.search(shadow):
         for m in ADDRESS.finditer(shadow):
             add(m, "ADDRESS")
-    if families & NAMES and (name_at is not None or NAME_GATE.search(text)):
-        _names(text, add, name_at)
+    if families & NAMES:
+        if name_at is not None:
+            _names(text, add, name_at)
+        else:
+            context = NAME_GATE.search(text) is not None
+            if context or pii_rules.START_GATE.search(text):
+                _names(text, add, None, context)
     return sorted(spans)
 
 
@@ -128,8 +133,13 @@ def _matches(text: str, pattern: re.Pattern, name_at: list[int] | None, windows:
     return (m for lo, hi in windows for m in pattern.finditer(text, lo, hi))
 
 
-def _names(text: str, add, name_at: list[int] | None = None) -> None:
-    windows = _windows(text, name_at if name_at is None else [p for p in name_at if p >= 0])
+def _names(text: str, add, name_at: list[int] | None = None, context: bool = True) -> None:
+    """`context`: without the gate's positions, whether the context patterns (我叫, relations,
+    titles) can match at all; a name at a sentence start is looked for anyway."""
+    if name_at is None:
+        windows = [(0, len(text))] if context else []
+    else:
+        windows = _windows(text, [p for p in name_at if p >= 0])
     for pattern in (NAME_INTRO, NAME_RELATION, NAME_TITLE, NAME_START):
         for m in _matches(text, pattern, name_at, windows):
             group = next(i for i in range(1, pattern.groups + 1) if m.group(i))
