@@ -205,6 +205,19 @@ def _meta(name: str, records: list[schema.Record], entries: dict) -> tuple[str, 
     return sources, licenses
 
 
+_TAG = re.compile(r"\[(?:NAME|PHONE|ID|CARD|EMAIL|QQ|WECHAT|URL|ADDRESS)\]")
+
+
+def _pii_mode(records: list[schema.Record]) -> str:
+    """How the records' PII was replaced: their `pii` field (surrogate), else the tags found in them."""
+    fakes = sum(r.get("pii") == "surrogate" for r in records)
+    tagged = sum(any(_TAG.search(m["content"]) for m in r["messages"]) for r in records)
+    parts = [f"surrogates ({fakes} records)"] if fakes else []
+    if tagged or not fakes:
+        parts.append(f"tags ({tagged} records hold one)")
+    return ", ".join(parts)
+
+
 def _markdown(names, stats, emoji, data, entries, figs, label) -> str:
     lines = ["# Data card", "",
              f"{len(names)} dataset(s), {sum(s['dialogues'] for s in stats.values())} dialogues.", "",
@@ -222,6 +235,12 @@ def _markdown(names, stats, emoji, data, entries, figs, label) -> str:
         src, lic = _meta(n, data[n], entries)
         langs = ", ".join(f"{k} {v}" for k, v in Counter(r.get("lang", "?") for r in data[n]).most_common())
         lines.append(f"| {n} | {src} | {lic} | {langs} |")
+    lines += ["", "## PII", "", "| dataset | replaced with | records |", "|---|---|---:|"]
+    for n in names:
+        lines.append(f"| {n} | {_pii_mode(data[n])} | {len(data[n])} |")
+    lines += ["", "Surrogates: each name, phone, ID, card, e-mail, QQ/WeChat id, URL and address is a consistent "
+              "realistic fake within its dialogue (`--pii surrogate`); tags: typed placeholders such as [NAME] "
+              "(`--pii tags`, the default)."]
     lines += ["", "## Emoji share", "", "| dataset | dialogues with emoji | help-seeker turns | supporter turns |",
               "|---|---:|---:|---:|"]
     for n in names:

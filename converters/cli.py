@@ -39,6 +39,17 @@ def _register(out: Path, name: str, dataset_dir: Optional[Path]) -> None:
     _echo(f"registered {name}: {entry['records']} records -> {registry.registry_path(dataset_dir)}")
 
 
+_PII_HELP = ("How PII is replaced: tags ([NAME], [PHONE]...; the default) or surrogate (a realistic fake of the same kind, "
+             "the same within a dialogue, so a model trained on it never learns to say [NAME]; the data card says which).")
+
+
+def _pii_mode(value: str) -> str:
+    mode = value.strip().lower()
+    if mode not in ("tags", "surrogate"):
+        raise io.HearMeError(f"--pii {value!r}: expected tags or surrogate")
+    return mode
+
+
 def register(app: typer.Typer) -> None:
     @app.command("convert")
     def convert_cmd(
@@ -49,6 +60,7 @@ def register(app: typer.Typer) -> None:
         out: Path = typer.Option(..., "--out", "-o", help="Output JSON array of records (a .jsonl name writes JSONL)."),
         sharegpt: bool = typer.Option(False, "--sharegpt", help="Write ShareGPT conversations/from/value instead of OpenAI messages."),
         no_scrub: bool = typer.Option(False, "--no-scrub", help="Keep PII (phone, ID, bank card, email, URL, QQ/WeChat, address, name) as is."),
+        pii: str = typer.Option("tags", "--pii", help=_PII_HELP),
         name: Optional[str] = typer.Option(None, "--name", help="self-cognition: the counselor's name [default: Jerry]."),
         author: Optional[str] = typer.Option(None, "--author", help="self-cognition: who made the counselor [default: VastEpiphany]."),
         replace_name: Optional[str] = typer.Option(None, "--replace-name", help="self-cognition: the name a file without placeholders uses (e.g. EmoLLM), replaced by --name."),
@@ -64,7 +76,8 @@ def register(app: typer.Typer) -> None:
         fmt = get_converter(fmt).name  # unknown format -> one-line error before any work; any case
         if not inputs and fmt != "self-cognition":
             raise io.HearMeError(f"convert {fmt}: give at least one INPUT file or folder")
-        records, tally = run_to_file(fmt, inputs or [], out, sharegpt=sharegpt, scrub=not no_scrub, progress=True,
+        records, tally = run_to_file(fmt, inputs or [], out, sharegpt=sharegpt, scrub=_pii_mode(pii) if not no_scrub else False,
+                                     progress=True,
                                      name=name, author=author, replace_name=replace_name, replace_author=replace_author,
                                      template=str(template) if template else None, psyqa=str(psyqa) if psyqa else None)
         _echo(f"wrote {len(records)} records -> {out}")
@@ -82,18 +95,22 @@ def register(app: typer.Typer) -> None:
         src: Path = typer.Argument(..., metavar="IN", help="Records file (.json or .jsonl)."),
         out: Path = typer.Option(..., "--out", "-o", help="Scrubbed records file."),
         sharegpt: bool = typer.Option(False, "--sharegpt", help="Write ShareGPT form."),
+        pii: str = typer.Option("tags", "--pii", help=_PII_HELP),
+        seed: int = typer.Option(0, "--seed", help="--pii surrogate: seed of the fakes (with each record's id; same seed, same bytes)."),
     ) -> None:
-        """Replace phones, ID and bank-card numbers, emails, URLs, QQ/WeChat ids, addresses and names with typed placeholders."""
+        """Replace phones, ID and bank-card numbers, emails, URLs, QQ/WeChat ids, addresses and names with typed placeholders
+        ([NAME], [PHONE]...) or, with --pii surrogate, with consistent realistic fakes."""
         from hearme.converters.scrub import scrub_records
 
+        mode = _pii_mode(pii)
         io.refuse_overwrite([out, io.rejected_path(out)], [src])
         records = io.load_records(src)
         tally = io.Tally()
         tally.read = len(records)
-        scrubbed = scrub_records(records, tally)
+        scrubbed = scrub_records(records, tally, mode=mode, seed=seed)
         tally.written = len(scrubbed)
         io.write_output(out, scrubbed, tally, sharegpt=sharegpt)
-        changed = sum(a is not b for a, b in zip(records, scrubbed))
+        changed = sum(a["messages"] is not b["messages"] for a, b in zip(records, scrubbed))
         _echo(f"{changed} of {len(records)} records had PII -> {out}")
         _report(tally, out)
 

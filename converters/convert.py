@@ -48,7 +48,7 @@ def default_workers(n_files: int) -> int:
     return 2 if busy <= cores - 1 else 1
 
 
-def run(fmt: str, inputs: Iterable[str | os.PathLike], *, scrub: bool = True, progress: bool = False,
+def run(fmt: str, inputs: Iterable[str | os.PathLike], *, scrub: bool | str = True, progress: bool = False,
         workers: int | None = None, outputs: Iterable[str | os.PathLike] = (),
         **options: Any) -> tuple[list[schema.Record], io.Tally]:
     """Convert inputs with one format; returns (records, tally). Unreadable named inputs raise InputError.
@@ -56,13 +56,14 @@ def run(fmt: str, inputs: Iterable[str | os.PathLike], *, scrub: bool = True, pr
     Folders of many files are converted by `workers` processes (default: up to 2, the cores);
     the result is the same as with one process, in the same order.
     `outputs`: the files this run will write; they are never read as input, and a run whose
-    output would overwrite one of its inputs is refused before anything is read."""
+    output would overwrite one of its inputs is refused before anything is read.
+    `scrub`: True or "tags" ([NAME] placeholders), "surrogate" (consistent fakes), False (none)."""
     records, tally, _ = _run(fmt, inputs, scrub=scrub, progress=progress, workers=workers, corpus=False,
                              outputs=outputs, **options)
     return records, tally
 
 
-def run_with_corpus(fmt: str, inputs: Iterable[str | os.PathLike], *, scrub: bool = True, progress: bool = False,
+def run_with_corpus(fmt: str, inputs: Iterable[str | os.PathLike], *, scrub: bool | str = True, progress: bool = False,
                     workers: int | None = None, outputs: Iterable[str | os.PathLike] = (), **options: Any):
     """run(), plus the records' dedup.Corpus (normalised text and MinHash signatures), computed in
     the conversion workers alongside the conversion: (records, tally, corpus)."""
@@ -70,7 +71,7 @@ def run_with_corpus(fmt: str, inputs: Iterable[str | os.PathLike], *, scrub: boo
                 **options)
 
 
-def _run(fmt: str, inputs, *, scrub: bool, progress: bool, workers: int | None, corpus: bool,
+def _run(fmt: str, inputs, *, scrub: bool | str, progress: bool, workers: int | None, corpus: bool,
          outputs: Iterable[str | os.PathLike] = (), **options: Any):
     cls = get_converter(fmt)
     ctx = Context(options=options)
@@ -132,7 +133,7 @@ def _unique_ids(records: list[schema.Record], tally: io.Tally) -> None:
 _WORKER: tuple | None = None  # (converter, files, named, scrub, corpus) inherited by forked workers
 
 
-def _run_parallel(conv: Converter, files, named, scrub: bool, workers: int, progress: bool, fmt: str,
+def _run_parallel(conv: Converter, files, named, scrub: bool | str, workers: int, progress: bool, fmt: str,
                   corpus: bool = False):
     """Chunks of files shared by this process and workers - 1 forked ones: every workers-th chunk
     is converted here (its records need not travel), the others in the workers. Results and
@@ -198,9 +199,9 @@ def _worker_chunk(bounds: tuple[int, int]):
         return records, tally, error, part
 
 
-def _run_files(conv: Converter, files, named, scrub: bool, progress: bool, fmt: str) -> list[schema.Record]:
+def _run_files(conv: Converter, files, named, scrub: bool | str, progress: bool, fmt: str) -> list[schema.Record]:
     ctx = conv.ctx
-    scrubber = _scrubber() if scrub else None
+    scrubber = _scrubber(scrub) if scrub else None
     records: list[schema.Record] = []
     bar = progress_bar(len(files), f"convert {fmt}", "file", enabled=progress)
     for path, root, problem in files or [(None, None, None)]:
@@ -245,7 +246,7 @@ def _run_files(conv: Converter, files, named, scrub: bool, progress: bool, fmt: 
     return scrubber(records, ctx.tally) if scrubber else records
 
 
-def run_to_file(fmt: str, inputs, out, *, sharegpt: bool = False, scrub: bool = True, progress: bool = True,
+def run_to_file(fmt: str, inputs, out, *, sharegpt: bool = False, scrub: bool | str = True, progress: bool = True,
                 **options: Any) -> tuple[list[schema.Record], io.Tally]:
     """run(), then the records and their rejected file written as one unit (never over an input)."""
     out = Path(out)
@@ -286,9 +287,12 @@ def _units(conv: Converter, path, explicit: bool):
         yield "file", _Unreadable(reason)
 
 
-def _scrubber():
+def _scrubber(mode: bool | str = True):
+    """scrub_records with --pii's mode (True: tags), or None where scrub.py is not installed."""
     try:
         from hearme.converters.scrub import scrub_records
     except ModuleNotFoundError:
         return None
-    return scrub_records
+    if mode is True or mode == "tags":
+        return scrub_records
+    return lambda records, tally: scrub_records(records, tally, mode=mode)

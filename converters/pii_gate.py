@@ -4,7 +4,7 @@ pattern families they need, so that only those go through the patterns (scrub.sc
 from __future__ import annotations
 
 
-from hearme.converters.pii_rules import CHAT, NAMES, NUMBERS, PLACES, CN_DIGITS, COMPOUND, SURNAMES, RELATION, TITLE, dictionary_words
+from hearme.converters.pii_rules import NAME_END, START_WORDY, CHAT, NAMES, NUMBERS, PLACES, CN_DIGITS, COMPOUND, SURNAMES, RELATION, TITLE, dictionary_words
 
 
 GATE_BATCH = 1 << 22  # characters per vectorised gate pass
@@ -30,6 +30,8 @@ _PAIRS = {  # rule: (first characters, second characters, family)
     "title": ("".join(t[0] for t in TITLE.split("|")), "".join(t[1] for t in TITLE.split("|")), NAMES),  # 老师
     "relation + name": ("".join(w[-1] for w in RELATION.split("|")), SURNAMES + "".join(COMPOUND) + " \t\u3000",
                         NAMES),  # 同事张伟
+    "sentence start": ("\x00。！？!?；;…\n", "".join(c for c in SURNAMES if c not in START_WORDY),
+                       NAMES),  # 。张建军每次… (quotes and spaces between: see the name rules)
 }
 _SINGLE = {"latin": ("".join(chr(c) for c in range(0x41, 0x5B)) + "".join(chr(c) for c in range(0x61, 0x7B)) + "@＠"
                      + "".join(chr(0xFF21 + i) for i in range(26)) + "".join(chr(0xFF41 + i) for i in range(26)), CHAT),
@@ -39,7 +41,9 @@ _COUNTED = {"digit": "0123456789" + "".join(chr(0xFF10 + i) for i in range(10)),
             # used to narrow the name rules' hits: a surname (or 小/阿, or a space) where a name starts,
             # and the last-but-one character of a relation word (同事, 男朋友)
             "name start": SURNAMES + "".join(COMPOUND) + "小阿 \t\u3000",
-            "relation": "".join(w[-2] for w in RELATION.split("|"))}
+            "relation": "".join(w[-2] for w in RELATION.split("|")),
+            "latin capital": "ABCDEFGHIJKLMNOPQRSTUVWXYZ",  # 我叫Kevin
+            "name end": NAME_END + "\x00"}  # what follows a name that starts a sentence
 _TABLE = None
 _BIT: dict[str, int] = {}
 
@@ -70,7 +74,7 @@ def _gate_table():
 def candidates(texts: list[str], with_positions: bool = False):
     """Per text, the pattern families it could need (CHAT | NUMBERS | PLACES | NAMES), 0 for none:
     a superset of what find_pii finds, computed for all texts at once. With `with_positions`, also
-    {text index: [offsets where a name could be]}."""
+    {text index: [offsets where a name could be, ~offset where one could start a sentence]}."""
     import numpy as np
 
     n = len(texts)
@@ -108,17 +112,21 @@ def candidates(texts: list[str], with_positions: bool = False):
     out[owner[where("number + unit")]] |= PLACES
 
     # Names: few candidate positions, narrowed with the characters around them.
-    rule = where("name word", "title", "relation + name", "叫")
+    rule = where("name word", "title", "relation + name", "叫", "sentence start")
     raw, kind = pos[rule], val[rule]
     title = raw[(kind & mask("title")) != 0] - 1  # where the title starts
     title = title[has(title - 1, "name start") | has(title - 2, "name start") | has(title - 3, "name start")]
     relation = raw[(kind & mask("relation + name")) != 0]
     relation = relation[has(relation - 2, "relation")]
     call = raw[(kind & mask("叫")) != 0]
-    call = call[has(call + 1, "name start") | (codes[np.minimum(call + 1, len(f) - 1)] == codes[np.minimum(call + 2, len(f) - 1)])]
+    call = call[has(call + 1, "name start") | has(call + 1, "latin capital") | (codes[np.minimum(call + 1, len(f) - 1)] == codes[np.minimum(call + 2, len(f) - 1)])]
+    start = raw[(kind & mask("sentence start")) != 0]
+    start = start[has(start + 2, "name end") | has(start + 3, "name end") | has(start + 4, "name end")]
     names_at = np.unique(np.concatenate([raw[(kind & mask("name word")) != 0], title, relation, call]))
-    if len(names_at):
-        out[np.searchsorted(ends, names_at, side="right")] |= NAMES
+    starts_at = np.unique(start)
+    for at in (names_at, starts_at):
+        if len(at):
+            out[np.searchsorted(ends, at, side="right")] |= NAMES
 
     # Counts per text.
     def count(name):
@@ -132,10 +140,11 @@ def candidates(texts: list[str], with_positions: bool = False):
     if not with_positions:
         return out
     name_at: dict[int, list[int]] = {}
-    owner = np.searchsorted(ends, names_at, side="right")
     starts = ends - lengths - 1
-    for i, p in zip(owner.tolist(), (names_at - starts[owner]).tolist()):
-        name_at.setdefault(i, []).append(p)
+    for at, sign in ((names_at, 1), (starts_at, -1)):  # a sentence start comes as ~offset
+        owner = np.searchsorted(ends, at, side="right")
+        for i, p in zip(owner.tolist(), (at - starts[owner]).tolist()):
+            name_at.setdefault(i, []).append(p if sign > 0 else ~p)
     return out, name_at
 
 

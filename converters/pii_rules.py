@@ -34,12 +34,22 @@ _SEP = r"(?:[ .]|-{1,2})?"  # one space, dot, dash or em-dash (or a doubled dash
 _COLON = r"\s*(?:是|为|:|：|=)?\s*(?:是|为|:|：)?\s*"
 
 EMAIL = re.compile(r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9][A-Za-z0-9._%+-]*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
+# name at host dot com, name(at)host(dot)com, name [at] host [dot] cn: the words spelt out
+_AT = r"(?:\s*[(\[{<]\s*(?:at|AT)\s*[)\]}>]\s*|\s+(?:at|AT)\s+)"
+_DOT = r"(?:\s*[(\[{<]\s*(?:dot|DOT)\s*[)\]}>]\s*|\s+(?:dot|DOT)\s+|\.)"
+_TLD = r"(?:com|cn|net|org|edu|gov|io|me|co|info|hk|tw|uk|jp|de|us)"
+EMAIL_SPELT = re.compile(rf"(?<![A-Za-z0-9._%+-])[A-Za-z0-9][A-Za-z0-9_%+-]*(?:{_DOT}[A-Za-z0-9_%+-]+)*{_AT}"
+                         rf"[A-Za-z0-9-]+(?:{_DOT}[A-Za-z0-9-]+)*?{_DOT}{_TLD}(?:{_DOT}{_TLD})?(?![A-Za-z0-9])", re.I)
+EMAIL_SPELT_GATE = re.compile(r"[\s(\[{<](?:at|AT)[\s)\]}>]")
 URL = re.compile(r"(?:https?://|www\.)[A-Za-z0-9\-._~:/?#\[\]@!$&'*+,;=%]+"
                  r"|(?<![A-Za-z0-9@._-])(?:[A-Za-z0-9-]+\.)+(?:com|cn|net|org|edu|gov|io|me|cc|top|xyz|info|tv|co)"
                  r"(?:\.cn)?(?:/[A-Za-z0-9\-._~:/?#@!$&'*+,;=%]*)?(?![A-Za-z0-9])", re.I)
 QQ = re.compile(r"(?:(?<![A-Za-z])(?:qq|QQ|Qq|qQ)|扣扣|企鹅)\s*(?:号码|号|账号|群)?" + _COLON
                 + r"(?:[^\d\n]{0,8}?)([1-9]\d{4,11})(?!\d)")  # 问我QQ号码，我说了1122334455
-WECHAT = re.compile(r"(?:微信|薇信|威信|(?<![A-Za-z])(?:weixin|vx|wx|v信)(?![A-Za-z]))\s*(?:号码|号|账号|id)?" + _COLON
+QQ_Q = re.compile(r"(?<![A-Za-z])[qQ](?![A-Za-z&])\s*(?:号码|号|账号)?(?:吧|呢)?" + _COLON
+                  + r"([1-9]\d{4,11})(?!\d)")  # 我q号是 384756291, 加我Q：1029384756
+QQ_Q_GATE = re.compile(r"(?<![A-Za-z])[qQ](?![A-Za-z&])")
+WECHAT = re.compile(r"(?:微信|薇信|威信|(?<![A-Za-z])(?:weixin|vx|wx|v信)(?![A-Za-z]))\s*(?:号码|号|账号|id|名叫|名是|名|叫做|叫)?" + _COLON
                     + r"([A-Za-z][-_A-Za-z0-9]{5,19}|\+?\d{6,13})(?![-_A-Za-z0-9])", re.I)
 ID18 = re.compile(_B + r"([1-9]\d{5}" + _SEP + r"(?:18|19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])"
                   + _SEP + r"\d{3}[0-9Xx])" + _E)
@@ -50,7 +60,7 @@ LANDLINE = re.compile(r"(?<![0-9A-Za-z])((?:[(（]0\d{2,3}[)）]|0\d{2,3})" + _S
                       + r"(?:" + _SEP + r"(?:转|ext\.?)\s*\d{1,5})?)" + _E
                       + r"|" + _B + r"((?:\+|00)86" + _SEP + r"[1-9]\d{1,2}" + _SEP + r"[2-9]\d{2,3}" + _SEP + r"\d{4})" + _E)
 LOCAL = re.compile(r"(?:电话|座机|手机|联系方式|tel|phone)\s*(?:号码|号)?" + _COLON + r"([2-9]\d{3}" + _SEP + r"\d{4})" + _E, re.I)
-CARD_CONTEXT = re.compile(r"卡号|银行卡|信用卡|储蓄卡|借记卡|账号|帐号|卡")
+CARD_CONTEXT = re.compile(r"卡号|银行卡|信用卡|储蓄卡|借记卡|账号|帐号|账户|帐户|卡|转账|汇款|打钱|card|account", re.I)
 PHONE_CONTEXT = re.compile(r"电话|手机|号码|打给|拨|联系|致电|call", re.I)
 
 # Street addresses: [province][city][district][town] road + number (+ building/unit/room), a
@@ -60,11 +70,14 @@ PHONE_CONTEXT = re.compile(r"电话|手机|号码|打给|拨|联系|致电|call"
 _P = r"(?:(?![在住是到于址从往去回的我你他她们了就要把寄送搬家有个写填留诉说叫问约见过着记和跟对给被让也都还很那这])[\u4e00-\u9fa5])"
 _N = r"(?:\d+|[一二三四五六七八九十百零〇两]{1,5})"
 _ROOM = rf"(?:{_N}(?:栋|幢|座|号楼))?(?:{_N}单元)?(?:{_N}(?:楼|层))?(?:{_N}(?:室|房|号房))?"
+_UNIT = rf"(?:{_N}(?:单元|门))?(?:{_N}(?:楼|层))?(?:{_N}(?:室|房|号房)|(?<=[门元]){_N})?"  # 3门1102, 2单元502室
 _ADMIN = rf"(?:{_P}{{2,4}}(?:省|自治区))?(?:{_P}{{2,5}}(?:市|州|盟))?(?:{_P}{{1,5}}(?:区|县|旗))?(?:{_P}{{1,5}}(?:镇|乡|街道))?"
 ADDRESS = re.compile(
     rf"{_ADMIN}(?:{_P}{{1,5}}(?:路|街|大街|大道|巷|弄|胡同)[东西南北中]?(?:{_N}段)?{_N}(?:号|弄)(?:院)?{_ROOM}"
-    rf"|{_P}{{2,5}}(?:小区|花园|公寓|大厦|新村|家园|苑|公馆|华府|名城|广场){_N}(?:栋|幢|座|号楼)(?:{_N}单元)?(?:{_N}(?:楼|层))?(?:{_N}(?:室|房))?"
-    rf"|{_P}{{1,4}}村{_N}(?:组|队|号)(?:{_N}号)?)"
+    rf"|{_P}{{2,5}}(?:小区|花园|公寓|大厦|新村|家园|苑|公馆|华府|名城|广场|新城|[东西南北一二三四五六七八九\d]区){_N}(?:栋|幢|座|号楼){_UNIT}"
+    rf"|{_P}{{1,4}}村{_N}(?:组|队|号)(?:{_N}号)?"
+    # a district, then any estate name, then building, gate/unit and room (海淀区清河小区5号楼2门301)
+    rf"|{_P}{{1,5}}(?:区|县)[\u4e00-\u9fa5]{{1,10}}?{_N}(?:号楼|幢|栋|座){_UNIT})"
     rf"|{_P}{{2,4}}省{_P}{{2,5}}市[\u4e00-\u9fa5]{{1,4}}(?<!农)村|(?:{_P}{{2,5}}市)?{_P}{{1,5}}(?:县|镇|乡)[\u4e00-\u9fa5]{{1,3}}(?<!农)村")
 ADDRESS_HINT = re.compile(r"[\d一二三四五六七八九十百零〇两]\s*(?:号|弄|栋|幢|座|组|队)|[省县镇乡][\u4e00-\u9fa5]{1,5}村")
 
@@ -86,21 +99,39 @@ _GIVEN = rf"[\u4e00-\u9fa5](?<![{_STOP}])(?:[\u4e00-\u9fa5](?<![{_STOP}]))?"
 _FULL = rf"(?:{'|'.join(COMPOUND)}|[{SURNAMES}]){_GIVEN}"
 RELATION = ("同事|同学|室友|舍友|朋友|闺蜜|发小|男朋友|女朋友|男友|女友|老公|老婆|丈夫|妻子|爱人|前任|前男友|前女友|领导|上司"
              "|老板|经理|主管|主任|组长|校长|导师|教练|队长|妈妈|爸爸|母亲|父亲|哥哥|姐姐|弟弟|妹妹|儿子|女儿|孩子|表哥|表姐|表妹|表弟|堂哥|堂姐|堂妹|堂弟|舅舅"
-             "|姑姑|叔叔|阿姨|奶奶|爷爷|外婆|外公|姥姥|姥爷|邻居|网友|对象|老师|班主任|医生|同桌|学长|学姐|学弟|学妹|师兄|师姐")
+             "|姑姑|叔叔|阿姨|奶奶|爷爷|外婆|外公|姥姥|姥爷|邻居|网友|对象|老师|班主任|医生|同桌|学长|学姐|学弟|学妹|师兄|师姐"
+             # in-laws, step-family and the rest of the kin (我婆婆王桂兰, 我继父孙伟)
+             "|婆婆|公公|岳父|岳母|丈母娘|前夫|前妻|继父|继母|后妈|养父|养母|嫂子|大嫂|弟媳|姐夫|妹夫|小姑子|小叔子|大伯|伯父|伯母"
+             "|舅妈|姨妈|姑妈|婶婶|姑父|姨父|侄子|侄女|外甥|外甥女|孙子|孙女|外孙|外孙女|亲家|老妈|老爸")
 TITLE = "老师|医生|大夫|主任|经理|总监|教授|校长|班主任|律师|警官|师傅|先生|女士|小姐|同学|阿姨|叔叔|姐姐|哥哥"
 _NICK = rf"(?:小|阿)[\u4e00-\u9fa5](?<![{_STOP}])|(?P<dup>[\u4e00-\u9fa5])(?P=dup)"  # 小雨, 阿杰, 朵朵
+# A romanised name after 我叫 (我叫Kevin, 我叫 Zhang Wei), not an assistant or an app (我叫 Siri 打电话)
+_LATIN_NAME = r"[A-Z][a-z]{1,14}(?:[ ·.-][A-Z][a-z]{1,14}){0,2}(?![A-Za-z])"
+NOT_A_NAME = {"Siri", "Alexa", "Cortana", "Uber", "Didi", "Google", "Baidu", "Chatgpt", "Hello", "Hi", "Ok", "Okay", "The"}
 NAME_INTRO = re.compile(rf"(?:我叫|名字(?:是|叫)|本人(?:叫|是)|名叫|叫做|姓名(?:是|叫|[:：])|名字[:：])\s*"
-                        rf"(?:({_FULL})|({_NICK}))")
+                        rf"(?:({_FULL})|({_NICK})|(?P<latin>{_LATIN_NAME}))")
 NAME_RELATION = re.compile(rf"(?:{RELATION})(?:叫|名叫|叫做)?\s*({_FULL})"
                            rf"|(?:{RELATION})(?:叫|名叫|叫做)\s*((?:{_NICK}))")
 NAME_TITLE = re.compile(rf"(?<![\u4e00-\u9fa5])({_FULL}|[{SURNAMES}])(?:{TITLE})"
                         rf"|(?<=[的们是跟和找问对给被让叫说位个了我他她你向与同从把])({_FULL}|[{SURNAMES}])(?:{TITLE})")
+# A full name that starts the text or a sentence (刘晓燕昨天又…; …我很难过。张建军每次…), followed by
+# a little word or punctuation (说, 是, 跟, 昨天, ，); not a surname that mostly starts words there
+# (祝好, 谢邀, 钱可以, 时间, 曾经) nor one quoted or cited (…说过, …认为, …的《书》: a public figure).
+START_WORDY = "祝谢钱颜简毕焦尤任童" + "时曾施解冷边向于从将全成安应关常查戚明文路华党和单包"
+NAME_END = _STOP + "昨今，,。！!、：:；;？?…)）”\"' \n"
+NAME_START = re.compile(rf"(?:^|(?<=[。！？!?；;…\n\x00]))((?![{START_WORDY}])[{SURNAMES}]{_GIVEN})(?=[{NAME_END}]|$)")
+TRANSLITERATED = set("斯尔克德勒纳尼比夫姆森特伦布代氮洛唑汀沙坦普罗")  # 乔布斯, 桑代克, 米氮平: foreign names and drugs
+CITED = ("说过", "曾说", "曾经说", "认为", "提出", "指出", "的《", "在《", "《", "的书", "的文章", "的一篇", "的歌")
 NAME_GATE = re.compile(rf"我叫|名字|本人|名叫|叫做|姓名|(?:{RELATION})|(?:{TITLE})")
+START_GATE = re.compile(rf"(?:^|[。！？!?；;…\n\x00])(?![{START_WORDY}])[{SURNAMES}]")  # NAME_START could match
 # Public figures, kept: psychologists and writers a counselor may quote, and the published
 # (fictional) counselor personas of EmoLLM's role-play sets.
 FAMOUS = {"艾薇", "艾仁", "弗洛伊德", "荣格", "阿德勒", "马斯洛", "罗杰斯", "埃里克森", "贝克", "艾利斯", "皮亚杰", "斯金纳", "武志红", "李玫瑾",
           "曾奇峰", "张德芬", "陈海贤", "李松蔚", "岳晓东", "钱铭怡", "彭凯平", "樊富珉", "李子勋", "杨眉", "丛中", "胡慎之",
-          "黄维仁", "林紫", "张怡筠", "武志", "李中莹", "毕淑敏", "周国平", "余华", "史铁生", "鲁迅", "杨绛", "三毛", "季羡林"}
+          "黄维仁", "林紫", "张怡筠", "武志", "李中莹", "毕淑敏", "周国平", "余华", "史铁生", "鲁迅", "杨绛", "三毛", "季羡林",
+          "马云", "马化腾", "刘强东", "雷军", "周杰伦", "林俊杰", "王菲", "莫言", "金庸", "张爱玲", "村上春树", "东野圭吾",
+          "艾唯", "罗翔", "郑渊洁", "罗振宇", "白岩松", "龙应台", "朱自清", "林徽因", "韩寒", "顾城", "汪国真", "司马迁", "杨澜",
+          "冯唐", "樊登", "董明珠", "柳传志", "许嵩", "周国平", "蔡康永", "李开复", "俞敏洪"}
 
 _FAMOUS_PREFIXES = {f[:k] for f in FAMOUS for k in range(2, len(f) + 1)}
 

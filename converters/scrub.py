@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from typing import Iterable
+from typing import Callable, Iterable
 
 from hearme.core import schema
 from hearme.converters.pii_gate import GATE_BATCH, candidates
 from hearme.converters import pii_rules
-from hearme.converters.pii_rules import ADDRESS, ALL, CHAT, NAMES, NUMBERS, PLACES, CARD, EMAIL, HOTLINES, ID15, ID18, LANDLINE, LOCAL, MOBILE, NAME_INTRO, NAME_RELATION, NAME_TITLE, PROVINCES, QQ, SURNAMES, URL, WECHAT, ADDRESS_HINT, CARD_CONTEXT, CN_DIGIT_MAP, CN_RUN, FULLWIDTH, FW, ID_CONTEXT, LATIN_OR_FW, NAME_GATE, NUM_GATE, PHONE_CONTEXT, PREPOSITION, QQ_LATIN, WORDY_SURNAMES, WORD_FIRST, WX_LATIN, WX_WORDS, digits_only, id_checksum_ok, is_name, dictionary_words, luhn_ok
+from hearme.converters.pii_rules import EMAIL_SPELT, EMAIL_SPELT_GATE, QQ_Q, QQ_Q_GATE, ADDRESS, ALL, CHAT, NAMES, NUMBERS, PLACES, CARD, EMAIL, HOTLINES, ID15, ID18, LANDLINE, LOCAL, MOBILE, NAME_INTRO, NAME_RELATION, NAME_START, NAME_TITLE, PROVINCES, QQ, SURNAMES, URL, WECHAT, ADDRESS_HINT, CARD_CONTEXT, CN_DIGIT_MAP, CN_RUN, FULLWIDTH, FW, ID_CONTEXT, LATIN_OR_FW, NAME_GATE, NUM_GATE, PHONE_CONTEXT, PREPOSITION, QQ_LATIN, WORDY_SURNAMES, WORD_FIRST, WX_LATIN, WX_WORDS, digits_only, id_checksum_ok, is_name, dictionary_words, luhn_ok
 
 
 def find_pii(text: str, families: int = ALL, name_at: list[int] | None = None) -> list[tuple[int, int, str]]:
@@ -53,6 +53,12 @@ def find_pii(text: str, families: int = ALL, name_at: list[int] | None = None) -
         if "扣扣" in shadow or "企鹅" in shadow or (latin and QQ_LATIN.search(shadow)):
             for m in QQ.finditer(shadow):
                 add(m, "QQ", 1)
+        if latin and QQ_Q_GATE.search(shadow):
+            for m in QQ_Q.finditer(shadow):
+                add(m, "QQ", 1)
+        if latin and EMAIL_SPELT_GATE.search(shadow):
+            for m in EMAIL_SPELT.finditer(shadow):
+                add(m, "EMAIL")
         if any(w in shadow for w in WX_WORDS) or (latin and WX_LATIN.search(shadow)):
             for m in WECHAT.finditer(shadow):
                 add(m, "WECHAT", 1)
@@ -61,8 +67,13 @@ def find_pii(text: str, families: int = ALL, name_at: list[int] | None = None) -
     if families & PLACES and ADDRESS_HINT.search(shadow):
         for m in ADDRESS.finditer(shadow):
             add(m, "ADDRESS")
-    if families & NAMES and (name_at is not None or NAME_GATE.search(text)):
-        _names(text, add, name_at)
+    if families & NAMES:
+        if name_at is not None:
+            _names(text, add, name_at)
+        else:
+            context = NAME_GATE.search(text) is not None
+            if context or pii_rules.START_GATE.search(text):
+                _names(text, add, None, context)
     return sorted(spans)
 
 
@@ -78,7 +89,9 @@ def _numbers(shadow: str, add) -> None:
                 add(m, "ID", 1)
     for m in CARD.finditer(shadow):
         d = digits_only(m.group(1))
-        if 16 <= len(d) <= 19 and (luhn_ok(d) or CARD_CONTEXT.search(shadow, max(0, m.start() - 8), m.start())):
+        grouped = len(m.group(1)) > len(d)  # 6222 0212 3456 7898: written in fours, a card whatever its checksum
+        if 16 <= len(d) <= 19 and (luhn_ok(d) or grouped or CARD_CONTEXT.search(shadow, max(0, m.start() - 12), m.start())
+                                   or CARD_CONTEXT.search(shadow, m.end(), m.end() + 6)):
             add(m, "CARD", 1)
     for pattern in (MOBILE, LANDLINE, LOCAL):
         for m in pattern.finditer(shadow):
@@ -110,21 +123,47 @@ def _windows(text: str, name_at: list[int] | None) -> list[tuple[int, int]]:
 NAME_REACH = 12  # characters either side of a gate hit that a name pattern may span
 
 
-def _names(text: str, add, name_at: list[int] | None = None) -> None:
-    windows = _windows(text, name_at)
-    for pattern in (NAME_INTRO, NAME_RELATION, NAME_TITLE):
-        for m in (m for lo, hi in windows for m in pattern.finditer(text, lo, hi)):
+def _matches(text: str, pattern: re.Pattern, name_at: list[int] | None, windows: list[tuple[int, int]]):
+    """The pattern's matches near the gate's hits: a name that starts a sentence only where the gate
+    saw one (its hits come as ~position), the other patterns in windows around the other hits."""
+    if pattern is NAME_START:
+        if name_at is None:
+            return pattern.finditer(text)
+        return (m for m in (pattern.match(text, ~p) for p in name_at if p < 0) if m)
+    return (m for lo, hi in windows for m in pattern.finditer(text, lo, hi))
+
+
+def _names(text: str, add, name_at: list[int] | None = None, context: bool = True) -> None:
+    """`context`: without the gate's positions, whether the context patterns (我叫, relations,
+    titles) can match at all; a name at a sentence start is looked for anyway."""
+    if name_at is None:
+        windows = [(0, len(text))] if context else []
+    else:
+        windows = _windows(text, [p for p in name_at if p >= 0])
+    for pattern in (NAME_INTRO, NAME_RELATION, NAME_TITLE, NAME_START):
+        for m in _matches(text, pattern, name_at, windows):
             group = next(i for i in range(1, pattern.groups + 1) if m.group(i))
             a, b = m.span(group)
+            if pattern is NAME_INTRO and m.group("latin"):  # 我叫 Kevin (matched again past the window's end)
+                m = pattern.match(text, m.start())
+                a, b = m.span("latin")  # only after 我叫/名字是/本人叫/姓名: 一个叫做 Forest 的应用 is no one
+                if m.group().startswith(("我叫", "名字", "本人", "姓名")) and text[a:b].split()[0].capitalize() not in pii_rules.NOT_A_NAME:
+                    add(a, "NAME", b)
+                continue
+            if pattern is NAME_TITLE and text.startswith(("的《", "《"), m.end()):
+                continue  # 武志红老师的《为何家会伤人》: an author cited, a public figure
             nickname = pattern is not NAME_TITLE and group == 2
             if pattern is NAME_TITLE and b - a >= 2 and text[a] in PREPOSITION and text[a + 1] in SURNAMES:
                 a += 1  # 我和李老师: the name is 李, not 和李
             if pattern is not NAME_TITLE and b - a == 3 and text[b - 1:b + 1] in dictionary_words():
                 b -= 1  # 张伟可能: the name is 张伟, 可能 is a word
+            if pattern is NAME_START and (text.startswith(pii_rules.CITED, b) or "某" in text[a:b] or _start_word(text, a, b)
+                                          or "《" in text[max(0, a - 80):a]):
+                continue  # 汪国真曾说过, 李某 (already anonymous), 高数/熊孩子/乔布斯, a character of 《三十而已》
             words = dictionary_words()
             if not nickname and (text[a] in WORDY_SURNAMES and text[a + 1:a + 3] in words
                                  or len(text) >= a + 4 and text[a:a + 4] in pii_rules.ALL_PAIRS  # 冷嘲热讽, 宁缺毋滥
-                                 or pattern is NAME_RELATION and (
+                                 or pattern in (NAME_RELATION, NAME_START) and (
                                      text[a] in WORD_FIRST
                                      or b - a == 2 and text[a:b] in pii_rules.ALL_PAIRS  # 母亲管控我
                                      or text[max(0, m.start() - 1):m.start() + 1] in words)):  # 妇女儿童
@@ -133,8 +172,19 @@ def _names(text: str, add, name_at: list[int] | None = None) -> None:
                 add(a, "NAME", b)
 
 
-def scrub_text(text: str, families: int = ALL, name_at: list[int] | None = None) -> tuple[str, Counter]:
-    """(scrubbed text, counts per TYPE)."""
+def _start_word(text: str, a: int, b: int) -> bool:
+    """A sentence-start candidate that is a word or a foreign name: a surname that is also a word
+    (高, 熊, 牛...) not followed by a two-character given name that is no word (高数, 熊孩子, 何乐),
+    or a given name with transliteration characters (乔布斯, 米氮平)."""
+    if any(c in pii_rules.TRANSLITERATED for c in text[a + 1:b]):
+        return True
+    return text[a] in WORDY_SURNAMES | set("熊莫梅夏曲宁米左杜") and (
+        b - a != 3 or text[a:a + 2] in pii_rules.ALL_PAIRS or text[a + 1:a + 3] in pii_rules.ALL_PAIRS)
+
+
+def scrub_text(text: str, families: int = ALL, name_at: list[int] | None = None,
+               replace: Callable[[str, str], str] | None = None) -> tuple[str, Counter]:
+    """(scrubbed text, counts per TYPE). Each span becomes [TYPE], or replace(TYPE, original)."""
     spans = find_pii(text, families, name_at)
     counts: Counter = Counter()
     if not spans:
@@ -142,7 +192,7 @@ def scrub_text(text: str, families: int = ALL, name_at: list[int] | None = None)
     out, last = [], 0
     for a, b, kind in spans:
         out.append(text[last:a])
-        out.append(f"[{kind}]")
+        out.append(f"[{kind}]" if replace is None else replace(kind, text[a:b]))
         counts[kind] += 1
         last = b
     out.append(text[last:])
@@ -169,13 +219,31 @@ def scrub_record(record: schema.Record, tally=None) -> schema.Record:
     return {**record, "messages": new_msgs} if changed else record
 
 
-def scrub_records(records: Iterable[schema.Record], tally=None) -> list[schema.Record]:
+PII_MODES = ("tags", "surrogate")
+
+
+def scrub_records(records: Iterable[schema.Record], tally=None, mode: str = "tags", seed: int = 0) -> list[schema.Record]:
     """scrub_record for many records: a vectorised gate (numpy, over all their text at once) picks
-    the messages that could hold PII; only those go through the patterns."""
+    the messages that could hold PII; only those go through the patterns. mode "tags": [TYPE]
+    placeholders; "surrogate": consistent fakes per dialogue (surrogate.py), and every record
+    says so in its `pii` field (the data card reports it)."""
     import numpy as np
 
+    if mode not in PII_MODES:
+        raise ValueError(f"--pii {mode!r}: expected one of {', '.join(PII_MODES)}")
     records = list(records)
-    out = list(records)
+    out = list(records) if mode == "tags" else [{**r, "pii": "surrogate"} for r in records]
+    fakes: dict[int, object] = {}
+
+    def replacer(i: int):
+        if mode == "tags":
+            return None
+        if i not in fakes:
+            from hearme.converters.surrogate import Surrogates
+
+            text = "\x00".join(m["content"] for m in records[i]["messages"])
+            fakes[i] = Surrogates(seed, str(records[i].get("id", i)), text)
+        return fakes[i].fake
     texts = [m["content"] for r in records for m in r["messages"]]
     bounds = np.cumsum([0] + [len(r["messages"]) for r in records])  # record i: texts[bounds[i]:bounds[i + 1]]
     chars = np.concatenate([[0], np.cumsum(np.fromiter(map(len, texts), dtype=np.int64, count=len(texts)))])[bounds]
@@ -188,16 +256,26 @@ def scrub_records(records: Iterable[schema.Record], tally=None) -> list[schema.R
         for i, k in zip((np.searchsorted(bounds, flagged + lo, side="right") - 1).tolist(), flagged.tolist()):
             msgs = out[i]["messages"]
             j = k + lo - int(bounds[i])
-            text, counts = scrub_text(msgs[j]["content"], int(fam[k]), name_at.get(k))
+            text, counts = scrub_text(msgs[j]["content"], int(fam[k]), name_at.get(k), replacer(i))
             if counts:
-                if out[i] is records[i]:  # the first change to this record: copy it
+                if msgs is records[i]["messages"]:  # the first change to this record: copy it
                     msgs = list(msgs)
-                    out[i] = {**records[i], "messages": msgs}
+                    out[i] = {**out[i], "messages": msgs}
                 msgs[j] = {**msgs[j], "content": text}
                 if tally is not None:
                     for kind, n in counts.items():
                         tally.note(f"pii {kind}", n)
         first = last
+    for i, fake in fakes.items():  # surrogates: a name found in one turn is replaced in every turn
+        msgs = list(out[i]["messages"])
+        for j, m in enumerate(msgs):
+            text, n = fake.repeats(m["content"])
+            if n:
+                msgs[j] = {**m, "content": text}
+                if tally is not None:
+                    tally.note("pii NAME", n)
+        if msgs != out[i]["messages"]:
+            out[i] = {**out[i], "messages": msgs}
     return out
 
 
