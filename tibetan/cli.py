@@ -148,7 +148,7 @@ def filter_cmd(
     max_syllables: int = typer.Option(1000, help="Most syllables per utterance."),
     on_fail: str = typer.Option("dialogue", help="dialogue: reject the dialogue; truncate: keep its clean leading exchanges."),
     min_exchanges: int = typer.Option(1, help="With --on-fail truncate: fewest exchanges left to keep a dialogue."),
-    workers: int = typer.Option(1, min=1, help="Processes for LM scoring."),
+    workers: int = typer.Option(0, min=0, help="Processes measuring blocks of utterances (0: one per core, at most 4); the results are the same for any number."),
     save_lm: Optional[Path] = typer.Option(None, "--save-lm", help="Also save the LM (trained from --corpus, or the default model)."),
     register_as: Optional[str] = RegisterAs,
     dataset_dir: Optional[Path] = DatasetDir,
