@@ -169,6 +169,9 @@ def run(inp: str | Path, out: str | Path, lm: KNTrigram | None, threshold: Thres
     word-order check when `order` (resolved) is given. `model` names the LM in the report.
     `workers` processes measure blocks of utterances (0: one per core); `on_block(done, total)`
     reports progress (the WebUI's bar)."""
+    import time
+
+    t0 = time.perf_counter()
     inp, out = Path(inp), Path(out)
     checks = checks or Checks()
     if on_fail not in ("dialogue", "truncate"):
@@ -251,7 +254,9 @@ def run(inp: str | Path, out: str | Path, lm: KNTrigram | None, threshold: Thres
               "lm": None if lm is None else {k2: lm.meta[k2] for k2 in ("sentences", "tokens", "vocab", "trigrams")},
               "threshold": None if threshold is None else {"mode": threshold.mode, "value": threshold.value,
                                                             "cutoff": threshold.cutoff, "reference": threshold.reference},
-              "order": None if order is None or lm is None else asdict(order)}
+              "order": None if order is None or lm is None else asdict(order),
+              "utterances": len(flat), "syllables": sum(m["syllables"] for m, _ in sc.cheap),
+              "seconds": round(time.perf_counter() - t0, 3)}
     io.write_json(report_path(out), report)
     return report
 
