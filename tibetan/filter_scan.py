@@ -39,20 +39,16 @@ def auto_workers(workers: int) -> int:
 
 
 def _block(c0: int):
-    from hearme.tibetan.filter_lm import lm_measure
-    from hearme.tibetan.order import order_z
+    from hearme.tibetan.order import chunk_scores
 
     texts, lm, order, checks, measure = _JOB
     part = texts[c0:c0 + BLOCK]
     cheap = [measure(t, checks) for t in part]
     if lm is None:
         return c0, cheap, None
-    score, unknown = lm_measure(lm, part)
-    z = gain = None
-    if order is not None:
-        z, gain = order_z(lm, part, shuffles=order.shuffles, min_tokens=order.min_tokens, offset=c0,
-                             chunk_texts=BLOCK)
-    return c0, cheap, (score, unknown, z, gain)
+    got = chunk_scores(lm, part, shuffles=order.shuffles if order is not None else None,
+                       min_tokens=order.min_tokens if order is not None else 8, offset=c0, lm_stats=True)
+    return c0, cheap, (got["lm"], got["unknown"], got.get("z"), got.get("gain"))
 
 
 def scan(texts: list[str], lm, order, checks, measure, *, workers: int = 1, progress: bool = True,

@@ -33,20 +33,22 @@ DENSE_MAX = 2500  # types per chunk for the dense tables (2 x 50 MB at most)
 class _Chunk:
     """One encoded chunk: the trigram positions shared by all shuffles, and its dense tables."""
 
-    def __init__(self, lm, arr: np.ndarray):
+    def __init__(self, lm, arr: np.ndarray, dense: bool = True):
         self.lm, self.arr = lm, arr
         code = np.where(arr == N.SEP, N.SEP, np.arange(len(arr)) + 5)  # a position, or SEP
         pu, pv, pw, self.sent = N._streams(code)
         # positions >= 5 point into the shuffled array (offset 5), 0..4 are the specials themselves
         self.pu, self.pv, self.pw = pu, pv, pw
         types = np.unique(np.concatenate((arr[arr >= 0], [N.UNK, N.BOS, N.EOS, N.SHAD_ID, N.NUM])))
-        self.dense = len(types) <= DENSE_MAX and _contexts_cover(lm)
+        self.dense = dense and len(types) <= DENSE_MAX and _contexts_cover(lm)
+        self.local_unk = N.UNK
         if not self.dense:
             return
         m = len(types)
         loc = np.full(len(lm.vocab) + 1, -1, dtype=np.int64)
         loc[types] = np.arange(m)
         self.loc, self.types = loc, types.astype(np.int64)
+        self.local_unk = int(loc[N.UNK])
         self.m = m
         # bigram log p(w | v): stored value, else backoff(v) + p1(w) (the same float operations)
         l2 = lm.b1[types][:, None] + lm.p1[types][None, :]
@@ -69,10 +71,13 @@ class _Chunk:
         """The ids the shuffles permute: dense-table indices, or the model's ids without dense tables."""
         return self.loc[arr].astype(np.int32) if self.dense else arr
 
+    def head(self) -> np.ndarray:
+        """The ids of the specials, which positions 0..4 of the streams stand for."""
+        return self.loc[:5] if self.dense else np.arange(5)
+
     def logprobs(self, a: np.ndarray) -> np.ndarray:
         """log10 p of every predicted token of the chunk whose tokens are `a` (from `local`)."""
-        head = self.loc[:5] if self.dense else np.arange(5)  # the specials (positions 0..4)
-        ext = np.concatenate((head.astype(a.dtype), a))
+        ext = np.concatenate((self.head().astype(a.dtype), a))
         u, v, w = ext[self.pu], ext[self.pv], ext[self.pw]
         if not self.dense:
             return self.lm._logprobs(u.astype(np.int64), v.astype(np.int64), w.astype(np.int64))
@@ -115,34 +120,54 @@ def order_z(lm, texts: Sequence[str], *, shuffles: int = 20, min_tokens: int = 8
     gain = np.full(len(texts), np.nan)
     ids = N._Ids(lm.index, grow=False)
     for c0 in range(0, len(texts), chunk_texts):
-        part = texts[c0:c0 + chunk_texts]
-        per = [T.sentences(t) or [t] for t in part]
-        n_sent = np.array([len(p) for p in per])
-        sent_text = np.repeat(np.arange(len(part)), n_sent)
-        arr = N._encode_chunk([s for p in per for s in p], ids)
-        pos_text = sent_text[np.cumsum(arr == N.SEP) - 1]
-        movable = np.nonzero((arr != N.SEP) & (arr != N.SHAD_ID))[0]
-        n_tok = np.bincount(pos_text[movable], minlength=len(part))
-        chunk = _Chunk(lm, arr)
-        owner_of = sent_text[chunk.sent]
-
-        def totals(a: np.ndarray) -> np.ndarray:
-            return np.bincount(owner_of, weights=chunk.logprobs(a), minlength=len(part))
-
-        a = chunk.local(arr)
-        orig = totals(a)
-        rng = np.random.default_rng([seed, offset + c0])
-        rounds = np.empty((shuffles, len(part)))
-        owner = pos_text[movable].astype(np.float64)
-        src = a[movable]
-        a = a.copy()
-        for r in range(shuffles):
-            order = np.argsort(owner + rng.random(len(movable)))  # a permutation within each text
-            a[movable] = src[order]
-            rounds[r] = totals(a)
-        mean, sd = rounds.mean(0), rounds.std(0, ddof=1) if shuffles > 1 else np.zeros(len(part))
-        ok = (n_tok >= min_tokens) & (sd > 1e-9)
-        z[c0:c0 + len(part)] = np.where(ok, (orig - mean) / np.where(ok, sd, 1.0), np.nan)
-        n_pred = np.bincount(sent_text, minlength=len(part)) + n_tok  # tokens + </s> per sentence
-        gain[c0:c0 + len(part)] = np.where(ok, (orig - mean) / np.maximum(n_pred, 1), np.nan)
+        got = chunk_scores(lm, texts[c0:c0 + chunk_texts], shuffles=shuffles, min_tokens=min_tokens,
+                           seed=seed, offset=offset + c0, ids=ids)
+        z[c0:c0 + chunk_texts], gain[c0:c0 + chunk_texts] = got["z"], got["gain"]
     return z, gain
+
+
+def chunk_scores(lm, part: Sequence[str], *, shuffles: int | None, min_tokens: int = 8, seed: int = 0,
+                 offset: int = 0, ids=None, lm_stats: bool = False) -> dict:
+    """One chunk, encoded once: z and gain (when `shuffles`), and with `lm_stats` also what
+    filter_lm.lm_measure gives for these texts ("lm": mean log10 p/token, "unknown": share of
+    unknown words), computed the same way from the same log-probabilities."""
+    ids = ids if ids is not None else N._Ids(lm.index, grow=False)
+    per = [T.sentences(t) or [t] for t in part]
+    n_sent = np.array([len(p) for p in per], dtype=np.int64)
+    sent_text = np.repeat(np.arange(len(part)), n_sent)
+    arr = N._encode_chunk([s for p in per for s in p], ids)
+    chunk = _Chunk(lm, arr, dense=bool(shuffles))
+    owner_of = sent_text[chunk.sent]
+    a = chunk.local(arr)
+    lp = chunk.logprobs(a)
+    out: dict = {}
+    if lm_stats and len(part):  # as lm_measure: per sentence first, then per text
+        n = len(sent_text)
+        w = np.concatenate((chunk.head().astype(a.dtype), a))[chunk.pw]
+        unk = (w == chunk.local_unk).astype(np.int64)
+        total, count = np.bincount(chunk.sent, weights=lp, minlength=n), np.bincount(chunk.sent, minlength=n)
+        oov = np.bincount(chunk.sent, weights=unk, minlength=n).astype(np.int64)
+        starts = np.cumsum(n_sent) - n_sent
+        tot, cnt, unkn = (np.add.reduceat(x, starts) for x in (total, count, oov))
+        out["lm"], out["unknown"] = tot / np.maximum(cnt, 1), unkn / np.maximum(cnt - n_sent, 1)
+    if not shuffles:
+        return out
+    pos_text = sent_text[np.cumsum(arr == N.SEP) - 1]
+    movable = np.nonzero((arr != N.SEP) & (arr != N.SHAD_ID))[0]
+    n_tok = np.bincount(pos_text[movable], minlength=len(part))
+    orig = np.bincount(owner_of, weights=lp, minlength=len(part))
+    rng = np.random.default_rng([seed, offset])
+    rounds = np.empty((shuffles, len(part)))
+    owner = pos_text[movable].astype(np.float64)
+    src = a[movable]
+    a = a.copy()
+    for r in range(shuffles):
+        order = np.argsort(owner + rng.random(len(movable)))  # a permutation within each text
+        a[movable] = src[order]
+        rounds[r] = np.bincount(owner_of, weights=chunk.logprobs(a), minlength=len(part))
+    mean, sd = rounds.mean(0), rounds.std(0, ddof=1) if shuffles > 1 else np.zeros(len(part))
+    ok = (n_tok >= min_tokens) & (sd > 1e-9)
+    out["z"] = np.where(ok, (orig - mean) / np.where(ok, sd, 1.0), np.nan)
+    n_pred = np.bincount(sent_text, minlength=len(part)) + n_tok  # tokens + </s> per sentence
+    out["gain"] = np.where(ok, (orig - mean) / np.maximum(n_pred, 1), np.nan)
+    return out

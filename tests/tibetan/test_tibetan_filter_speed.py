@@ -70,6 +70,9 @@ def test_order_z_dense_hashed_and_reference_agree_to_the_bit(dm, monkeypatch):
     assert np.isfinite(dense).sum() > 60 and np.isnan(dense[-2])  # the short line is not judged
     assert np.array_equal(dense, ref, equal_nan=True) and np.array_equal(dense, hashed, equal_nan=True)
     assert np.array_equal(gain, gain_h, equal_nan=True)
+    got = O.chunk_scores(dm.lm, lines, shuffles=None, lm_stats=True)  # the LM numbers from the same encoding
+    want = FL.lm_measure(dm.lm, lines)
+    assert np.array_equal(got["lm"], want[0]) and np.array_equal(got["unknown"], want[1])
     # a slice scored with its offset gets the draws it gets inside the whole list
     tail, _ = O.order_z(dm.lm, lines[30:], shuffles=6, chunk_texts=30, offset=30)
     assert np.array_equal(tail, dense[30:], equal_nan=True)
