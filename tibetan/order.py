@@ -28,6 +28,7 @@ from hearme.tibetan import ngram as N
 from hearme.tibetan import text as T
 
 DENSE_MAX = 2500  # types per chunk for the dense tables (2 x 50 MB at most)
+TRI_MAX = 8_000_000  # cells of the chunk's trigram table (64 MB); beyond it the hashed table is probed
 
 
 class _Chunk:
@@ -63,9 +64,19 @@ class _Chunk:
         ok = (a >= 0) & (b >= 0)
         back = np.zeros((m, m))
         back[a[ok], b[ok]] = vb[ok]
-        has = np.zeros((m, m), dtype=bool)
-        has[a[ok], b[ok]] = True
-        self.back, self.has = back.ravel(), has.ravel()
+        self.back = back.ravel()
+        # stored trigrams among the chunk's types: context index (-1: none) x w -> log p (nan: not stored)
+        k3, v3 = _items(lm, "t3")
+        a, b, c = loc[k3 >> (2 * N.BITS)], loc[(k3 >> N.BITS) & N.MAX_VOCAB], loc[k3 & N.MAX_VOCAB]
+        ok = (a >= 0) & (b >= 0) & (c >= 0)
+        pair = a[ok] * m + b[ok]
+        contexts = np.unique(pair)
+        self.cidx = np.full(m * m, -1, dtype=np.int64)
+        self.cidx[contexts] = np.arange(len(contexts))
+        self.tri = None
+        if len(contexts) * m <= TRI_MAX:
+            self.tri = np.full(len(contexts) * m, np.nan)
+            self.tri[self.cidx[pair] * m + c[ok]] = v3[ok]
 
     def local(self, arr: np.ndarray) -> np.ndarray:
         """The ids the shuffles permute: dense-table indices, or the model's ids without dense tables."""
@@ -75,19 +86,26 @@ class _Chunk:
         """The ids of the specials, which positions 0..4 of the streams stand for."""
         return self.loc[:5] if self.dense else np.arange(5)
 
-    def logprobs(self, a: np.ndarray) -> np.ndarray:
-        """log10 p of every predicted token of the chunk whose tokens are `a` (from `local`)."""
-        ext = np.concatenate((self.head().astype(a.dtype), a))
+    def extend(self, a: np.ndarray) -> np.ndarray:
+        """`a` (from `local`) after the specials: what the stream positions index."""
+        return np.concatenate((self.head().astype(a.dtype), a))
+
+    def logprobs(self, ext: np.ndarray) -> np.ndarray:
+        """log10 p of every predicted token of the chunk whose tokens are `ext` (from `extend`)."""
         u, v, w = ext[self.pu], ext[self.pv], ext[self.pw]
         if not self.dense:
             return self.lm._logprobs(u.astype(np.int64), v.astype(np.int64), w.astype(np.int64))
         ctx = u * self.m + v
         lp = self.back[ctx] + self.l2[v * self.m + w]
-        maybe = np.nonzero(self.has[ctx])[0]
-        if maybe.size:
+        ci = self.cidx[ctx]
+        maybe = np.nonzero(ci >= 0)[0]  # only where the context has stored trigrams
+        if maybe.size and self.tri is not None:
+            lp3 = self.tri[ci[maybe] * self.m + w[maybe]]
+            hit = ~np.isnan(lp3)
+            lp[maybe[hit]] = lp3[hit]
+        elif maybe.size:
             t = self.types
-            k3 = N._key3(t[u[maybe]], t[v[maybe]], t[w[maybe]])
-            lp3, hit = self.lm.t3.get(k3)
+            lp3, hit = self.lm.t3.get(N._key3(t[u[maybe]], t[v[maybe]], t[w[maybe]]))
             lp[maybe[hit]] = lp3[hit]
         return lp
 
@@ -138,12 +156,12 @@ def chunk_scores(lm, part: Sequence[str], *, shuffles: int | None, min_tokens: i
     arr = N._encode_chunk([s for p in per for s in p], ids)
     chunk = _Chunk(lm, arr, dense=bool(shuffles))
     owner_of = sent_text[chunk.sent]
-    a = chunk.local(arr)
-    lp = chunk.logprobs(a)
+    ext = chunk.extend(chunk.local(arr))
+    lp = chunk.logprobs(ext)
     out: dict = {}
     if lm_stats and len(part):  # as lm_measure: per sentence first, then per text
         n = len(sent_text)
-        w = np.concatenate((chunk.head().astype(a.dtype), a))[chunk.pw]
+        w = ext[chunk.pw]
         unk = (w == chunk.local_unk).astype(np.int64)
         total, count = np.bincount(chunk.sent, weights=lp, minlength=n), np.bincount(chunk.sent, minlength=n)
         oov = np.bincount(chunk.sent, weights=unk, minlength=n).astype(np.int64)
@@ -159,12 +177,12 @@ def chunk_scores(lm, part: Sequence[str], *, shuffles: int | None, min_tokens: i
     rng = np.random.default_rng([seed, offset])
     rounds = np.empty((shuffles, len(part)))
     owner = pos_text[movable].astype(np.float64)
-    src = a[movable]
-    a = a.copy()
+    slots = movable + 5  # where the movable tokens sit in `ext`
+    src = ext[slots]
     for r in range(shuffles):
         order = np.argsort(owner + rng.random(len(movable)))  # a permutation within each text
-        a[movable] = src[order]
-        rounds[r] = np.bincount(owner_of, weights=chunk.logprobs(a), minlength=len(part))
+        ext[slots] = src[order]
+        rounds[r] = np.bincount(owner_of, weights=chunk.logprobs(ext), minlength=len(part))
     mean, sd = rounds.mean(0), rounds.std(0, ddof=1) if shuffles > 1 else np.zeros(len(part))
     ok = (n_tok >= min_tokens) & (sd > 1e-9)
     out["z"] = np.where(ok, (orig - mean) / np.where(ok, sd, 1.0), np.nan)

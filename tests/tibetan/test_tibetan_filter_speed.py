@@ -65,8 +65,11 @@ def test_order_z_dense_hashed_and_reference_agree_to_the_bit(dm, monkeypatch):
     lines = _lines()
     dense, gain = O.order_z(dm.lm, lines, shuffles=6, chunk_texts=30)
     ref = _reference_order_z(dm.lm, lines, 6, 8, 30)
+    monkeypatch.setattr(O, "TRI_MAX", 0)  # dense pairs, hashed trigrams
+    probed, _ = O.order_z(dm.lm, lines, shuffles=6, chunk_texts=30)
     monkeypatch.setattr(O, "DENSE_MAX", 1)
     hashed, gain_h = O.order_z(dm.lm, lines, shuffles=6, chunk_texts=30)
+    assert np.array_equal(probed, hashed, equal_nan=True)
     assert np.isfinite(dense).sum() > 60 and np.isnan(dense[-2])  # the short line is not judged
     assert np.array_equal(dense, ref, equal_nan=True) and np.array_equal(dense, hashed, equal_nan=True)
     assert np.array_equal(gain, gain_h, equal_nan=True)
