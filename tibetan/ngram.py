@@ -9,8 +9,8 @@ the longest stored n-gram plus the backoffs of the longer contexts.
 Everything is integer-encoded numpy: one regex scan per chunk of text, vocabulary ids by
 dict lookup, counting by sort/unique, lookups by a vectorized hash table. A sentence is one
 utterance: `<s> tokens </s>`; tokens are `text.tokens(keep_shad=True)` with numbers as <num>.
-A little over 400 lines: estimation, the ARPA reader and writer and the query share one encoded
-model layout, and keeping them together keeps that layout in one place.
+Estimation and the query share one encoded model layout, kept in one place; the word-order
+statistic built on the query is in hearme.tibetan.order.
 """
 
 from __future__ import annotations
