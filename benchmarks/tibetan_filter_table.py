@@ -1,6 +1,7 @@
 """What `hearme tibetan filter` keeps and rejects as shipped (no LM flags), per class of line.
 
     .venv/bin/python benchmarks/tibetan_filter_table.py [--real README.md] [--paper SEED.txt] [--per-line 5]
+    .venv/bin/python benchmarks/tibetan_filter_table.py --scale 36e6 [--repeats 3] [--decisions F | --expect F]
 
 Sources, each measured on its own:
 - real: the Tibetan dialogue lines of the Tibetan paper's released README (Shajiu/LLM,
@@ -15,6 +16,13 @@ Nothing here was tuned on: the thresholds come from the shipped held-out lines. 
 CLI twice per source (default and --no-lm) and prints the time ratio of the two; --speed N
 also times the order check against plain LM scoring on N utterances of ~57 syllables (the
 paper's mean), in the same run.
+
+--scale N builds N syllables of dialogue-like lines (2-4 of our bundled utterances joined in a
+random order, ~55 syllables each like the paper's 57.5; 15 % of them broken into one of the
+garbage classes) and times the shipped filter (no LM flags) against the same filter with
+--no-order, in the same run, `--repeats` times; it prints both times, the ratio and the rates.
+--decisions F writes the kept/rejected verdict per line, --expect F compares with one written
+before (the decision-equality check of a change to the filter).
 """
 
 from __future__ import annotations
@@ -38,7 +46,7 @@ from hearme.tibetan import text as T  # noqa: E402
 
 REAL = Path("/work/upstream/Shajiu+LLM/Tibetan_Mental_Health_Chat/README.md")
 PAPER = Path("/work/shared/seeds/000_7aa1fa54340ac4b0.txt")
-HEARME = [str(REPO / ".venv" / "bin" / "hearme")]
+HEARME = [sys.executable, "-m", "hearme.cli"]  # the CLI of the interpreter running this script
 
 
 def real_lines(path: Path) -> list[str]:
@@ -119,7 +127,15 @@ def main() -> None:
     ap.add_argument("--paper", type=Path, default=PAPER, help="the Tibetan paper as text (for its Figure 3)")
     ap.add_argument("--per-line", type=int, default=5, help="variants per line for the random classes")
     ap.add_argument("--speed", type=int, default=0, help="also time the order check on this many utterances")
+    ap.add_argument("--scale", type=float, default=0, help="time the shipped filter on this many syllables instead")
+    ap.add_argument("--repeats", type=int, default=1, help="with --scale: timed runs of each setting")
+    ap.add_argument("--decisions", type=Path, help="with --scale: write each line's verdict here")
+    ap.add_argument("--expect", type=Path, help="with --scale: compare the verdicts with this file")
     a = ap.parse_args()
+    if a.scale:
+        from bench_filter_scale import scale
+
+        return scale(a.scale, a.repeats, a.decisions, a.expect, run_filter)
     fig3 = figure3_lines(a.paper) if a.paper.exists() else []
     sources = {"ours (bundled dialogues)": ours()}
     if a.real.exists():

@@ -17,6 +17,7 @@ import typer
 
 from hearme.core import io
 from hearme.llm import LLMConfig, llm_options
+from hearme.tibetan.throughput import Stopwatch
 
 tib_app = typer.Typer(help="Tibetan pipeline: rewrite, translate, filter, IFD-select and describe dialogues.",
                       no_args_is_help=True)
@@ -26,8 +27,8 @@ def _echo(msg: str = "", err: bool = False) -> None:
     typer.echo(msg, err=err)
 
 
-def _summary(report: dict, out: Path | None) -> None:
-    """Notes, the most common rejection reasons, the side file, then read/written/rejected."""
+def _summary(report: dict, out: Path | None, timing: str | None = None) -> None:
+    """Notes, the most common rejection reasons, the side file, read/written/rejected, then `timing`."""
     for key, n in sorted((report.get("notes") or {}).items()):
         _echo(f"  {key}: {n}")
     if report.get("rejected") and out is not None:
@@ -40,6 +41,8 @@ def _summary(report: dict, out: Path | None) -> None:
             pass
         _echo(f"  rejections with position and reason: {io.rejected_path(out)}")
     _echo(f"read={report['read']} written={report['written']} rejected={report['rejected']}")
+    if timing:
+        _echo(timing)
 
 
 _WHERE = re.compile(r"^(?:turn \d+ \w+|line|message \d+ \(\w+\))$")
@@ -148,7 +151,7 @@ def filter_cmd(
     max_syllables: int = typer.Option(1000, help="Most syllables per utterance."),
     on_fail: str = typer.Option("dialogue", help="dialogue: reject the dialogue; truncate: keep its clean leading exchanges."),
     min_exchanges: int = typer.Option(1, help="With --on-fail truncate: fewest exchanges left to keep a dialogue."),
-    workers: int = typer.Option(1, min=1, help="Processes for LM scoring."),
+    workers: int = typer.Option(0, min=0, help="Processes measuring blocks of utterances (0: one per core, at most 4); the results are the same for any number."),
     save_lm: Optional[Path] = typer.Option(None, "--save-lm", help="Also save the LM (trained from --corpus, or the default model)."),
     register_as: Optional[str] = RegisterAs,
     dataset_dir: Optional[Path] = DatasetDir,
@@ -179,17 +182,15 @@ def filter_cmd(
         lm, threshold, order = FL.lm_checks(corpus, lm_path, heldout, lm_min, lm_percentile, lm_relative, save_lm,
                                            words=words, order=order_check)
         model = f"LM from {'--corpus ' + str(corpus) if corpus else '--lm ' + str(lm_path)}"
-    if model:
-        _echo(model)
-    if threshold is not None:
-        _echo(f"LM threshold: {threshold.describe()}")
-    if order is not None:
-        _echo(f"order check: {order.describe()}")
+    for line in filter(None, (model, threshold and f"LM threshold: {threshold.describe()}",
+                              order and f"order check: {order.describe()}")):
+        _echo(line)
     report = F.run(inp, out, lm, threshold, checks, on_fail=on_fail, min_exchanges=min_exchanges, workers=workers,
                    order=order, model=model)
     for key, n in sorted(report["rejected_by_check"].items()):
         _echo(f"  failing utterances by check: {key} {n}")
-    _summary(report, out)
+    _summary(report, out, Stopwatch().line("filter", lines=report["utterances"], units=report["syllables"],
+                                           seconds=report["seconds"]))
     if register_as and report["kind"] == "records":
         _register(out, register_as, dataset_dir)
 
@@ -217,6 +218,7 @@ def ifd_cmd(
     """Multi-turn IFD = CAS/DAS per assistant turn; select by top fraction or count after dropping IFD > 1."""
     from hearme.tibetan import ifd
 
+    sw = Stopwatch()
     report = ifd.run(inp, out, model, adapter=str(adapter) if adapter else None, top_fraction=top_fraction,
                      top_n=top_n, max_ifd=max_ifd, template=template, aggregate=aggregate, device=device,
                      dtype=dtype, max_length=max_length, max_batch_tokens=max_batch_tokens)
@@ -225,7 +227,7 @@ def ifd_cmd(
         _echo(f"IFD mean {s['mean']:.4f} (min {s['min']:.4f}, max {s['max']:.4f}); {s['above_max']} above {max_ifd:g}")
     for note in report["notes"]:
         _echo(f"  note: {note}")
-    _summary(report, out)
+    _summary(report, out, sw.line("ifd, dialogues scored", inp))
     if register_as:
         _register(out, register_as, dataset_dir)
 
@@ -272,6 +274,7 @@ def translate_cmd(
         b = tr.LLMBackend(llm.client(), gloss, reasks=reasks)
     else:
         raise io.HearMeError(f"--backend must be llm, local or auto, got {backend!r}")
+    sw = Stopwatch()
     report = tr.run(inp, out, b, glossary=gloss, translate_system=not keep_system, on_fail=on_fail)
     g = report["glossary"]
     if g:
@@ -282,7 +285,7 @@ def translate_cmd(
         _echo(b.client.stats.line())
         if b.reasked:
             _echo("re-asked: " + ", ".join(f"{k} {v}" for k, v in sorted(b.reasked.items())))
-    _summary(report, out)
+    _summary(report, out, sw.line("translate, written", out))
 
 
 @tib_app.command("multiturn")
@@ -306,11 +309,12 @@ def multiturn_cmd(
     rules = mt.Rules(source_chars=source_chars, ask_exchanges=ask_exchanges, min_exchanges=min_exchanges,
                      max_utterance_chars=max_utterance_chars, temperature=temperature, reasks=reasks)
     client = llm.client()
+    sw = Stopwatch()
     report = mt.run(inp, out, client, rules)
     _echo(client.stats.line())
     if report["mean_exchanges"] is not None:
         _echo(f"mean exchanges per dialogue: {report['mean_exchanges']}")
-    _summary(report, out)
+    _summary(report, out, sw.line("multiturn, written", out))
 
 
 @tib_app.command("expand")

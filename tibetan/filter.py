@@ -11,6 +11,8 @@ Every rejection carries its reasons; every utterance's measurements go to `<out>
 
 from __future__ import annotations
 
+import functools
+import unicodedata
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -20,7 +22,8 @@ from hearme.core import io, schema
 from hearme.core.progress import bar as progress_bar
 from hearme.tibetan import text as T
 from hearme.tibetan.ngram import KNTrigram
-from hearme.tibetan.filter_lm import OrderCheck, Threshold, lm_measure
+from hearme.tibetan.filter_lm import OrderCheck, Threshold
+from hearme.tibetan.filter_scan import scan
 
 
 @dataclass
@@ -42,15 +45,16 @@ class Checks:
 
 def measure(text: str, checks: Checks) -> tuple[dict, list[str]]:
     """The cheap measurements of one utterance and the reasons it fails (empty = passes)."""
-    census = T.script_census(text)
+    norm = T.normalize(text)
+    syls = T.syllables(norm, norm=False)
+    census = _census(norm, syls)
     letters = sum(census.values())
     tib = census.get("tibetan", 0)
     han = census.get("han", 0)
     foreign = 1 - tib / letters if letters else 1.0
-    syls = T.syllables(text)
-    malformed = 1 - sum(map(T.is_well_formed, syls)) / len(syls) if syls else 0.0
-    run = _longest_run(syls)
-    doubled = sum(a == b for a, b in zip(syls, syls[1:]))
+    malformed = 1 - sum(map(_well_formed, syls)) / len(syls) if syls else 0.0
+    doubled = sum(map(str.__eq__, syls, syls[1:]))
+    run = _longest_run(syls) if doubled else min(len(syls), 1)  # no neighbours alike: runs of one
     repeat = _repeat_share(syls)
     m = {"syllables": len(syls), "foreign": round(foreign, 4), "han": han, "malformed": round(malformed, 4),
          "run": run, "doubled": doubled, "repeat": round(repeat, 4), "zero_width": T.count_zero_width(text)}
@@ -77,6 +81,28 @@ def measure(text: str, checks: Checks) -> tuple[dict, list[str]]:
     return m, reasons
 
 
+def _census(norm: str, syls: list[str]) -> dict[str, int]:
+    """text.script_census of normalized text whose syllables are already found (one scan less)."""
+    n_tib = sum(map(len, syls)) + norm.count("\u0f18") + norm.count("\u0f19")
+    rest = T._NON_LETTER_FAST.sub("", norm)
+    if not rest:
+        return {"tibetan": n_tib} if n_tib else {}
+    counts = {"tibetan": n_tib} if n_tib else {}
+    last = "unknown"
+    for ch in rest:
+        if unicodedata.category(ch)[0] not in "LM":
+            continue
+        script = T.script_of(ch)
+        if script == "inherited":
+            script = last
+        counts[script] = counts.get(script, 0) + 1
+        last = script
+    return counts
+
+
+_well_formed = functools.lru_cache(maxsize=1 << 18)(T.is_well_formed)  # syllables repeat: judge each once
+
+
 def _longest_run(syls: list[str]) -> int:
     best = cur = 0
     prev = None
@@ -88,9 +114,9 @@ def _longest_run(syls: list[str]) -> int:
 
 
 def _repeat_share(syls: list[str], n: int = 3, min_grams: int = 8) -> float:
-    grams = [tuple(syls[i:i + n]) for i in range(len(syls) - n + 1)]
-    if len(grams) < min_grams:
+    if len(syls) - n + 1 < min_grams:
         return 0.0
+    grams = list(zip(*(syls[i:] for i in range(n))))
     return 1 - len(set(grams)) / len(grams)
 
 
@@ -135,11 +161,17 @@ def require_tibetan(path: Path, items: list[Item], min_share: float = 0.3) -> No
 
 def run(inp: str | Path, out: str | Path, lm: KNTrigram | None, threshold: Threshold | None,
         checks: Checks | None = None, *, on_fail: str = "dialogue", min_exchanges: int = 1,
-        workers: int = 1, progress: bool = True, order: OrderCheck | None = None, model: str | None = None) -> dict:
+        workers: int = 1, progress: bool = True, order: OrderCheck | None = None, model: str | None = None,
+        on_block=None) -> dict:
     """Filter `inp` into `out` (+ .rejected.jsonl, .scores.jsonl); returns the report dict.
 
     With `lm`: unknown-token share always, the absolute score when `threshold` is given, the
-    word-order check when `order` (resolved) is given. `model` names the LM in the report."""
+    word-order check when `order` (resolved) is given. `model` names the LM in the report.
+    `workers` processes measure blocks of utterances (0: one per core); `on_block(done, total)`
+    reports progress (the WebUI's bar)."""
+    import time
+
+    t0 = time.perf_counter()
     inp, out = Path(inp), Path(out)
     checks = checks or Checks()
     if on_fail not in ("dialogue", "truncate"):
@@ -149,11 +181,8 @@ def run(inp: str | Path, out: str | Path, lm: KNTrigram | None, threshold: Thres
         raise io.InputError(inp, "", "nothing to filter (no records or lines)")
     require_tibetan(inp, items)
     flat = [t for it in items for t in it.texts]
-    lm_scores = unknown = order_z = order_gain = None
-    if lm is not None:
-        lm_scores, unknown = lm_measure(lm, flat, workers=workers, progress=progress)
-        if order is not None:
-            order_z, order_gain = order.scores(lm, flat)
+    sc = scan(flat, lm, order, checks, measure, workers=workers, progress=progress, on_block=on_block)
+    lm_scores, unknown, order_z, order_gain = sc.lm, sc.unknown, sc.order_z, sc.order_gain
     cutoff = threshold.cutoff if threshold is not None else None
 
     tally = io.Tally()
@@ -166,7 +195,7 @@ def run(inp: str | Path, out: str | Path, lm: KNTrigram | None, threshold: Thres
         turn_rows, first_bad = [], None
         bad_turns: list[str] = []
         for j, (txt, role) in enumerate(zip(it.texts, it.roles)):
-            m, reasons = measure(txt, checks)
+            m, reasons = sc.cheap[k]
             zero_width += m["zero_width"]
             if lm_scores is not None:
                 m["lm"] = round(float(lm_scores[k]), 4)
@@ -225,7 +254,9 @@ def run(inp: str | Path, out: str | Path, lm: KNTrigram | None, threshold: Thres
               "lm": None if lm is None else {k2: lm.meta[k2] for k2 in ("sentences", "tokens", "vocab", "trigrams")},
               "threshold": None if threshold is None else {"mode": threshold.mode, "value": threshold.value,
                                                             "cutoff": threshold.cutoff, "reference": threshold.reference},
-              "order": None if order is None or lm is None else asdict(order)}
+              "order": None if order is None or lm is None else asdict(order),
+              "utterances": len(flat), "syllables": sum(m["syllables"] for m, _ in sc.cheap),
+              "seconds": round(time.perf_counter() - t0, 3)}
     io.write_json(report_path(out), report)
     return report
 

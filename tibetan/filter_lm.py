@@ -89,7 +89,7 @@ def lm_measure(lm: KNTrigram, texts: list[str], *, workers: int = 1, progress: b
 
 @dataclass
 class OrderCheck:
-    """The word-order check: keep an utterance whose z (KNTrigram.order_z) is at least the cutoff.
+    """The word-order check: keep an utterance whose z (hearme.tibetan.order) is at least the cutoff.
 
     The cutoff is the `percentile`-th percentile of the z of clean held-out text, scored by an
     LM that never saw it, capped at `max_cutoff`. Shuffled, reversed or randomly drawn syllables
@@ -122,7 +122,9 @@ class OrderCheck:
         return self
 
     def scores(self, lm: KNTrigram, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
-        return lm.order_z(texts, shuffles=self.shuffles, min_tokens=self.min_tokens)
+        from hearme.tibetan.order import order_z
+
+        return order_z(lm, texts, shuffles=self.shuffles, min_tokens=self.min_tokens)
 
     def describe(self) -> str:
         capped = f", capped at {self.max_cutoff:g}" if self.cutoff < self.reference.get("percentile_z", self.cutoff) else ""

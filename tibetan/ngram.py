@@ -9,8 +9,8 @@ the longest stored n-gram plus the backoffs of the longer contexts.
 Everything is integer-encoded numpy: one regex scan per chunk of text, vocabulary ids by
 dict lookup, counting by sort/unique, lookups by a vectorized hash table. A sentence is one
 utterance: `<s> tokens </s>`; tokens are `text.tokens(keep_shad=True)` with numbers as <num>.
-A little over 400 lines: estimation, the ARPA reader and writer and the query share one encoded
-model layout, and keeping them together keeps that layout in one place.
+Estimation and the query share one encoded model layout, kept in one place; the word-order
+statistic built on the query is in hearme.tibetan.order.
 """
 
 from __future__ import annotations
@@ -283,49 +283,6 @@ class KNTrigram:
         """Mean log10 probability per token (including </s>) for each sentence."""
         total, count, _ = self.score_detail(texts, **kw)
         return total / np.maximum(count, 1)
-
-    def order_z(self, texts: Sequence[str], *, shuffles: int = 20, min_tokens: int = 8, seed: int = 0,
-                chunk_texts: int = 4000) -> tuple[np.ndarray, np.ndarray]:
-        """Does each text's token order score better than shuffles of its own tokens? (z, gain)
-
-        Every text is scored as it is and `shuffles` times with its tokens permuted (sentence
-        lengths and shads stay in place). z = (score - mean of shuffles) / their sd: real text
-        scores far above its shuffles, while shuffled, reversed or randomly drawn syllables
-        score like them (z ~ N(0, 1)), whatever the vocabulary coverage. gain = the same
-        difference per predicted token. Both are nan for texts with < min_tokens tokens.
-        """
-        z = np.full(len(texts), np.nan)
-        gain = np.full(len(texts), np.nan)
-        ids = _Ids(self.index, grow=False)
-        for c0 in range(0, len(texts), chunk_texts):
-            part = texts[c0:c0 + chunk_texts]
-            per = [T.sentences(t) or [t] for t in part]
-            n_sent = np.array([len(p) for p in per])
-            sent_text = np.repeat(np.arange(len(part)), n_sent)
-            arr = _encode_chunk([s for p in per for s in p], ids)
-            pos_text = sent_text[np.cumsum(arr == SEP) - 1]
-            movable = np.nonzero((arr != SEP) & (arr != SHAD_ID))[0]
-            n_tok = np.bincount(pos_text[movable], minlength=len(part))
-
-            def totals(a: np.ndarray) -> np.ndarray:
-                u, v, w, sent = _streams(a)
-                return np.bincount(sent_text[sent], weights=self._logprobs(u, v, w), minlength=len(part))
-
-            orig = totals(arr)
-            rng = np.random.default_rng([seed, c0])
-            rounds = np.empty((shuffles, len(part)))
-            owner = pos_text[movable].astype(np.float64)
-            for r in range(shuffles):
-                order = np.argsort(owner + rng.random(len(movable)))  # a permutation within each text
-                a = arr.copy()
-                a[movable] = arr[movable[order]]
-                rounds[r] = totals(a)
-            mean, sd = rounds.mean(0), rounds.std(0, ddof=1) if shuffles > 1 else np.zeros(len(part))
-            ok = (n_tok >= min_tokens) & (sd > 1e-9)
-            z[c0:c0 + len(part)] = np.where(ok, (orig - mean) / np.where(ok, sd, 1.0), np.nan)
-            n_pred = np.bincount(sent_text, minlength=len(part)) + n_tok  # tokens + </s> per sentence
-            gain[c0:c0 + len(part)] = np.where(ok, (orig - mean) / np.maximum(n_pred, 1), np.nan)
-        return z, gain
 
     def token_logprobs(self, text: str) -> list[tuple[str, float]]:
         """(token, log10 p) for one sentence, ending with </s> (for inspection)."""

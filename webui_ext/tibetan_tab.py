@@ -58,7 +58,7 @@ def _register(out: Path, name: str, dataset_dir: Path) -> str:
     return f"  \nregistered {name} ({entry['records']} records)"
 
 
-def run_filter(inp: Path, out: Path, use_lm: bool, corpus: str, heldout: str, relative: float) -> dict:
+def run_filter(inp: Path, out: Path, use_lm: bool, corpus: str, heldout: str, relative: float, on_block=None) -> dict:
     from hearme.tibetan import filter as F, filter_lm as FL
 
     lm = threshold = order = model = None
@@ -73,7 +73,19 @@ def run_filter(inp: Path, out: Path, use_lm: bool, corpus: str, heldout: str, re
         held_p = Path(heldout.strip()) if (heldout or "").strip() else None
         lm, threshold = FL.lm_and_threshold(corpus_p, heldout=held_p, lm_relative=float(relative))
         model = f"LM from {corpus_p}"
-    return F.run(inp, out, lm, threshold, progress=True, order=order, model=model)
+    return F.run(inp, out, lm, threshold, progress=True, order=order, model=model, on_block=on_block)
+
+
+def block_progress(progress, desc: str):
+    """on_block(done, total) for F.run that moves the WebUI's bar, with the rate and the ETA."""
+    from hearme.core.progress import Throughput
+
+    rate = Throughput(0, "utterance")
+
+    def on_block(done: int, total: int) -> None:
+        if progress is not None:
+            progress(done / max(total, 1), desc=f"{desc}: {rate.status(done, total)}")
+    return on_block
 
 
 def _rejects_table(out: Path) -> Any:
@@ -82,19 +94,22 @@ def _rejects_table(out: Path) -> Any:
 
 
 def on_filter(lang, dataset, upload, use_lm, corpus, heldout, relative, register_as, ctx: "ui.Ctx", progress=None):
+    from hearme.tibetan.throughput import Stopwatch
+
     if progress is not None:
         progress(0, desc="filter")
     try:
         inp, name = resolve_input(dataset, upload, ctx.dataset_dir)
         out = _out_dir(ctx.work_dir, name) / "filtered.json"
-        report = run_filter(inp, out, bool(use_lm), corpus, heldout, relative)
+        report = run_filter(inp, out, bool(use_lm), corpus, heldout, relative, block_progress(progress, "filter"))
         extra = _register(out, register_as, ctx.dataset_dir) if report["kind"] == "records" and report["written"] else ""
     except Exception as e:  # noqa: BLE001
         return ui.fail(lang, e, uploads=ui.paths_of(upload)), ui.table([], REJECT_COLS)
     status = labels.msg("filter_done", lang, read=report["read"], written=report["written"], rejected=report["rejected"])
     checks = ", ".join(f"{k} {v}" for k, v in sorted(report.get("rejected_by_check", {}).items()))
-    return ui.ok(status + (f"  \nfailing utterances by check: {checks}" if checks else "") + f"  \n→ {out}" + extra), \
-        _rejects_table(out)
+    timing = Stopwatch().line("filter", lines=report["utterances"], units=report["syllables"], seconds=report["seconds"])
+    return ui.ok(status + (f"  \nfailing utterances by check: {checks}" if checks else "") + f"  \n{timing}"
+                 + f"  \n→ {out}" + extra), _rejects_table(out)
 
 
 def run_ifd(inp: Path, out: Path, model_path: str, top_fraction: float) -> dict:
@@ -118,11 +133,14 @@ def _ifd_table(out: Path) -> Any:
 
 
 def on_ifd(lang, dataset, upload, model_path, top_fraction, register_as, ctx: "ui.Ctx", progress=None):
+    from hearme.tibetan.throughput import Stopwatch
+
     if progress is not None:
         progress(0, desc="IFD")
     try:
         inp, name = resolve_input(dataset, upload, ctx.dataset_dir)
         out = _out_dir(ctx.work_dir, name) / "ifd_selected.json"
+        sw = Stopwatch()
         report = run_ifd(inp, out, model_path, top_fraction)
         extra = _register(out, register_as, ctx.dataset_dir) if report["written"] else ""
     except Exception as e:  # noqa: BLE001
@@ -131,7 +149,7 @@ def on_ifd(lang, dataset, upload, model_path, top_fraction, register_as, ctx: "u
     s = report.get("ifd") or {}
     if s.get("mean") is not None:
         status += f" IFD mean {s['mean']:.4f} (min {s['min']:.4f}, max {s['max']:.4f})"
-    return ui.ok(status + f"  \n→ {out}" + extra), _ifd_table(out)
+    return ui.ok(status + f"  \n{sw.line('ifd, dialogues scored', inp)}  \n→ {out}" + extra), _ifd_table(out)
 
 
 def _default_relative() -> float:

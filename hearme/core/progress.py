@@ -27,3 +27,35 @@ def gc_paused():
     finally:
         if was:
             gc.enable()
+
+
+class Throughput:
+    """Rate and ETA of a long job for a bar that is not tqdm's (the WebUI's), from `done` so far."""
+
+    def __init__(self, total: int, unit: str = "item", clock=None):
+        import time
+
+        self.total, self.unit = total, unit
+        self.clock = clock or time.perf_counter
+        self.t0 = self.clock()
+
+    def status(self, done: int, total: int | None = None) -> str:
+        """`4,000/66,423 utterances, 2,950/s, ETA 0:21` (`total` updates the total)."""
+        self.total = self.total if total is None else total
+        secs = max(self.clock() - self.t0, 1e-9)
+        rate = done / secs
+        eta = "?" if not done else _clock_text((self.total - done) / rate)
+        return f"{done:,}/{self.total:,} {self.unit}s, {rate:,.0f}/s, ETA {eta}"
+
+
+def _clock_text(seconds: float) -> str:
+    m, s = divmod(round(seconds), 60)
+    h, m = divmod(m, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+def timing_line(what: str, lines: int, units: int, seconds: float, unit: str = "syllables") -> str:
+    """The one-line summary a long command prints at the end: lines/s and syllables/s."""
+    s = max(seconds, 1e-9)
+    return (f"{what}: {lines:,} lines, {units:,} {unit} in {seconds:.1f} s = {lines / s:,.0f} lines/s, "
+            f"{units / s:,.0f} {unit}/s")

@@ -286,6 +286,7 @@ def test_cli_default_filter_needs_no_lm_flags(tmp_path):
     assert "default model: syllable-trigram KN LM on the 543 bundled Tibetan lines" in p.stdout
     assert "order check: percentile 1 of clean held-out z" in p.stdout
     assert "read=5 written=4 rejected=1" in p.stdout and "failing utterances by check: order 1" in p.stdout
+    assert p.stdout.strip().splitlines()[-1].startswith("timing (filter): ") and "syllables/s" in p.stdout
     report = json.loads(F.report_path(tmp_path / "out.jsonl").read_text())
     assert report["model"].startswith("default model") and report["order"]["cutoff"] > 1.5
     p = run_hearme("tibetan", "filter", tmp_path / "in.jsonl", "-o", tmp_path / "o.jsonl", "--heldout",

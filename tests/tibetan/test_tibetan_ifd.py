@@ -141,5 +141,6 @@ def test_cli_ifd(tmp_path, tiny_model):
                    "--max-ifd", "10", "--top-fraction", "0.5", "--no-template")
     assert p.returncode == 0, p.stderr
     assert "read=3 written=2 rejected=1" in p.stdout
+    assert "timing (ifd, dialogues scored): " in p.stdout and " lines/s, " in p.stdout
     p = run_hearme("tibetan", "ifd", tmp_path / "in.jsonl", "-o", tmp_path / "o.jsonl", "--model", tmp_path / "nope")
     assert p.returncode == 2 and "no such model directory" in p.stderr

@@ -397,6 +397,7 @@ def test_cli_tiny_mt_and_local_translate(tmp_path):
                    tmp_path / "mt", "--num-beams", "1", "--glossary", GLOSSARY, "--cache-dir", tmp_path / "c")
     assert p.returncode == 0, p.stderr
     assert "read=1 written=1 rejected=0" in p.stdout and "glossary: 0/3 term occurrences" in p.stdout
+    assert p.stdout.strip().splitlines()[-1].startswith("timing (translate, written): 2 lines, ")  # and a rate
     assert io.load_records(tmp_path / "bo.json")[0]["translated_by"] == "local:mt"
     p = run_hearme("tibetan", "translate", tmp_path / "zh.json", "-o", tmp_path / "x.json")
     assert p.returncode == 2 and "needs --base-url and --model" in p.stderr

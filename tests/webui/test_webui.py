@@ -266,7 +266,8 @@ def test_tibetan_tab_segments_filters_and_selects(page, webui, tmp_path, tiny_mo
     io.write_records(records, clean + [bad])
     B.upload(page, "#hm-bo-upload", [records])
     page.locator("#hm-bo-use-lm input").uncheck()  # the cheap checks alone catch the planted repetition
-    assert "read 5, kept 4, rejected 1" in B.run(page, "#hm-bo-filter-btn", "#hm-bo-filter-status", "Filter")
+    status = B.run(page, "#hm-bo-filter-btn", "#hm-bo-filter-status", "Filter")
+    assert "read 5, kept 4, rejected 1" in status and "timing (filter): " in status and "syllables/s" in status
     rejects = page.locator("#hm-bo-filter-rejects").inner_text()
     assert "planted-repeat" in rejects and "repetition" in rejects
 
