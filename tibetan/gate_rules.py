@@ -19,7 +19,7 @@ from hearme.tibetan import prompts
 from hearme.tibetan import text as T
 
 PHRASES_PATH = Path(__file__).with_name("gate_phrases.json")
-LOOP_OVERLAP = 0.85     # shared n-grams / the n-grams of the longer of two utterances: at or above, a loop
+LOOP_OVERLAP = 0.8      # shared n-grams / the n-grams of the longer of two utterances: at or above, a loop
 LOOP_MIN_ZH = 12        # utterances shorter than this (characters, punctuation removed) are not compared
 LOOP_MIN_BO = 8         # ... (Tibetan syllables)
 LOOP_N_ZH, LOOP_N_BO = 4, 2  # n-grams: Chinese characters, Tibetan syllables
