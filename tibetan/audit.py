@@ -31,11 +31,16 @@ def record_lang(rec: dict) -> str:
 def audit(path: str | Path, *, fix: str | Path | None = None, phrases: str | Path | None = None,
           examples: int = 5, progress: bool = False) -> dict:
     """Findings per rule over a records file; with `fix`, the clean records there (+ side file)."""
+    path = Path(path)
+    return audit_items(io.read_items(path), path, fix=fix, phrases=phrases, examples=examples, progress=progress)
+
+
+def audit_items(items: list[tuple[str, object]], path: str | Path = "", *, fix: str | Path | None = None,
+                phrases: str | Path | None = None, examples: int = 5, progress: bool = False) -> dict:
+    """audit() over (position, record) pairs already read (the data card passes its records)."""
     from hearme.core.progress import bar
 
-    path = Path(path)
     words = gate_rules.load_phrases(phrases) if phrases else gate_rules.default_phrases()
-    items = io.read_items(path)
     tally = io.Tally()
     records_hit: Counter = Counter()
     findings: Counter = Counter()

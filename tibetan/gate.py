@@ -46,7 +46,8 @@ def _who(role: str) -> str:
 # ---------------------------------------------------------------- one turn, a whole record
 
 def turn_findings(content: str, role: str, *, lang: str = "zh", phrases: R.Phrases | None = None,
-                  max_chars: int | None = None, forum: bool = True) -> list[tuple[str, str, str]]:
+                  max_chars: int | None = None, forum: bool = True, strict_labels: bool = True
+                  ) -> list[tuple[str, str, str]]:
     """Every rule one utterance breaks, in the order they are checked."""
     phrases = phrases or R.default_phrases()
     out = []
@@ -56,24 +57,26 @@ def turn_findings(content: str, role: str, *, lang: str = "zh", phrases: R.Phras
     if max_chars and len(content) > max_chars:
         out.append(("too-long", f"malformed: a {len(content)}-character utterance (> {max_chars})",
                     f"有一句话长达 {len(content)} 个字，每句话不要超过 {max_chars} 个字"))
-    lab = R.label(content)
-    out.append(lab and (lab[0], f"speaker label {R.INNER_LABEL_RE.search(content).group()!r} inside a {_who(role)} turn", lab[2]))
+    lab = R.label(content, strict_labels)
+    out.append(lab and (lab[0], lab[1].replace("inside a turn", f"inside a {_who(role)} turn"), lab[2]))
     if forum:
         fw = R.forum(content)
-        out.append(fw and (fw[0], f"forum word {R.FORUM_RE.search(content).group()!r} in a {_who(role)} turn", fw[2]))
+        out.append(fw and (fw[0], f"{fw[1]} in a {_who(role)} turn", fw[2]))
     out += [R.meta(content, phrases), R.character(content, role, phrases), R.script_share(content, lang)]
     return [f for f in out if f]
 
 
 def check_turns(messages: list[dict], *, lang: str = "zh", phrases: R.Phrases | None = None,
                 max_chars: int | None = None) -> list[tuple[int, tuple[str, str, str]]]:
-    """(message index, finding) for every fault of a record's turns: per turn, then seeker-first and loops."""
+    """(message index, finding) for every fault of a record's turns: per turn, then seeker-first and loops.
+
+    Existing text: a speaker label counts only where it starts a sentence (quotes and lists have them)."""
     found = []
     idx = [i for i, m in enumerate(messages) if m.get("role") in ("user", "assistant")]
     for i in idx:
         m = messages[i]
         found += [(i, f) for f in turn_findings(str(m.get("content") or ""), m["role"], lang=lang, phrases=phrases,
-                                                 max_chars=max_chars)]
+                                                 max_chars=max_chars, strict_labels=False)]
     if idx and messages[idx[0]]["role"] != "user":
         found.append((idx[0], R.finding("seeker-first", reason="the dialogue does not start with the help-seeker")))
     lp = R.loop([str(messages[i].get("content") or "") for i in idx], lang)

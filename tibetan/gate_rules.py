@@ -48,9 +48,11 @@ RULES: dict[str, tuple[str, str]] = {
 }
 
 # Forum words PsyQA answers carry (楼上/楼下 only where they mean a post, not a floor).
-FORUM_RE = re.compile(r"楼主|(?<![问主])题主|层主|贴主|帖主|答主|本帖|回帖|发帖|(?<![A-Za-z])[Ll][Zz](?![A-Za-z])"
+FORUM_RE = re.compile(r"楼主|(?<![问主])题主|层主|贴主|帖主|答主|本帖|(?<![A-Za-z])[Ll][Zz](?![A-Za-z])"
                       r"|(?:同意|赞同|支持|顶)楼[上下]|楼[上下](?=说|讲|所说|的回答|的回复|的朋友|的网友|那位)")
 INNER_LABEL_RE = re.compile(rf"(?:{prompts.SEEKER}|{prompts.SUPPORTER}|来访者|咨询师)\s*[:：]")
+# In existing records only a label that starts a sentence (询问求助者：“…” quotes, 心理咨询师：lists)
+LEADING_LABEL_RE = re.compile(rf"(?:^|(?<=[。！？!?…\s]))(?:{prompts.SEEKER}|{prompts.SUPPORTER}|来访者|咨询师)\s*[:：]")
 # A note about a translation, in any language: （注：…）, (Note: ...), 以上为译文, 说明：...
 NOTE_RE = re.compile(r"[（(]\s*(?:注|备注|说明|译注|note|translator)|以上为|以下为|译文如下|说明\s*[:：]|^\s*注\s*[:：]"
                      r"|\b(?:note|translation|translated)\s*[:：]", re.I | re.M)
@@ -66,6 +68,7 @@ def finding(rule: str, x: str = "", reason: str = "") -> tuple[str, str, str]:
     return rule, reason or (f"{what}: {x!r}" if x else what), hint.format(x=x)
 
 
+@functools.lru_cache(maxsize=8192)
 def key(text: str) -> str:
     """Lower case, no spaces or punctuation (a single space kept between Latin words)."""
     s = T.normalize(text).lower()
@@ -79,25 +82,26 @@ class Phrases:
 
     def __init__(self, lists: dict[str, list[str]]):
         self.lists = lists
-        self.res = {k: _alternation(v) for k, v in lists.items()}
+        self.keys = {k: _keyed(v) for k, v in lists.items()}
 
     def find(self, kind: str, text: str) -> str | None:
-        """The first phrase of `kind` in `text` (as written in the text), or None."""
-        r = self.res.get(kind)
-        if r is None:
-            return None
-        m = r.search(key(text))
-        return m.group() if m else None
+        """The first phrase of `kind` in `text` (in its matching form: lower case, no spaces), or None."""
+        k = key(text)
+        for p, bounded in self.keys.get(kind, ()):
+            if p in k and (bounded is None or bounded.search(k)):
+                return p
+        return None
 
 
-def _alternation(phrases: list[str]) -> re.Pattern | None:
-    parts = []
+def _keyed(phrases: list[str]) -> list[tuple[str, re.Pattern | None]]:
+    """(phrase key, a whole-word pattern where it starts or ends with a Latin letter), longest first."""
+    out = []
     for p in sorted({key(p) for p in phrases if key(p)}, key=len, reverse=True):
-        pat = re.escape(p)
-        pat = (r"(?<![a-z0-9])" if p[0].isascii() and p[0].isalnum() else "") + pat
-        pat += r"(?![a-z0-9])" if p[-1].isascii() and p[-1].isalnum() else ""
-        parts.append(pat)
-    return re.compile("|".join(parts)) if parts else None
+        lead = p[0].isascii() and p[0].isalnum()
+        tail = p[-1].isascii() and p[-1].isalnum()
+        pat = (r"(?<![a-z0-9])" if lead else "") + re.escape(p) + (r"(?![a-z0-9])" if tail else "")
+        out.append((p, re.compile(pat) if lead or tail else None))
+    return out
 
 
 def load_phrases(extra: str | Path | None = None) -> Phrases:
@@ -135,14 +139,23 @@ def encoding(text: str) -> tuple[str, str, str] | None:
     return finding("encoding", bad, f"encoding damage: {bad}") if bad else None
 
 
-_CODE_RE = re.compile(r"[A-Za-z0-9_\-]*[0-9][A-Za-z0-9_\-]*")  # ids, hashes, model names (gpt-4o, mp3): not words
+# ids, hashes, model names (gpt-4o, mp3) and single letters (a 和 b, A型): not words
+_CODE_RE = re.compile(r"[A-Za-z0-9_\-]*[0-9][A-Za-z0-9_\-]*|(?<![A-Za-z])[A-Za-z](?![A-Za-z])")
+
+
+_NATIVE = {"zh": re.compile(f"[{T.HAN}]+"), "bo": re.compile(r"[\u0f00-\u0fff]+")}
+_LETTER_RE = re.compile(r"[^\W\d_]")
 
 
 def script_share(text: str, lang: str) -> tuple[str, str, str] | None:
     """The probes' rule: another dominant script, or over FOREIGN_LIMIT of the words (at least FOREIGN_MIN).
 
     As the probes mask model ids, Latin-digit codes are masked first."""
-    labels = reply_noise.word_scripts(_CODE_RE.sub(" ", text))
+    text = _CODE_RE.sub(" ", text)
+    native = _NATIVE.get(lang)
+    if native is not None and not _LETTER_RE.search(native.sub("", text)):
+        return None  # no letter of another script at all (the fast path, same answer)
+    labels = reply_noise.word_scripts(text)
     got = reply_noise.dominant(labels)
     if got is None:
         return None
@@ -188,8 +201,8 @@ def forum(text: str) -> tuple[str, str, str] | None:
     return finding("forum-words", m.group(), f"forum word {m.group()!r}") if m else None
 
 
-def label(text: str) -> tuple[str, str, str] | None:
-    m = INNER_LABEL_RE.search(text)
+def label(text: str, strict: bool = True) -> tuple[str, str, str] | None:
+    m = (INNER_LABEL_RE if strict else LEADING_LABEL_RE).search(text)
     return finding("label-inside", m.group(), f"speaker label {m.group()!r} inside a turn") if m else None
 
 

@@ -69,7 +69,7 @@ ZH_INSIDE = {
              zh_dialogue({9: "支持者：" + ZH_SUPPORTER[2].replace("，", "！")})],
     "forum-words": [zh_dialogue({1: "支持者：楼主你好，听起来你很辛苦。"}), zh_dialogue({3: "支持者：题主，被批评时你什么感受？"}),
                     zh_dialogue({0: "求助者：LZ最近总是睡不好。"}), zh_dialogue({5: "支持者：同意楼上，你很勇敢。"}),
-                    zh_dialogue({7: "支持者：看了你的发帖，我很心疼你。"})],
+                    zh_dialogue({7: "支持者：看了本帖，我很心疼你。"})],
 }
 # outside the turns: dropped and counted, never re-asked
 ZH_OUTSIDE = ["以上是改写后的多轮对话。", "（对话结束）", "---\n希望这个改写符合您的要求。", "以上对话共六轮，展示了支持者的共情。",
@@ -110,9 +110,11 @@ def test_good_replies_pass():
     gate.check_translation(GOOD_BO, "我很焦虑。")
     assert gate.check_client_reply(BO_A[0], "bo", history=BO_A[1:]).text == BO_A[0]
     for text in ("我是AI吗？你能像朋友一样听我说话吗？", "作为心理咨询师，我能理解你的担心。", "楼上的邻居很吵。", "我的问题主要在于睡眠。",
-                 "根据您提供的信息，我们一起看看。", "我叫Jerry，最近用app记录心情。"):
-        role = "user" if "吗" in text or "我叫" in text else "assistant"
-        assert gate.turn_findings(text, role) == [], text
+                 "根据您提供的信息，我们一起看看。", "我叫Jerry，最近用app记录心情。", "作为咨询师，我该如何处理来访者的情绪？", "我对a和b都一样。",
+                 "询问求助者：“你能具体描述一下吗？”", "每次发帖子都没人回。"):
+        role = "user" if any(w in text for w in "吗叫该帖b") else "assistant"
+        turns = [{"role": "user", "content": "你好。"}] * (role == "assistant") + [{"role": role, "content": text}]
+        assert gate.check_turns(turns) == [], text
 
 
 @pytest.mark.parametrize("name", ["hearme_counseling_zh_train.json", "hearme_tibetan_bo_train.json", "hearme_eval_zh.json"])
@@ -211,7 +213,7 @@ BO_TURN_FAULTS = {
     "encoding": [BO_A[0] + "\ufffd", BO_A[1].replace("ལས", "ལ\x01ས"), BO_A[2] + "\x9d", "à½\x80à½²" + BO_A[3],
                  BO_A[0].replace("།", "\ufffd")],
     "breaking-character": ["ང་ནི་མི་བཟོས་རིག་ནུས་ཤིག་ཡིན། " + BO_A[0], BO_A[1] + " ང་ནི་སྐད་ཡིག་དཔེ་དབྱིབས་ཤིག་ཡིན།",
-                           "ང་ནི་ཁྱེད་ཀྱི་སེམས་ཁམས་བློ་འདྲི་བ་ཡིན། " + BO_A[1], "ང་ནི་སེམས་ཁམས་བློ་འདྲི་བ་ཡིན་པས། " + BO_A[3],
+                           "ང་ནི་ཁྱེད་ཀྱི་སེམས་ཁམས་བློ་འདྲི་བ་ཡིན། " + BO_A[1], "ང་ནི་ཁྱེད་ཀྱི་བློ་འདྲི་བ་ཡིན་པས། " + BO_A[3],
                            "ང་ནི་ཁྱེད་ཀྱི་སེམས་གསོ་བ་ཡིན། " + BO_A[0]],
     "meta-text": [BO_A[0] + " གོང་གི་ཁ་བརྡ་འདི་བསྐྱར་བཟོས་ཡིན།", "བསྐྱར་བཟོས་པའི་ཁ་བརྡ། " + BO_A[1], BO_A[2] + " ཁ་བརྡ་མཇུག་རྫོགས།",
                   "གོང་གསལ་གྱི་ཁ་བརྡ། " + BO_A[3], BO_A[1] + " ཁ་བརྡ་འདི་ཚར་སོང་།"],
@@ -238,7 +240,7 @@ def test_bo_loops(k):
 
 
 ZH_CLIENT = {
-    "breaking-character": ["作为你的咨询师，我建议你先深呼吸。", "我是一名心理咨询师，我们来聊聊你的情况。", "我作为咨询师想问你：最近睡得好吗？",
+    "breaking-character": ["作为你的咨询师，我建议你先深呼吸。", "我是你的心理咨询师，我们来聊聊你的情况。", "我来扮演咨询师，最近睡得好吗？",
                            "作为一个AI，我没有真正的烦恼。", "我是一个语言模型，无法扮演来访者。"],
     "label-inside": ["我最近很累。\n咨询师：听起来你很辛苦。", "好的。咨询师：那我们继续。", "我不想说。支持者：没关系。",
                      "嗯。求助者：我还是很难过。", "我也不知道。来访者：真的吗？"],
@@ -306,3 +308,14 @@ def test_audit_cli_report_and_fix(tmp_path):
     assert [r["id"] for r in io.load_records(tmp_path / "clean.jsonl")] == ["r0", "r2"]
     side = [json.loads(x) for x in io.rejected_path(tmp_path / "clean.jsonl").read_text(encoding="utf-8").splitlines()]
     assert [s["position"] for s in side] == ["line 2", "line 4", "line 5"] and "rule loop" in side[2]["reason"]
+
+
+def test_data_card_audit_section(tmp_path):
+    from hearme.converters.card import build_card
+
+    good = [{"role": "user", "content": ZH_SEEKER[0]}, {"role": "assistant", "content": ZH_SUPPORTER[0]}]
+    bad = [good[0], {"role": "assistant", "content": "作为一个AI语言模型，我理解你。"}]
+    data = {"mine": [{"messages": m, "id": f"r{i}", "lang": "zh", "source": "t"} for i, m in enumerate([good, bad, good])]}
+    md = build_card(data, tmp_path / "a", audit=True).read_text(encoding="utf-8")
+    assert "## Gate audit" in md and "| mine | 3 | 1 | breaking-character | 1 | 33.333% |" in md
+    assert "Gate audit" not in build_card(data, tmp_path / "b").read_text(encoding="utf-8")
