@@ -48,7 +48,7 @@ RULES: dict[str, tuple[str, str]] = {
 }
 
 # Forum words PsyQA answers carry (楼上/楼下 only where they mean a post, not a floor).
-FORUM_RE = re.compile(r"楼主|(?<![问主])题主|层主|贴主|帖主|答主|本帖|(?<![A-Za-z])[Ll][Zz](?![A-Za-z])"
+FORUM_RE = re.compile(r"楼主|(?<![问难话课标主])题主|层主|贴主|帖主|答主|本帖|(?<![A-Za-z])[Ll][Zz](?![A-Za-z])"
                       r"|(?:同意|赞同|支持|顶)楼[上下]|楼[上下](?=说|讲|所说|的回答|的回复|的朋友|的网友|那位)")
 INNER_LABEL_RE = re.compile(rf"(?:{prompts.SEEKER}|{prompts.SUPPORTER}|来访者|咨询师)\s*[:：]")
 # In existing records only a label that starts a sentence (询问求助者：“…” quotes, 心理咨询师：lists)
@@ -139,8 +139,8 @@ def encoding(text: str) -> tuple[str, str, str] | None:
     return finding("encoding", bad, f"encoding damage: {bad}") if bad else None
 
 
-# ids, hashes, model names (gpt-4o, mp3) and single letters (a 和 b, A型): not words
-_CODE_RE = re.compile(r"[A-Za-z0-9_\-]*[0-9][A-Za-z0-9_\-]*|(?<![A-Za-z])[A-Za-z](?![A-Za-z])")
+# ids, hashes, model names (gpt-4o, mp3) and words of up to 3 letters (a 和 b, kpi, app, emo): not drift
+_CODE_RE = re.compile(r"[A-Za-z0-9_\-]*[0-9][A-Za-z0-9_\-]*|(?<![A-Za-z])[A-Za-z]{1,3}(?![A-Za-z])")
 
 
 _NATIVE = {"zh": re.compile(f"[{T.HAN}]+"), "bo": re.compile(r"[\u0f00-\u0fff]+")}

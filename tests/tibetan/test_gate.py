@@ -43,7 +43,7 @@ ZH_INSIDE = {
                   zh_dialogue({1: "支持者：以下是改写的多轮对话，听起来你很辛苦。"}),
                   zh_dialogue({0: "求助者：（根据单轮问答改写）我最近总是睡不好。"}),
                   zh_dialogue({9: "支持者：这段对话展示了共情的技巧，不被理解一定很孤单。"}),
-                  zh_dialogue({11: "支持者：对话结束，祝你一切顺利。"}),
+                  zh_dialogue({11: "支持者：以上为改写，祝你一切顺利。"}),
                   zh_dialogue({11: "支持者：不客气！希望这个改写符合您的需要。"})],
     "breaking-character": [zh_dialogue({1: "支持者：作为一个AI语言模型，我无法真正体会你的感受，但我理解你。"}),
                            zh_dialogue({3: "支持者：我是一个语言模型，不过我会尽力帮助你。"}),
@@ -111,7 +111,8 @@ def test_good_replies_pass():
     assert gate.check_client_reply(BO_A[0], "bo", history=BO_A[1:]).text == BO_A[0]
     for text in ("我是AI吗？你能像朋友一样听我说话吗？", "作为心理咨询师，我能理解你的担心。", "楼上的邻居很吵。", "我的问题主要在于睡眠。",
                  "根据您提供的信息，我们一起看看。", "我叫Jerry，最近用app记录心情。", "作为咨询师，我该如何处理来访者的情绪？", "我对a和b都一样。",
-                 "询问求助者：“你能具体描述一下吗？”", "每次发帖子都没人回。"):
+                 "询问求助者：“你能具体描述一下吗？”", "每次发帖子都没人回。", "我们的对话结束后我还是很难过。", "你现在面临的难题主要是缺乏目标感。",
+                 "结婚kpi又很重，情场loser？"):
         role = "user" if any(w in text for w in "吗叫该帖b") else "assistant"
         turns = [{"role": "user", "content": "你好。"}] * (role == "assistant") + [{"role": role, "content": text}]
         assert gate.check_turns(turns) == [], text
@@ -246,7 +247,7 @@ ZH_CLIENT = {
                      "嗯。求助者：我还是很难过。", "我也不知道。来访者：真的吗？"],
     "encoding": ["我最近很\ufffd累。", "我\x07不想说。", "æˆ‘å¾ˆç´¯", "我很难过\x1b。", "\ufffd\ufffd\ufffd"],
     "meta-text": ["以上是改写后的对话，我最近很累。", "（根据单轮问答）我睡不好。", "我很难过，这段对话展示了我的焦虑。",
-                  "对话结束，谢谢你。", "我最近很烦。多轮对话里我应该说什么？"],
+                  "以上为对话，谢谢你。", "我最近很烦。多轮对话里我应该说什么？"],
     "script-share": ["I am so tired of everything.", "我最近 feel so bad about my work and life。", "我很累 я очень устал сегодня",
                      "my boss keeps yelling at me 我很烦", "最近 I can't sleep at night 怎么办"],
 }
