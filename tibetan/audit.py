@@ -5,7 +5,8 @@ rules as the LLM steps' output (`check_turns`: per turn encoding, labels, forum 
 breaking character, script share; then seeker first and loops). Length limits are the rewriting
 step's and are not applied here. The report counts records and findings per rule, with examples
 (file position, record id, message index, reason, excerpt); `--fix` writes the records without a
-finding and a `.rejected.jsonl` side file with the rules each rejected record broke.
+finding and a `.rejected.jsonl` side file with the rules each rejected record broke. Self-cognition
+records (`source: self-cognition`) say on purpose that the assistant is an AI: no disclaimer finding.
 """
 
 from __future__ import annotations
@@ -60,6 +61,8 @@ def audit_items(items: list[tuple[str, object]], path: str | Path = "", *, fix: 
             tally.reject(path, where, f"invalid record: {e}", obj)
             continue
         found = gate.check_turns(rec["messages"], lang=record_lang(rec), phrases=words)
+        if rec.get("source") == "self-cognition":  # the assistant's identity data says it is an AI on purpose
+            found = [(i, f) for i, f in found if "disclaimer" not in f[1]]
         if not found:
             kept.append(rec)
             tally.written += 1

@@ -118,13 +118,15 @@ def test_good_replies_pass():
         assert gate.check_turns(turns) == [], text
 
 
-@pytest.mark.parametrize("name", ["hearme_counseling_zh_train.json", "hearme_tibetan_bo_train.json", "hearme_eval_zh.json"])
-def test_bundled_data_passes(name):
+def test_bundled_data_passes():
     from hearme.core import paths
     from hearme.tibetan import audit
 
-    rep = audit.audit(paths.DATA / name)
-    assert rep["flagged"] == 0, rep["per_rule"]
+    files = sorted(paths.DATA.glob("*.json"))
+    assert len(files) >= 10
+    for f in files:  # self-cognition records say "作为AI" on purpose: no finding
+        rep = audit.audit(f)
+        assert rep["flagged"] == 0, (f.name, rep["per_rule"])
 
 
 # ---------------------------------------------------------------- zh: parse rules, one by one
