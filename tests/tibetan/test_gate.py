@@ -322,3 +322,40 @@ def test_data_card_audit_section(tmp_path):
     md = build_card(data, tmp_path / "a", audit=True).read_text(encoding="utf-8")
     assert "## Gate audit" in md and "| mine | 3 | 1 | breaking-character | 1 | 33.333% |" in md
     assert "Gate audit" not in build_card(data, tmp_path / "b").read_text(encoding="utf-8")
+
+
+# ---------------------------------------------------------------- expand: items through the gate
+
+def test_expand_items_through_the_gate(tmp_path):
+    from hearme.tibetan import expand
+
+    seeds = [{"messages": [{"role": "user", "content": "种子：我总是很焦虑，不知道该怎么办。"}, {"role": "assistant", "content": "先照顾好自己。"}],
+              "id": "seed", "source": "t", "lang": "zh", "topic": "情绪"}]
+    ok = {"question": "我刚换了工作，每天都睡不着，该怎么调整？", "answer": "新环境需要时间适应，可以先规律作息，再慢慢调整。"}
+    bad = [{"question": "我和室友总吵架，心里很烦。", "answer": "作为一个AI语言模型，我建议你们坐下来谈谈。"},
+           {"question": "考试前我总紧张得发抖。", "answer": "以上是改写后的对话。紧张很正常。"},
+           {"question": "我最近很\ufffd难过。", "answer": "愿意多说说吗？"},
+           {"question": "我失恋了，很痛苦。", "answer": "I am so sorry to hear that, breakups are really hard for everyone."},
+           {"question": "楼主你好，我很孤单。", "answer": "孤单的感觉确实难受。"}]
+    reply = "好的，以下是5个全新的单轮问答：\n" + json.dumps([ok] + bad, ensure_ascii=False) + "\n希望这些问答对你有帮助。"
+    io.write_records(tmp_path / "seeds.json", seeds)
+    cfg = expand.Config(per_topic=6, batch=6, max_rounds=1, topics=["情绪"])
+    with FakeOpenAI({"rules": [{"match": "“情绪”主题", "replies": [{"text": reply}], "sticky": True}]}) as srv:
+        rep = expand.run(tmp_path / "seeds.json", tmp_path / "new.json", client(srv, tmp_path), cfg, progress=False)
+    assert rep["written"] == 1 and rep["rejected"] == 5
+    assert rep["gate"] == {"breaking-character": {"dropped": 0, "reasked": 0, "fixed": 0, "rejected": 1},
+                           "encoding": {"dropped": 0, "reasked": 0, "fixed": 0, "rejected": 1},
+                           "forum-words": {"dropped": 0, "reasked": 0, "fixed": 0, "rejected": 1},
+                           "meta-text": {"dropped": 1, "reasked": 0, "fixed": 0, "rejected": 1},
+                           "script-share": {"dropped": 0, "reasked": 0, "fixed": 0, "rejected": 1}}
+    assert rep["notes"] == {"text outside the JSON array dropped": 1}
+
+
+def test_lone_surrogates_are_encoding_damage():
+    for text, lang in (("我很难过\ud83d。", "zh"), (BO_A[0] + "\udc80", "bo")):
+        with pytest.raises(RuleError) as e:
+            gate.check_client_reply(text, lang)
+        assert e.value.rule == "encoding"
+    with pytest.raises(RuleError) as e:
+        gate.check_translation(GOOD_BO + "\ud800", "我很焦虑。")
+    assert e.value.rule == "encoding"
