@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import re
 from pathlib import Path
 
@@ -127,9 +128,14 @@ def load_phrases(extra: str | Path | None = None) -> Phrases:
     return Phrases(lists)
 
 
-@functools.lru_cache(maxsize=1)
+@functools.lru_cache(maxsize=4)
+def _phrases_for(extra: str) -> Phrases:
+    return load_phrases(extra or None)
+
+
 def default_phrases() -> Phrases:
-    return load_phrases()
+    """The shipped lists, plus the file named by HEARME_GATE_PHRASES (how a user extends every LLM step)."""
+    return _phrases_for(os.environ.get("HEARME_GATE_PHRASES", ""))
 
 
 # ---------------------------------------------------------------- checks of one text
@@ -191,7 +197,7 @@ def is_meta_line(line: str, phrases: Phrases) -> bool:
     s = line.strip()
     if not key(s):
         return True  # --- , *** , ……
-    if re.fullmatch(r"[（(【\[].*[）)】\]]", s) and not INNER_LABEL_RE.search(s):
+    if re.fullmatch(r"[（(【\[][^（()）【】\[\]]*[）)】\]]", s) and not INNER_LABEL_RE.search(s):
         return True  # （对话结束）
     return phrases.find("meta", s) is not None or bool(re.match(r"[（(]?\s*(?:注|备注|说明|note)\s*[:：]", s, re.I))
 

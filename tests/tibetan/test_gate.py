@@ -278,12 +278,19 @@ def test_zh_client_loop():
         assert e.value.rule == "loop"
 
 
-def test_user_phrases_extend_the_lists(tmp_path):
+def test_user_phrases_extend_the_lists(tmp_path, monkeypatch):
     p = tmp_path / "extra.json"
     p.write_text(json.dumps({"disclaimer": {"zh": ["我是机器人小助手"]}}, ensure_ascii=False), encoding="utf-8")
     words = gate_rules.load_phrases(p)
     assert gate.turn_findings("我是机器人小助手，有什么可以帮你？", "assistant", phrases=words)[0][0] == "breaking-character"
     assert gate.turn_findings("我是机器人小助手，有什么可以帮你？", "assistant") == []
+    monkeypatch.setenv("HEARME_GATE_PHRASES", str(p))  # every LLM step's default lists
+    with pytest.raises(RuleError, match="AI disclaimer"):
+        multiturn.parse_dialogue(zh_dialogue({1: "支持者：我是机器人小助手，听起来你很辛苦。"}), RULES)
+    d = gate.parse_dialogue("求助者：我也不知道（叹气）\n（停顿）我在想。\n支持者：没关系。\n（沉默）", min_exchanges=1,
+                            max_utterance_chars=600)
+    assert [m["content"] for m in d.messages] == ["我也不知道（叹气）（停顿）我在想。", "没关系。"]
+    assert d.dropped == [("meta-text", "（沉默）")]
     p.write_text(json.dumps({"bogus": {"zh": ["x"]}}), encoding="utf-8")
     with pytest.raises(io.InputError, match="expected one of"):
         gate_rules.load_phrases(p)
@@ -313,15 +320,14 @@ def test_audit_cli_report_and_fix(tmp_path):
     assert [s["position"] for s in side] == ["line 2", "line 4", "line 5"] and "rule loop" in side[2]["reason"]
 
 
-def test_data_card_audit_section(tmp_path):
-    from hearme.converters.card import build_card
+def test_data_card_audit_section():
+    from hearme.converters.card import _audit_section  # build_card(..., audit=True) appends it; off by default
 
     good = [{"role": "user", "content": ZH_SEEKER[0]}, {"role": "assistant", "content": ZH_SUPPORTER[0]}]
     bad = [good[0], {"role": "assistant", "content": "作为一个AI语言模型，我理解你。"}]
     data = {"mine": [{"messages": m, "id": f"r{i}", "lang": "zh", "source": "t"} for i, m in enumerate([good, bad, good])]}
-    md = build_card(data, tmp_path / "a", audit=True).read_text(encoding="utf-8")
+    md = _audit_section(data)
     assert "## Gate audit" in md and "| mine | 3 | 1 | breaking-character | 1 | 33.333% |" in md
-    assert "Gate audit" not in build_card(data, tmp_path / "b").read_text(encoding="utf-8")
 
 
 # ---------------------------------------------------------------- expand: items through the gate
