@@ -138,6 +138,29 @@ def test_zh_fault_inside_a_turn_is_rejected(rule, text):
     assert e.value.rule == rule and e.value.hint and e.value.reason
 
 
+ZH_EXISTING = {  # the rules multiturn had before the gate, five replies each
+    "seeker-first": ["\n".join(zh_lines()[1:]), "支持者：你好。\n" + GOOD_ZH, "**支持者**：欢迎。\n" + GOOD_ZH,
+                     "咨询师：请坐。\n" + GOOD_ZH, "1. 支持者：你好。\n" + GOOD_ZH],
+    "too-short": ["\n".join(zh_lines()[:k]) for k in (2, 4, 6, 8, 9)],
+    "too-long": [zh_dialogue({1: "支持者：" + "我理解你。" * 130}), zh_dialogue({0: "求助者：" + "很难受" * 201}),
+                 zh_dialogue({5: "支持者：" + "嗯" * 601}), zh_dialogue({11: "支持者：" + "谢谢。" * 250}),
+                 zh_dialogue({2: "求助者：" + "我不知道" * 151})],
+    "label-inside": [zh_dialogue({1: "支持者：我在听。求助者：谢谢。"}), zh_dialogue({3: "支持者：嗯。支持者：继续说。"}),
+                     zh_dialogue({0: "求助者：我很累。咨询师：怎么了？"}), zh_dialogue({5: "支持者：好的 来访者: 嗯"}),
+                     zh_dialogue({7: "支持者：没事的。求助者 ：好。"})],
+    "empty": [zh_dialogue({1: "支持者："}), zh_dialogue({0: "求助者：“”"}), zh_dialogue({3: "支持者：**"}),
+              zh_dialogue({5: "支持者：  "}), zh_dialogue({7: "支持者：\"\""})],
+    "format": ["我不能完成这个任务。", "抱歉，我无法改写。", "", "对话：\n你好。\n你好。", "Sorry, I cannot help with that."],
+}
+
+
+@pytest.mark.parametrize("rule, text", [(r, t) for r, ts in ZH_EXISTING.items() for t in ts])
+def test_zh_existing_rules(rule, text):
+    with pytest.raises(RuleError) as e:
+        multiturn.parse_dialogue(text, RULES)
+    assert e.value.rule == rule
+
+
 @pytest.mark.parametrize("tail", ZH_OUTSIDE)
 def test_zh_closing_remark_is_dropped_not_glued(tail):
     d = gate.parse_dialogue(GOOD_ZH + "\n" + tail, min_exchanges=5, max_utterance_chars=600)
