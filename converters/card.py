@@ -121,11 +121,12 @@ class _Labels:
 
 
 def build_card(inputs: Mapping[str, list[schema.Record]] | Sequence[str | os.PathLike], out_dir,
-               dataset_dir=None, entries: Mapping[str, dict] | None = None) -> Path:
+               dataset_dir=None, entries: Mapping[str, dict] | None = None, audit: bool = False) -> Path:
     """Write out_dir/card.md and its PNGs; return the card's path.
 
     Source and license come from the registry entry (a registered name or file, or `entries`
-    given by name), else from the records' own metadata."""
+    given by name), else from the records' own metadata. With `audit`, a section counts what the
+    LLM-text gate (`hearme audit`) flags per rule and dataset."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -194,7 +195,10 @@ def build_card(inputs: Mapping[str, list[schema.Record]] | Sequence[str | os.Pat
     ax.set_title("Emoji share", fontsize=10, loc="left")
     save(fig, "emoji.png", "Emoji share per dataset and role")
 
-    io.write_text(out_dir / "card.md", _markdown(names, stats, emoji, data, entries, figs, label))
+    md = _markdown(names, stats, emoji, data, entries, figs, label)
+    if audit:
+        md += _audit_section(data)
+    io.write_text(out_dir / "card.md", md)
     return out_dir / "card.md"
 
 
@@ -257,3 +261,17 @@ def _markdown(names, stats, emoji, data, entries, figs, label) -> str:
         lines += ["## Plot label key", "", "Labels the installed fonts cannot draw are shown as short keys:", "",
                   "| key | label |", "|---|---|"] + [f"| {k} | {t} |" for t, k in label.keys.items()] + [""]
     return "\n".join(lines)
+
+
+def _audit_section(data: Mapping[str, list[schema.Record]]) -> str:
+    """Records per gate rule and dataset (hearme.tibetan.audit; rules in docs/gate.md)."""
+    from hearme.tibetan import audit
+
+    reps = {n: audit.audit_items([(f"record {i}", r) for i, r in enumerate(recs)], n) for n, recs in data.items()}
+    lines = ["", "## Gate audit (`hearme audit`, docs/gate.md)", "",
+             "| dataset | records | flagged | rule | records with it | share |", "|---|---:|---:|---|---:|---:|"]
+    for n, rep in reps.items():
+        rules = rep["per_rule"] or {"(none)": {"records": 0, "share": 0.0}}
+        for rule, v in rules.items():
+            lines.append(f"| {n} | {rep['records']} | {rep['flagged']} | {rule} | {v['records']} | {v['share']:.3%} |")
+    return "\n".join(lines) + "\n"

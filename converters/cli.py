@@ -191,11 +191,12 @@ def register(app: typer.Typer) -> None:
         inputs: List[str] = typer.Argument(..., metavar="IN...", help="Records files or registered dataset names."),
         out: Path = typer.Option(..., "--out", "-o", help="Directory for card.md and the PNG plots."),
         dataset_dir: Optional[Path] = typer.Option(None, "--dataset-dir", help="Directory of dataset_info.json, for registered names."),
+        audit: bool = typer.Option(False, "--audit", help="Add what the LLM-text gate flags per rule (hearme audit, docs/gate.md)."),
     ) -> None:
         """Write a data card: Table 4 statistics, lengths, turns, topics, emoji, license and source."""
         from hearme.converters.card import build_card
 
-        card = build_card(inputs, out, dataset_dir=dataset_dir)
+        card = build_card(inputs, out, dataset_dir=dataset_dir, audit=audit)
         _echo(f"data card -> {card}")
         for png in sorted(card.parent.glob("*.png")):
             _echo(f"  {png}")

@@ -125,6 +125,30 @@ def demo_cmd(
     demo.run(out, model=model, template=template, max_steps=max_steps, base_steps=base_steps)
 
 
+@app.command("audit")
+def audit_cmd(
+    file: Path = typer.Argument(..., help="Records file (.json array or .jsonl): a converted release, an earlier run, your own data."),
+    fix: Optional[Path] = typer.Option(None, "--fix", help="Write the records without a finding here, the rest to its .rejected.jsonl."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Report JSON [default: FILE's name + .audit.json beside it]."),
+    phrases: Optional[Path] = typer.Option(None, "--phrases", help="Extra phrase lists (JSON, the shape of tibetan/gate_phrases.json)."),
+    examples: int = typer.Option(5, help="Examples kept per rule."),
+) -> None:
+    """Run the LLM-text gate (meta text, breaking character, encoding, script share, loops, forum words, labels) over existing records: per-rule counts with line numbers."""
+    from hearme.tibetan import audit
+
+    rep = audit.audit(file, fix=fix, phrases=phrases, examples=examples, progress=True)
+    out = out or file.with_name(file.name.rsplit(".", 1)[0] + ".audit.json")
+    io.write_json(out, rep)
+    echo(f"{rep['records']} records: {rep['clean']} clean, {rep['flagged']} flagged")
+    echo(audit.table(rep))
+    for rule, v in rep["per_rule"].items():
+        for ex in v["examples"][:2]:
+            echo(f"  {rule}: {ex['where']} message {ex['message']}: {ex['reason']}")
+    if fix:
+        echo(f"clean copy -> {fix}; flagged -> {rep['fixed']['rejected']}")
+    echo(f"report -> {out}")
+
+
 @app.command("version")
 def version_cmd() -> None:
     """Print HearMe's version (and LLaMA-Factory's)."""
@@ -160,7 +184,7 @@ _register_areas()
 
 PANELS = {  # in data-flow order
     "Run": ("demo", "webui"),
-    "Data": ("convert", "scrub", "select", "dedup", "split", "stats", "register", "datasets", "export", "samples",
+    "Data": ("convert", "audit", "scrub", "select", "dedup", "split", "stats", "register", "datasets", "export", "samples",
              "tibetan"),
     "Train": ("recipes", "cv", "tiny-model"),
     "Evaluate": ("metrics", "judge", "judge-dialogues", "probe", "session", "compare", "report"),

@@ -31,6 +31,8 @@ def _summary(report: dict, out: Path | None, timing: str | None = None) -> None:
     """Notes, the most common rejection reasons, the side file, read/written/rejected, then `timing`."""
     for key, n in sorted((report.get("notes") or {}).items()):
         _echo(f"  {key}: {n}")
+    for rule, c in (report.get("gate") or (report.get("backend_stats") or {}).get("gate") or {}).items():
+        _echo(f"  gate {rule}: " + ", ".join(f"{k} {v}" for k, v in c.items() if v))  # docs/gate.md
     if report.get("rejected") and out is not None:
         try:
             reasons = Counter(_reason_kind(json.loads(x)["reason"])

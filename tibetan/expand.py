@@ -3,7 +3,8 @@
 Each of the nine PsyQA topics has a seed pool (the input's single-turn items of that topic).
 Every request shows a few seed examples and asks for new Q&A items as a JSON array; new
 items whose question is too similar to anything in the pool (character 3-gram Jaccard) are
-rejected as duplicates, accepted ones join the pool. Rounds repeat until every topic has its
+rejected as duplicates, items that fail the gate (hearme.tibetan.gate: meta text, disclaimers,
+encoding, script share, forum words) are rejected with the rule, accepted ones join the pool. Rounds repeat until every topic has its
 quota or the request budget is spent. The output feeds `hearme tibetan multiturn`.
 
 Resume never pays twice: a request's prompt depends only on the seeds, the topic, the round
@@ -23,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hearme.core import io, schema
-from hearme.tibetan import prompts, topics
+from hearme.tibetan import gate, prompts, topics
 from hearme.tibetan.translate import fail_if_all_failed
 
 _SPACE_PUNCT = re.compile(r"[\s\W_]+")
@@ -99,6 +100,7 @@ def run(inp: str | Path, out: str | Path, client, cfg: Config | None = None, *, 
     seeds = {t: list(p) for t, p in pools.items()}  # examples come from here only (stable prompts)
     tally = io.Tally()
     new: dict[str, list[PoolItem]] = {t: [] for t in pools}
+    checks = gate.GateTally()
     client.progress = progress
     requests_sent = 0
     for rnd in range(cfg.max_rounds):
@@ -120,7 +122,7 @@ def run(inp: str | Path, out: str | Path, client, cfg: Config | None = None, *, 
         if rnd == 0:
             fail_if_all_failed(replies)
         for topic, reply in zip(whose, replies):
-            _absorb(topic, reply, pools[topic], new[topic], cfg, tally, inp)
+            _absorb(topic, reply, pools[topic], new[topic], cfg, tally, inp, checks)
     kept = []
     if with_seeds:
         for rec in records:
@@ -137,7 +139,7 @@ def run(inp: str | Path, out: str | Path, client, cfg: Config | None = None, *, 
     report = {"input": str(inp), "output": str(out), **tally.as_dict(), "requests": requests_sent,
               "seeds": {t: len(p) - len(new[t]) for t, p in pools.items()},
               "new": {t: len(v) for t, v in new.items()}, "topics_without_seeds": empty,
-              "llm": client.stats.as_dict()}
+              "llm": client.stats.as_dict(), "gate": checks.as_dict()}
     io.write_json(out.with_name(out.name.rsplit(".", 1)[0] + ".expand.json"), report)
     return report
 
@@ -164,8 +166,17 @@ def _cached(client, req: dict) -> bool:
     return client.cache.get(key) is not None
 
 
-def _absorb(topic: str, reply, pool: list[PoolItem], new: list[PoolItem], cfg: Config, tally: io.Tally, inp) -> None:
-    """Count, check and deduplicate one reply's items into the pool."""
+def outside_text(text: str) -> str:
+    """What a reply holds before and after its JSON array (a preamble, a closing remark), if it has letters."""
+    t = re.sub(r"```(?:json)?", "", text or "")
+    start, end = t.find("["), t.rfind("]")
+    rest = (t[:start] + " " + t[end + 1:]) if 0 <= start < end else ""
+    return rest.strip() if re.search(r"[^\W\d_]", rest) else ""
+
+
+def _absorb(topic: str, reply, pool: list[PoolItem], new: list[PoolItem], cfg: Config, tally: io.Tally, inp,
+            checks: gate.GateTally) -> None:
+    """Count, check (the gate) and deduplicate one reply's items into the pool."""
     if isinstance(reply, Exception):
         tally.read += 1
         tally.reject(inp, f"topic {topic}", f"endpoint error: {reply}")
@@ -176,6 +187,9 @@ def _absorb(topic: str, reply, pool: list[PoolItem], new: list[PoolItem], cfg: C
         tally.read += 1
         tally.reject(inp, f"topic {topic}", str(e), reply.text)
         return
+    if outside_text(reply.text):
+        checks.dropped([("meta-text", outside_text(reply.text))])
+        tally.note("text outside the JSON array dropped")
     for k, item in enumerate(items):
         tally.read += 1
         where = f"topic {topic} reply item {k}"
@@ -183,6 +197,11 @@ def _absorb(topic: str, reply, pool: list[PoolItem], new: list[PoolItem], cfg: C
         a = item.get("answer") if isinstance(item, dict) else None
         if not isinstance(q, str) or not isinstance(a, str) or not q.strip() or not a.strip():
             tally.reject(inp, where, "malformed item: needs non-empty `question` and `answer`", item)
+            continue
+        fault = gate.check_item(q, a)
+        if fault:
+            checks.reject(fault[0])
+            tally.reject(inp, where, f"rule {fault[0]}: {fault[1]}", item)
             continue
         if len(new) >= cfg.per_topic:
             tally.reject(inp, where, f"over the quota of {cfg.per_topic} for {topic}", item)

@@ -23,8 +23,9 @@ class RuleError(ValueError):
 class Rejected(Exception):
     """Every attempt broke a rule: the last one is the reason."""
 
-    def __init__(self, error: RuleError, texts: list[str]):
+    def __init__(self, error: RuleError, texts: list[str], broken: list[str] | None = None):
         self.rule, self.reason, self.texts = error.rule, error.reason, texts
+        self.broken = broken or [error.rule]  # the rule each attempt broke
         reasks = len(texts) - 1
         super().__init__(f"rule {error.rule}: {error.reason}"
                          + (f" (after {reasks} re-ask{'s' if reasks != 1 else ''})" if reasks else ""))
@@ -54,4 +55,4 @@ async def ask(client, request: dict, check: Callable[[str], Any], reask: str, re
             broken.append(e.rule)
             msgs = msgs + [{"role": "assistant", "content": r.text or "(空)"},
                            {"role": "user", "content": reask.format(rule=e.hint, **fmt)}]
-    return Rejected(last, texts)
+    return Rejected(last, texts, broken)

@@ -4,7 +4,8 @@ Backends: (a) any OpenAI-compatible chat LLM through hearme.llm (cached: a kille
 without paying twice); (b) a local NLLB-200 / MADLAD-400 seq2seq model (hearme.tibetan.mt_local,
 sentence by sentence, cached too). Every translated utterance is checked: not empty, Tibetan,
 no Chinese left, no Latin words the source does not have, no other script, no note or label,
-not cut short. With the LLM backend a failing utterance is re-asked (`reasks` times, the rule
+not cut short, no encoding damage, meta text or disclaimer (the rules of hearme.tibetan.gate;
+note lines outside the translation are dropped and counted). With the LLM backend a failing utterance is re-asked (`reasks` times, the rule
 named in the prompt); an utterance that still fails rejects its record (or, with
 `on_fail="truncate"`, cuts the dialogue before it) with the turn, the rule and the reason.
 An optional glossary TSV (zh, bo, note) is put into the LLM prompt and checked in the output
@@ -19,18 +20,15 @@ from pathlib import Path
 from typing import Protocol
 
 from hearme.core import io, schema
-from hearme.tibetan import prompts
+from hearme.tibetan import gate, prompts
 from hearme.tibetan import text as T
 from hearme.tibetan.reask import Rejected, RuleError, ask
 
-MIN_TIBETAN = 0.5
-MIN_SYLLABLES_PER_HAN = 0.25   # fewer Tibetan syllables per Chinese character: the translation stops short
+MIN_TIBETAN, MIN_SYLLABLES_PER_HAN = gate.MIN_TIBETAN, gate.MIN_SYLLABLES_PER_HAN
 _LABEL_RE = re.compile(r"^\s*(?:藏文译文|藏文翻译|译文|翻译|藏文|Tibetan(?: translation)?|Translation)\s*[:：]\s*", re.I)
 _FENCE_RE = re.compile(r"^```[a-zA-Z]*\s*|\s*```$")
-# A note about the translation itself, in any language: （注：…）, (Note: ...), 以上为译文, 说明：...
-_NOTE_RE = re.compile(r"[（(]\s*(?:注|备注|说明|译注|note|translator)|以上为|以下为|译文如下|说明\s*[:：]|^\s*注\s*[:：]"
-                      r"|\b(?:note|translation|translated)\s*[:：]", re.I | re.M)
-_LATIN_WORD_RE = re.compile(r"[A-Za-z]+")
+# The translation's rules (note, not Tibetan, Chinese or Latin left, ...) live in the gate.
+check_translation = gate.check_translation
 
 
 # ---------------------------------------------------------------- glossary
@@ -122,6 +120,7 @@ class LLMBackend:
         self.temperature, self.max_tokens, self.reasks = temperature, max_tokens, reasks
         self.name = f"llm:{client.model}"
         self.reasked: dict[str, int] = {}
+        self.gate = gate.GateTally()
 
     def request(self, utterance: str) -> dict:
         system = prompts.TRANSLATE_SYSTEM
@@ -136,10 +135,11 @@ class LLMBackend:
         self.client.progress = progress
 
         def check(src: str):
-            def one(text: str) -> str:
-                t = clean_reply(text)
+            def one(text: str) -> tuple[str, list]:
+                t, dropped = gate.clean_translation(clean_reply(text))
+                t = clean_reply(t) if dropped else t
                 check_translation(t, src)
-                return t
+                return t, dropped
             return one
 
         async def one(src: str):
@@ -148,16 +148,18 @@ class LLMBackend:
         res = self.client.run(one, utterances, desc="translate")
         out: list[str | Exception] = []
         for r in res:
+            self.gate.answer(r)
             if isinstance(r, Exception):
                 out.append(r)
                 continue
             for rule in r.broken:
                 self.reasked[rule] = self.reasked.get(rule, 0) + 1
-            out.append(r.value)
+            self.gate.dropped(r.value[1])
+            out.append(r.value[0])
         return out
 
     def stats(self) -> dict:
-        return dict(self.client.stats.as_dict(), reasked=dict(self.reasked))
+        return dict(self.client.stats.as_dict(), reasked=dict(self.reasked), gate=self.gate.as_dict())
 
 
 class LocalBackend:
@@ -184,41 +186,6 @@ def clean_reply(text: str) -> str:
     if len(t) >= 2 and t[0] + t[-1] in ('""', "“”", "''", "「」", "《》"):
         t = t[1:-1].strip()
     return t
-
-
-def check_translation(out: str, source: str = "") -> None:
-    """Raise RuleError when a translated utterance breaks a rule (source: the Chinese utterance)."""
-    if not out.strip():
-        raise RuleError("empty", "empty translation", "译文是空的")
-    note = _NOTE_RE.search(out)
-    if note:
-        raise RuleError("note", f"a note or label in the translation ({note.group().strip()!r})",
-                        f"译文里有说明、注释或标签（“{note.group().strip()}”）")
-    census = T.script_census(out)
-    letters = sum(census.values()) or 1
-    share = census.get("tibetan", 0) / letters
-    if share < MIN_TIBETAN:
-        raise RuleError("not-tibetan", f"not Tibetan ({share:.0%} Tibetan letters, looks {T.detect_lang(out)!r})",
-                        f"译文不是藏文（藏文字母只占 {share:.0%}）")
-    han = census.get("han", 0)
-    if han:
-        left = "".join(re.findall(rf"[{T.HAN}]+", out))[:20]
-        raise RuleError("chinese", f"{han} Han characters left in the translation ({left!r})",
-                        f"译文里留下了中文“{left}”")
-    src_words = {w.lower() for w in _LATIN_WORD_RE.findall(source)}
-    latin = [w for w in _LATIN_WORD_RE.findall(out) if w.lower() not in src_words]
-    if latin:
-        raise RuleError("latin", f"Latin words not in the source ({' '.join(latin[:5])!r})",
-                        f"译文里出现了原文没有的拉丁字母“{' '.join(latin[:5])}”")
-    other = sorted(k for k in census if k not in ("tibetan", "latin", "han"))
-    if other:
-        raise RuleError("script", f"letters of another script ({', '.join(other)})",
-                        f"译文里出现了其他文字（{', '.join(other)}）")
-    n_han = T.script_census(source).get("han", 0) if source else 0
-    n_syl = len(T.syllables(out))
-    if n_han >= 10 and n_syl < MIN_SYLLABLES_PER_HAN * n_han:
-        raise RuleError("incomplete", f"{n_syl} syllables for {n_han} Chinese characters: not all translated",
-                        f"译文只有 {n_syl} 个音节，原文有 {n_han} 个汉字，没有译完整")
 
 
 def translation_problem(out: str, source: str = "") -> str | None:

@@ -255,7 +255,7 @@ BROKEN_BO = {  # source marker (words no prompt contains) -> (first reply, rule)
     "测例一": (GOOD_BO + " 我很担心", "chinese"),
     "测例二": (GOOD_BO + " (I am worried)", "latin"),
     "测例三": (GOOD_BO + "（注：以上为译文）", "note"),
-    "测例四": (GOOD_BO + "\nNote: this is the Tibetan translation", "note"),
+    "测例四": (GOOD_BO + " Note: this is the Tibetan translation", "note"),  # on a line of its own: dropped (gate)
     "测例五": (GOOD_BO + " ასა და ჰუთისა", "script"),
     "测例六": ("ང་ལ།", "incomplete"),
     "测例七": ("我没有翻译这句话。", "not-tibetan"),
