@@ -7,7 +7,6 @@ lm-score, tiny-mt and demo. Heavy imports (torch, transformers, numpy) stay insi
 from __future__ import annotations
 
 import json
-import re
 import sys
 from collections import Counter
 from pathlib import Path
@@ -17,6 +16,7 @@ import typer
 
 from hearme.core import io
 from hearme.llm import LLMConfig, llm_options
+from hearme.tibetan.reask import reason_kind
 from hearme.tibetan.throughput import Stopwatch
 
 tib_app = typer.Typer(help="Tibetan pipeline: rewrite, translate, filter, IFD-select and describe dialogues.",
@@ -35,7 +35,7 @@ def _summary(report: dict, out: Path | None, timing: str | None = None) -> None:
         _echo(f"  gate {rule}: " + ", ".join(f"{k} {v}" for k, v in c.items() if v))  # docs/gate.md
     if report.get("rejected") and out is not None:
         try:
-            reasons = Counter(_reason_kind(json.loads(x)["reason"])
+            reasons = Counter(reason_kind(json.loads(x)["reason"])
                               for x in io.rejected_path(out).read_text(encoding="utf-8").splitlines() if x.strip())
             for reason, n in reasons.most_common(5):
                 _echo(f"  rejected {n}: {reason}")
@@ -45,17 +45,6 @@ def _summary(report: dict, out: Path | None, timing: str | None = None) -> None:
     _echo(f"read={report['read']} written={report['written']} rejected={report['rejected']}")
     if timing:
         _echo(timing)
-
-
-_WHERE = re.compile(r"^(?:turn \d+ \w+|line|message \d+ \(\w+\))$")
-
-
-def _reason_kind(reason: str) -> str:
-    """`turn 2 assistant: script: 58% ...` -> `script` (the position prefix skipped)."""
-    parts = [p.strip() for p in reason.split(":")]
-    while len(parts) > 1 and _WHERE.match(parts[0]):
-        parts.pop(0)
-    return parts[0][:60]
 
 
 def _register(out: Path, name: str, dataset_dir: Optional[Path]) -> None:

@@ -8,6 +8,7 @@ from the cache and never pays for it twice.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -56,3 +57,14 @@ async def ask(client, request: dict, check: Callable[[str], Any], reask: str, re
             msgs = msgs + [{"role": "assistant", "content": r.text or "(空)"},
                            {"role": "user", "content": reask.format(rule=e.hint, **fmt)}]
     return Rejected(last, texts, broken)
+
+
+_WHERE = re.compile(r"^(?:turn \d+ \w+|line|message \d+ \(\w+\))$")
+
+
+def reason_kind(reason: str) -> str:
+    """`turn 2 assistant: script: 58% ...` -> `script` (the position prefix skipped)."""
+    parts = [p.strip() for p in reason.split(":")]
+    while len(parts) > 1 and _WHERE.match(parts[0]):
+        parts.pop(0)
+    return parts[0][:60]
