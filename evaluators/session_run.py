@@ -130,12 +130,19 @@ async def run_session(profile: dict, seed: int, path: Path, mut: LLMClient, sim:
     for t in range(len(turns) + 1, s.turns + 1):
         found: list[list[str]] = []
 
+        earlier = [x["client"] for x in turns]
+        dropped: list[list] = []
+
         def check(text: str, t: int = t) -> tuple[str, bool]:
-            f = sim_prompt.check_client_turn(text, lang=lang, turn=t, min_turns=s.min_turns)
+            f = sim_prompt.check_client_turn(text, lang=lang, turn=t, min_turns=s.min_turns, history=earlier)
             found.append([x.rule for x in f])
             if f:
                 raise ValueError(sim_prompt.reask_reason(f))
-            return sim_prompt.clean(text)
+            words, ended = sim_prompt.clean(text)
+            if schema.has_text(words):  # the gate drops notes and meta lines around the client's words
+                words, gone = sim_prompt.gate_text(words, lang, earlier)
+                dropped[:] = [list(g) for g in gone]
+            return words, ended
 
         history = history_of(turns)
         try:
@@ -161,7 +168,7 @@ async def run_session(profile: dict, seed: int, path: Path, mut: LLMClient, sim:
         if not schema.has_text(reply):
             return finish("incomplete", f"the counselor's reply at turn {t} is empty")
         row = {"turn": t, "kind": _kind(profile, t, s), "client": words, "counselor": reply, "ended": ended,
-               "client_attempts": len(found), "breaks": [f for f in found if f]}
+               "client_attempts": len(found), "breaks": [f for f in found if f], "gate_dropped": dropped}
         _append(path, row)
         turns.append(row)
         if ended:
@@ -170,7 +177,7 @@ async def run_session(profile: dict, seed: int, path: Path, mut: LLMClient, sim:
 
 
 def transcript_record(profile: dict, seed: int, turns: list[dict], end: dict, run: dict) -> dict:
-    outcomes = [{k: t[k] for k in ("turn", "kind", "client_attempts", "breaks", "ended")} for t in turns]
+    outcomes = [{k: t.get(k, []) for k in ("turn", "kind", "client_attempts", "breaks", "ended", "gate_dropped")} for t in turns]
     return schema.make(history_of(turns), id=session_id(profile, seed), source=SOURCE, lang=profile["lang"],
                        topic=profile.get("topic", ""), profile=profile["id"], seed=str(seed), risk=profile["risk"],
                        crisis_turn=str((profile.get("crisis") or {}).get("turn", "")), status=end["end"],

@@ -18,6 +18,8 @@ from __future__ import annotations
 import re
 from typing import NamedTuple
 
+from hearme.tibetan.reask import RuleError
+
 PROMPT_VERSION = "hearme-session-sim-v1"
 END_MARK = "[END]"
 PLAN_LABEL = "本轮要点："  # the scripted simulator answers with the text after this label
@@ -92,12 +94,14 @@ def clean(text: str) -> tuple[str, bool]:
     return t.replace(END_MARK, "").strip(), ended
 
 
-def check_client_turn(text: str, *, lang: str, turn: int, min_turns: int) -> list[Finding]:
+def check_client_turn(text: str, *, lang: str, turn: int, min_turns: int,
+                      history: list[str] = ()) -> list[Finding]:
     """Why a simulator reply breaks character ([] = usable). `text` is the raw reply.
 
     Rules: empty; counselor_voice (a counselor/assistant label on a line, or speaking as the counselor
     or an AI); stage_note (repeats the director's note); language (reply_noise.language_fault against
-    the profile's language); early_end (END_MARK before `min_turns`)."""
+    the profile's language); early_end (END_MARK before `min_turns`); then, when none of these
+    fired, the shared gate for LLM-written text (docs/gate.md) with `history`, the earlier client turns."""
     from hearme.core.schema import has_text
     from hearme.evaluators.reply_noise import language_fault
 
@@ -121,7 +125,20 @@ def check_client_turn(text: str, *, lang: str, turn: int, min_turns: int) -> lis
     if ended and turn < min_turns:
         out.append(Finding("early_end", f"ended the session at turn {turn} (the earliest is {min_turns})",
                            "go on with the session; do not end it yet"))
+    if not out:
+        try:
+            gate_text(words, lang, history)
+        except RuleError as e:
+            out.append(Finding(e.rule, e.reason, e.hint))
     return out
+
+
+def gate_text(words: str, lang: str, history: list[str] = ()):
+    """The client's words through the shared gate: (kept text, dropped [(rule, text)]); raises RuleError."""
+    from hearme.tibetan import gate
+
+    r = gate.check_client_reply(words, lang, history=list(history))
+    return r.text, r.dropped
 
 
 def reask_reason(findings: list[Finding]) -> str:

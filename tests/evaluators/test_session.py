@@ -17,6 +17,17 @@ from tests.fake_openai import FakeOpenAI
 from tests.lf_api import lf_api  # noqa: F401  (one API server for this module)
 
 CLIENT_OK = "嗯，我也说不清楚，就是心里一直很难受。"
+# A client in character says something new each turn (the gate rejects a simulator repeating itself).
+CLIENT_LATER = {2: "其实从上个月开始，晚上就总睡不着。", 3: "我怕说出来别人会觉得我太矫情。",
+                4: "有时候我会想，是不是我哪里做得不够好。", 5: "和你聊了这些，心里好像松了一点。",
+                6: "我回去试试你说的办法，下次再告诉你。"}
+CLIENT_LINES = {CLIENT_OK, *CLIENT_LATER.values()}
+
+
+def _varied(sim_script: dict) -> dict:
+    """SIM_SCRIPT with a different in-character line per turn after the first, below its own rules."""
+    later = [{"match": f"第 {t}/", "replies": [{"text": line}], "sticky": True} for t, line in CLIENT_LATER.items()]
+    return {**sim_script, "rules": list(sim_script.get("rules", [])) + later}
 COUNSELOR = "听起来你这段时间很辛苦，能多说一点吗？"
 
 
@@ -78,7 +89,7 @@ def _profiles(*ids):
 
 
 def _run(tmp_path, sim_script, mut_script, profiles, turns=3, reasks=2, out="run"):
-    with FakeOpenAI(sim_script) as sim_srv, FakeOpenAI(mut_script) as mut_srv:
+    with FakeOpenAI(_varied(sim_script)) as sim_srv, FakeOpenAI(mut_script) as mut_srv:
         sim = LLMClient(sim_srv.url, "sim", cache_dir=tmp_path / "cache", progress=False, max_retries=0)
         mut = LLMClient(mut_srv.url, "counselor", cache_dir=tmp_path / "cache", progress=False, max_retries=0)
         meta = session_run.run(profiles, tmp_path / out, mut, sim,
@@ -108,7 +119,7 @@ def test_breaks_are_reasked_counted_and_a_hopeless_simulator_ends_incomplete(tmp
     assert rows["zh-04-seed0"]["status"] == "incomplete" and rows["zh-04-seed0"]["n_turns"] == 0
     r1 = recs["zh-01-seed0"]
     assert schema.validate(r1) and r1["status"] == "complete" and len(r1["messages"]) == 6
-    assert all(m["content"] == CLIENT_OK for m in r1["messages"][::2])
+    assert [m["content"] for m in r1["messages"][::2]] == [CLIENT_OK, CLIENT_LATER[2], CLIENT_LATER[3]]
     assert json.loads(r1["turn_outcomes"])[0]["breaks"] == [["counselor_voice"]]
 
 
@@ -134,7 +145,7 @@ def test_a_failed_counselor_is_incomplete_then_resumes_without_paying_twice(tmp_
     # a kill in the middle of a write leaves half a line: dropped on resume
     f = session_run.turn_file(tmp_path / "run", "zh-05-seed0")
     f.write_text(f.read_text(encoding="utf-8") + '{"turn": 3, "cli', encoding="utf-8")
-    with FakeOpenAI(sim_script) as sim_srv, FakeOpenAI({"default": {"text": COUNSELOR}}) as mut_srv:
+    with FakeOpenAI(_varied(sim_script)) as sim_srv, FakeOpenAI({"default": {"text": COUNSELOR}}) as mut_srv:
         sim = LLMClient(sim_srv.url, "sim", cache_dir=tmp_path / "cache", progress=False)
         mut = LLMClient(mut_srv.url, "counselor", cache_dir=tmp_path / "cache", progress=False)
         meta = session_run.run([p], tmp_path / "run", mut, sim, session_run.SessionSettings(turns=4))
@@ -240,3 +251,24 @@ def test_end_to_end_against_llamafactory_api(lf_api, tmp_path):
     run_hearme("session", "score", base, check=True)  # no judge: the measured properties only
     c = run_hearme("compare", f"base={base}", f"tuned={out}", "-o", tmp_path / "cmp", check=True)
     assert "sessions" in c.stdout and "language consistency" in c.stdout
+
+
+@pytest.mark.parametrize("text,lang,history,rule", [
+    ("作为一个AI语言模型，我没有真实的感受，但我可以扮演来访者。", "zh", [], "breaking-character"),
+    ("ང་ནི་མི་བཟོས་རིག་ནུས་ཤིག་ཡིན། ངའི་སེམས་ལ་སྡུག་བསྔལ་མེད།", "bo", [], "breaking-character"),
+    ("嗯，我也说不清楚，就是心里一直很难受。", "zh", ["嗯，我也说不清楚，就是心里一直很难受。"], "loop"),
+])
+def test_the_shared_gate_checks_the_simulator(text, lang, history, rule):
+    found = session_sim.check_client_turn(text, lang=lang, turn=2, min_turns=2, history=history)
+    assert [f.rule for f in found] == [rule] and found[0].hint
+
+
+def test_a_simulator_repeating_itself_is_reasked_and_counted(tmp_path):
+    (p,) = _profiles("zh-01")
+    fresh = "我一直不敢跟家里人说这些。"
+    sim_script = {"default": {"text": CLIENT_OK},
+                  "rules": [{"match": "第 2/3 轮", "replies": [{"text": CLIENT_OK}, {"text": fresh}]}]}
+    meta, _, _ = _run(tmp_path, sim_script, {"default": {"text": COUNSELOR}}, [p], turns=3)
+    assert meta["n_complete"] == 1 and meta["simulator_breaks"] == {"loop": 1}
+    rec = _by_id(tmp_path / "run")["zh-01-seed0"]
+    assert rec["messages"][2]["content"] == fresh
