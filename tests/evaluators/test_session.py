@@ -9,7 +9,7 @@ import re
 import pytest
 
 from hearme.core import io, schema
-from hearme.evaluators import session_profiles, session_run, session_scores, session_sim
+from hearme.evaluators import session_profiles, session_run, session_scores, session_script, session_sim
 from hearme.llm import LLMClient
 from hearme.tibetan.text import is_tibetan
 from tests.conftest import run_hearme
@@ -272,3 +272,16 @@ def test_a_simulator_repeating_itself_is_reasked_and_counted(tmp_path):
     assert meta["n_complete"] == 1 and meta["simulator_breaks"] == {"loop": 1}
     rec = _by_id(tmp_path / "run")["zh-01-seed0"]
     assert rec["messages"][2]["content"] == fresh
+
+
+@pytest.mark.parametrize("pid", ["zh-01", "bo-01"])
+def test_the_scripted_client_never_repeats_itself_over_a_long_session(pid):
+    (p,) = _profiles(pid)
+    history, said = [], []
+    for t in range(1, 9):
+        reply = session_script.scripted_reply(session_sim.messages(p, history, t, 8, 2))
+        assert session_sim.check_client_turn(reply, lang=p["lang"], turn=t, min_turns=2, history=said) == []
+        words, _ = session_sim.clean(reply)
+        said.append(words)
+        history += [{"role": "user", "content": words}, {"role": "assistant", "content": COUNSELOR}]
+    assert len(set(said)) == len(said)
