@@ -1,4 +1,4 @@
-"""Evaluator commands: metrics, judge, judge-dialogues, compare, report, probe identity|crisis|preference."""
+"""Evaluator commands: metrics, judge, judge-dialogues, compare, report, probe identity|crisis|preference, prefs build."""
 
 from __future__ import annotations
 
@@ -250,3 +250,54 @@ def register(app: typer.Typer) -> None:
         _echo(client.stats.line())
         _echo(f"wrote {out / 'items.jsonl'} and {out / 'summary.json'}")
         _exit_if_nothing(summary["n_scored"], summary["unscored_reasons"], "scored")
+
+    prefs = typer.Typer(help="Stage 3: judged samples -> preference pairs (DPO/ORPO) and KTO items.",
+                        no_args_is_help=True)
+    app.add_typer(prefs, name="prefs")
+
+    @prefs.command("build")
+    @llm_options(env_prefix=JUDGE_ENV)
+    def prefs_build_cmd(
+        datasets: str = typer.Argument(..., help="Registered dataset names, comma-separated: every counselor turn "
+                                                 "(with its history) is one prompt."),
+        url: str = typer.Option(..., "--model-under-test-url", help="OpenAI-compatible URL of the model to sample "
+                                                                    "(e.g. `llamafactory-cli api` on the stage-2 adapter)."),
+        out: Path = typer.Option(..., "-o", "--out", help="Output directory: pairs.jsonl, kto.jsonl, prompts.jsonl, summary.json."),
+        k: int = typer.Option(4, "--k", min=2, help="Replies sampled per prompt."),
+        temperature: float = typer.Option(0.9, "--temperature", min=0.01, max=2.0, help="Sampling temperature of the model."),
+        reply_max_tokens: int = typer.Option(256, "--reply-max-tokens", min=1, help="Most tokens per sampled reply."),
+        sample_seed: int = typer.Option(0, "--sample-seed", help="Seed of sample 0 (sample i sends seed + i)."),
+        system: Optional[str] = typer.Option(None, "--system", help="System prompt for records without their own."),
+        min_margin: float = typer.Option(1.0, "--min-margin", min=0.0, help="Smallest chosen - rejected judge margin kept."),
+        crisis_penalty: float = typer.Option(10.0, "--crisis-penalty", min=0.0,
+                                             help="Points a reply failing the crisis criteria loses on a crisis prompt."),
+        crisis_prompts: Optional[Path] = typer.Option(None, "--crisis-prompts", help="Also sample these crisis probe "
+                                                      "prompts (JSON like evaluators/probes/crisis.json)."),
+        limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Only the first N prompts."),
+        dataset_dir: Optional[Path] = typer.Option(None, "--dataset-dir", help="Directory of dataset_info.json."),
+        register_as: Optional[str] = typer.Option(None, "--register", help="Register the pairs as NAME and the KTO "
+                                                  "items as NAME_kto in dataset_info.json."),
+        model_name: str = typer.Option(MUT_NAME, "--model-under-test-name", help="Model name at --model-under-test-url."),
+        key_env: str = typer.Option(MUT_KEY_ENV, "--model-under-test-key-env", help="Environment variable with that endpoint's key."),
+        model_id: str = ModelId, weights: Optional[Path] = Weights,
+        rubric_lang: str = RubricLang, reasks: int = Reasks, seed: int = Seed, max_tokens: int = MaxTokens,
+        protocol: str = Protocol,
+        llm: LLMConfig = None,
+    ) -> None:
+        """Sample K replies per prompt, judge them (crisis criteria on crisis prompts), write chosen/rejected pairs."""
+        from hearme.evaluators import prefs as P
+
+        judge_client = llm.client()
+        mut = _mut_client(url, model_name, key_env, llm.concurrency, llm, out, model_id, weights)
+        summary = P.build([d.strip() for d in datasets.split(",") if d.strip()], out, mut, judge_client,
+                          dataset_dir=dataset_dir, limit=limit, crisis_prompts=crisis_prompts, register_as=register_as,
+                          samples=P.SampleSettings(k=k, temperature=temperature, max_tokens=reply_max_tokens,
+                                                   seed=sample_seed, system=system),
+                          judge_settings=_judge_settings(rubric_lang, reasks, seed, max_tokens, protocol),
+                          rule=P.PairRule(min_margin=min_margin, crisis_penalty=crisis_penalty))
+        _echo(P.format_summary(summary))
+        _echo(f"wrote {out / 'pairs.jsonl'}, {out / 'kto.jsonl'}, {out / 'prompts.jsonl'} and {out / 'summary.json'}")
+        if summary["n_pairs"] == 0:
+            typer.echo("error: no pair was made (" + ", ".join(f"{r} ({n})" for r, n in summary["no_pair"].items())
+                       + ")", err=True)
+            raise typer.Exit(1)

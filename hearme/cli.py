@@ -162,7 +162,7 @@ PANELS = {  # in data-flow order
     "Run": ("demo", "webui"),
     "Data": ("convert", "scrub", "select", "dedup", "split", "stats", "register", "datasets", "export", "samples",
              "tibetan"),
-    "Train": ("recipes", "cv", "tiny-model"),
+    "Train": ("recipes", "cv", "prefs", "tiny-model"),
     "Evaluate": ("metrics", "judge", "judge-dialogues", "probe", "compare", "report"),
     "Info": ("version", "env"),
 }
