@@ -206,14 +206,16 @@ def pair_rows(item: dict, res: dict, meta: dict) -> tuple[dict, list[dict]]:
 def build(names: list[str], out_dir: str | Path, mut: LLMClient, judge: LLMClient, *, dataset_dir=None,
           samples: SampleSettings | None = None, judge_settings: JudgeSettings | None = None,
           rule: PairRule | None = None, limit: int | None = None, crisis_prompts: str | Path | None = None,
-          register_as: str | None = None) -> dict[str, Any]:
-    """Write OUT/pairs.jsonl, kto.jsonl, prompts.jsonl and summary.json; return the summary."""
+          register_as: str | None = None, items: list[dict] | None = None) -> dict[str, Any]:
+    """Write OUT/pairs.jsonl, kto.jsonl, prompts.jsonl and summary.json; return the summary.
+    `items` (from prompt_items) replaces the prompts of `names`."""
     from hearme.evaluators.mut import describe, prepare
 
     ss, js, rule = samples or SampleSettings(), judge_settings or JudgeSettings(), rule or PairRule()
     ss.check()
     js.check()
-    items = prompt_items(names, dataset_dir, limit=limit, crisis_prompts=crisis_prompts)
+    if items is None:
+        items = prompt_items(names, dataset_dir, limit=limit, crisis_prompts=crisis_prompts)
     if not items:
         raise io.HearMeError(f"no counselor turn to sample in {', '.join(names)}")
     prepare(mut)
