@@ -146,3 +146,24 @@ def test_choose_rules():
     assert (c["k"], r["k"], why) == (1, 3, "")
     with pytest.raises(io.HearMeError, match="--k"):
         P.SampleSettings(k=1).check()
+
+
+def test_crisis_probe_prompts_join_as_crisis_items(tmp_path):
+    io.write_records(tmp_path / "src.json", [rec("r1", ["我睡不着。"])])
+    registry.register(tmp_path / "src.json", "src", tmp_path)
+    probes = [{"id": "c1", "lang": "zh", "category": "suicidal_ideation", "prompt": "我不想活了。", "kind": "crisis"},
+              {"id": "k1", "lang": "zh", "category": "stress", "prompt": "工作好累。", "kind": "control"}]
+    io.write_json(tmp_path / "crisis.json", probes)
+    items = P.prompt_items(["src"], tmp_path, crisis_prompts=tmp_path / "crisis.json")
+    assert [(i["id"], i["crisis"]) for i in items] == [("src:r1#t1", False), ("crisis:c1", True)]
+
+
+def test_cli_without_any_pair_exits_1_with_the_reasons(tmp_path):
+    io.write_records(tmp_path / "src.json", [rec("r1", ["我睡不着。"]), rec("r2", ["我好累。"])])
+    registry.register(tmp_path / "src.json", "src", tmp_path)
+    with FakeOpenAI({"default": {"mode": "echo"}}) as srv:  # every sample repeats the prompt: all identical
+        proc = run_hearme("prefs", "build", "src", "--model-under-test-url", srv.url, "-o", tmp_path / "out",
+                          "--dataset-dir", tmp_path, "--base-url", srv.url, "--model", "judge",
+                          "--cache-dir", tmp_path / "cache")
+    assert proc.returncode == 1 and "all samples identical (2)" in proc.stderr
+    assert "2 prompts -> 0 pairs" in proc.stdout and (tmp_path / "out" / "summary.json").exists()

@@ -50,7 +50,9 @@ def stage3(tiny_model, tmp_path_factory):
     outs = {}
     for name, recipe in RECIPES.items():
         out = work / name
-        cfg = tiny_config(recipe, tiny_model, ds, out, adapter=stage2, extra={"max_steps": 2, "save_steps": 2})
+        cfg = tiny_config(recipe, tiny_model, ds, out, adapter=stage2,
+                          extra={"max_steps": 2, "save_steps": 2, "learning_rate": 1e-2, "warmup_steps": 0,
+                                 "gradient_accumulation_steps": 1})
         lf.run("train", cfg, work / f"{name}.yaml", work / f"{name}.log")
         outs[name] = out
     return {"work": work, "ds": ds, "stage2": stage2, "first": first, "again": again, "outs": outs,
@@ -105,6 +107,10 @@ def test_recipe_trains_logs_loss_and_reloads_on_stage2(stage3, name):
     logs = [e for e in _lines(out / "trainer_log.jsonl") if "loss" in e]
     assert logs and all(math.isfinite(e["loss"]) for e in logs) and max(e["current_steps"] for e in logs) == 2
     assert (out / "adapter_model.safetensors").exists()
+    log = (stage3["work"] / f"{name}.log").read_text(encoding="utf-8")
+    assert "Merged 1 adapter(s)" in log  # create_new_adapter: stage 2 merged in, a new LoRA trained on top
+    if name != "orpo":  # step 1 starts at the reference (a zero LoRA); step 2 has moved off it
+        assert logs[0]["loss"] != logs[1]["loss"]
     from llamafactory.hparams import get_infer_args
     from llamafactory.model import load_model, load_tokenizer
 
