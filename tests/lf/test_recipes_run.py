@@ -63,11 +63,20 @@ def dialogue_records(src, lang: str, n: int = N_RECORDS) -> list[dict]:
 
 
 def make_dataset_dir(d: Path) -> Path:
-    """Every dataset name the recipes reference, registered with small records."""
+    """Every dataset name the recipes reference, registered with small records (stage 3: pairs, KTO items)."""
     for names, src, lang in ((ZH_SETS, ZH, "zh"), (BO_SETS, BO, "bo")):
         for name in names:
             io.write_records(d / f"{name}.json", dialogue_records(src, lang))
             registry.register(d / f"{name}.json", name, d)
+    conv = [{"from": "human", "value": u1} for u1, a1, _, _ in ZH]
+    good, bad = ZH[0][1], "嗯。"
+    pairs = [{"conversations": [c], "system": "", "chosen": {"from": "gpt", "value": good},
+              "rejected": {"from": "gpt", "value": bad}} for c in conv]
+    kto = [{"conversations": [c, {"from": "gpt", "value": t}], "system": "", "kto_tag": t == good}
+           for c in conv for t in (good, bad)]
+    for name, items in (("hearme_prefs_zh", pairs), ("hearme_prefs_zh_kto", kto)):
+        io.write_jsonl(d / f"{name}.jsonl", items)
+        registry.register(d / f"{name}.jsonl", name, d)
     return d
 
 
