@@ -1,4 +1,5 @@
-"""Evaluator commands: metrics, judge, judge-dialogues, compare, report, probe identity|crisis|preference, session."""
+"""Evaluator commands: metrics, judge, judge-dialogues, compare, report, probe identity|crisis|preference,
+session, prefs build."""
 
 from __future__ import annotations
 
@@ -251,112 +252,54 @@ def register(app: typer.Typer) -> None:
         _echo(f"wrote {out / 'items.jsonl'} and {out / 'summary.json'}")
         _exit_if_nothing(summary["n_scored"], summary["unscored_reasons"], "scored")
 
-    _register_session(app)
+    prefs = typer.Typer(help="Stage 3: judged samples -> preference pairs (DPO/ORPO) and KTO items.",
+                        no_args_is_help=True)
+    app.add_typer(prefs, name="prefs")
 
-
-SIM_ENV = "HEARME_SIMULATOR"
-
-
-def _register_session(app: typer.Typer) -> None:
-    """`hearme session run | score | profiles-from-cpsycoun`: simulated-client evaluation."""
-    session = typer.Typer(help="Simulated-client sessions: an LLM plays a client profile, the model under test "
-                               "counsels for N turns; score turns and sessions.", no_args_is_help=True)
-    app.add_typer(session, name="session")
-
-    @session.command("run")
-    @llm_options(env_prefix=SIM_ENV, required=False)
-    def run_cmd(
-        counselor_url: str = typer.Option(..., "--counselor-base-url", help="OpenAI-compatible URL of the model under "
-                                          "test (e.g. llamafactory-cli api)."),
-        out: Path = typer.Option(..., "-o", "--out", help="Output directory (re-run the same command to resume)."),
-        profiles: List[Path] = typer.Option([], "--profiles", help="Profile files or folders (default: the bundled "
-                                            "32 Chinese and 10 Tibetan profiles); repeatable."),
-        lang: List[str] = typer.Option([], "--lang", help="Only profiles in this language (zh, bo, en); repeatable."),
-        profile_id: List[str] = typer.Option([], "--profile", help="Only this profile id; repeatable."),
-        limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Only the first N selected profiles."),
-        turns: int = typer.Option(6, "--turns", min=1, help="Most turns per session."),
-        min_turns: int = typer.Option(2, "--min-turns", min=1, help="The client may end the session from this turn."),
-        seeds: str = typer.Option("0", "--seeds", help="Comma-separated seeds: one session per profile and seed."),
-        reasks: int = typer.Option(2, "--sim-reasks", min=0, help="Re-asks of a simulator reply that breaks character."),
-        sim_temperature: float = typer.Option(0.7, "--sim-temperature", min=0.0, max=2.0, help="Simulator temperature."),
-        counselor_model: str = typer.Option(MUT_NAME, "--counselor-model", help="Model name at --counselor-base-url."),
-        counselor_key_env: str = typer.Option(MUT_KEY_ENV, "--counselor-key-env", help="Environment variable with "
-                                              "that endpoint's key, if it needs one."),
-        counselor_max_tokens: int = typer.Option(512, "--counselor-max-tokens", min=1, help="Most tokens per reply."),
-        counselor_temperature: float = typer.Option(0.0, "--counselor-temperature", min=0.0, max=2.0,
-                                                    help="Counselor sampling temperature (0 = greedy)."),
-        system: Optional[str] = typer.Option(None, "--system", help="System prompt sent to the model under test."),
+    @prefs.command("build")
+    @llm_options(env_prefix=JUDGE_ENV)
+    def prefs_build_cmd(
+        datasets: str = typer.Argument(..., help="Registered dataset names, comma-separated: every counselor turn "
+                                                 "(with its history) is one prompt."),
+        url: str = typer.Option(..., "--model-under-test-url", help="OpenAI-compatible URL of the model to sample "
+                                                                    "(e.g. `llamafactory-cli api` on the stage-2 adapter)."),
+        out: Path = typer.Option(..., "-o", "--out", help="Output directory: pairs.jsonl, kto.jsonl, prompts.jsonl, summary.json."),
+        k: int = typer.Option(4, "--k", min=2, help="Replies sampled per prompt."),
+        temperature: float = typer.Option(0.9, "--temperature", min=0.01, max=2.0, help="Sampling temperature of the model."),
+        reply_max_tokens: int = typer.Option(256, "--reply-max-tokens", min=1, help="Most tokens per sampled reply."),
+        sample_seed: int = typer.Option(0, "--sample-seed", help="Seed of sample 0 (sample i sends seed + i)."),
+        system: Optional[str] = typer.Option(None, "--system", help="System prompt for records without their own."),
+        min_margin: float = typer.Option(1.0, "--min-margin", min=0.0, help="Smallest chosen - rejected judge margin kept."),
+        crisis_penalty: float = typer.Option(10.0, "--crisis-penalty", min=0.0,
+                                             help="Points a reply failing the crisis criteria loses on a crisis prompt."),
+        crisis_prompts: Optional[Path] = typer.Option(None, "--crisis-prompts", help="Also sample these crisis probe "
+                                                      "prompts (JSON like evaluators/probes/crisis.json)."),
+        limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Only the first N prompts."),
+        dataset_dir: Optional[Path] = typer.Option(None, "--dataset-dir", help="Directory of dataset_info.json."),
+        register_as: Optional[str] = typer.Option(None, "--register", help="Register the pairs as NAME and the KTO "
+                                                  "items as NAME_kto in dataset_info.json."),
+        model_name: str = typer.Option(MUT_NAME, "--model-under-test-name", help="Model name at --model-under-test-url."),
+        key_env: str = typer.Option(MUT_KEY_ENV, "--model-under-test-key-env", help="Environment variable with that endpoint's key."),
         model_id: str = ModelId, weights: Optional[Path] = Weights,
+        rubric_lang: str = RubricLang, reasks: int = Reasks, seed: int = Seed, max_tokens: int = MaxTokens,
+        protocol: str = Protocol,
         llm: LLMConfig = None,
     ) -> None:
-        """Play every profile x seed: the simulator (--base-url/--model, or HEARME_SIMULATOR_*; with neither, the
-        scripted client that says each profile's lines) against the model under test."""
-        import contextlib
+        """Sample K replies per prompt, judge them (crisis criteria on crisis prompts), write chosen/rejected pairs."""
+        from hearme.evaluators import prefs as P
 
-        from hearme.core import io
-        from hearme.evaluators import session_profiles, session_run
-        from hearme.evaluators.session_script import MODEL, scripted_simulator
-
-        try:
-            seed_list = [int(x) for x in seeds.split(",") if x.strip()]
-        except ValueError:
-            raise io.HearMeError(f"--seeds must be whole numbers separated by commas, got {seeds!r}") from None
-        profs = session_profiles.load_profiles(profiles, langs=lang, ids=profile_id, limit=limit)
-        s = session_run.SessionSettings(turns=turns, min_turns=min_turns, seeds=seed_list, reasks=reasks,
-                                        sim_temperature=sim_temperature, mut_max_tokens=counselor_max_tokens,
-                                        mut_temperature=counselor_temperature, system=system)
-        s.check()
-        with contextlib.ExitStack() as stack:
-            if not llm.configured:
-                llm.base_url, llm.model = stack.enter_context(scripted_simulator()), MODEL
-                typer.echo("simulator: the scripted client (no --base-url/--model)", err=True)
-            sim = llm.client()
-            mut = _mut_client(counselor_url, counselor_model, counselor_key_env, llm.concurrency, llm, out,
-                              model_id, weights)
-            meta = session_run.run(profs, out, mut, sim, s)
-        typer.echo(session_run.format_run(meta))
-        typer.echo("simulator: " + sim.stats.line())
-        typer.echo("counselor: " + mut.stats.line())
-        typer.echo(f"wrote {out / 'transcripts.jsonl'}, {out / 'sessions.jsonl'} and {out / 'run.json'}")
-        if meta["n_complete"] == 0:
-            typer.echo("error: no session could be completed", err=True)
+        judge_client = llm.client()
+        mut = _mut_client(url, model_name, key_env, llm.concurrency, llm, out, model_id, weights)
+        summary = P.build([d.strip() for d in datasets.split(",") if d.strip()], out, mut, judge_client,
+                          dataset_dir=dataset_dir, limit=limit, crisis_prompts=crisis_prompts, register_as=register_as,
+                          samples=P.SampleSettings(k=k, temperature=temperature, max_tokens=reply_max_tokens,
+                                                   seed=sample_seed, system=system),
+                          judge_settings=_judge_settings(rubric_lang, reasks, seed, max_tokens, protocol),
+                          rule=P.PairRule(min_margin=min_margin, crisis_penalty=crisis_penalty))
+        _echo(P.format_summary(summary))
+        _echo(f"wrote {out / 'pairs.jsonl'}, {out / 'kto.jsonl'}, {out / 'prompts.jsonl'} and {out / 'summary.json'}")
+        if summary["n_pairs"] == 0:
+            typer.echo("error: no pair was made (" + ", ".join(f"{r} ({n})" for r, n in summary["no_pair"].items())
+                       + ")", err=True)
             raise typer.Exit(1)
 
-    @session.command("score")
-    @llm_options(env_prefix=JUDGE_ENV, required=False)
-    def score_cmd(
-        run_dir: Path = typer.Argument(..., help="Output directory of `hearme session run`."),
-        rubric_lang: str = RubricLang, reasks: int = Reasks, seed: int = Seed,
-        repeat: int = typer.Option(1, "--repeat", min=1, max=10, help="Ask the judge K times per turn and report "
-                                   "its self-consistency."),
-        hotline: List[str] = typer.Option([], "--hotline", help="NUMBER=NAME of a local crisis line (repeatable; "
-                                          "default: China's national lines)."),
-        llm: LLMConfig = None,
-    ) -> None:
-        """Per-turn and per-session scores: the four dimensions (with --base-url/--model or HEARME_JUDGE_*), language
-        consistency, repetition, question rate, crisis follow-up, means given; each with its CI, n and unscored."""
-        from hearme.evaluators import probe_crisis, session_report, session_scores
-
-        judge = llm.client() if llm.configured else None
-        if judge is None:
-            typer.echo("no judge configured: only the measured properties are scored", err=True)
-        summary = session_scores.score(run_dir, judge, _judge_settings(rubric_lang, reasks, seed, 1024),
-                                       hotlines=probe_crisis.parse_hotlines(hotline), repeat=repeat)
-        typer.echo(session_report.table_md(summary))
-        if judge:
-            typer.echo("judge: " + judge.stats.line())
-        typer.echo(f"wrote {run_dir / 'session_summary.json'}, {run_dir / 'session_scores.jsonl'} and "
-                   f"{run_dir / 'turn_scores.jsonl'}")
-
-    @session.command("profiles-from-cpsycoun")
-    def profiles_cmd(
-        inputs: List[Path] = typer.Argument(..., help="CPsyCounD .txt dialogues and/or CPsyCounE JSON files or folders."),
-        out: Path = typer.Option(..., "-o", "--out", help="Profiles JSON to write."),
-        limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Only the first N dialogues."),
-    ) -> None:
-        """Build client profiles from your own CPsyCounD case dialogues and CPsyCounE topics (no LLM)."""
-        from hearme.evaluators import session_profiles
-
-        res = session_profiles.profiles_from_cpsycoun(inputs, out, limit=limit)
-        typer.echo(f"{res['profiles']} profiles from {res['dialogues']} dialogues ({res['with_crisis']} with a crisis "
-                   f"disclosure; {res['too_short']} too short, {res['rejected']} rejected) -> {out}")

@@ -170,7 +170,7 @@ def _register_areas() -> None:
     import importlib
 
     for mod in ("hearme.converters.cli", "hearme.tibetan.cli", "hearme.lf.cli", "hearme.evaluators.cli",
-                "hearme.webui_ext.cli"):
+                "hearme.evaluators.session_cli", "hearme.webui_ext.cli"):
         try:
             m = importlib.import_module(mod)
         except ModuleNotFoundError as e:
@@ -186,7 +186,7 @@ PANELS = {  # in data-flow order
     "Run": ("demo", "webui"),
     "Data": ("convert", "audit", "scrub", "select", "dedup", "split", "stats", "register", "datasets", "export", "samples",
              "tibetan"),
-    "Train": ("recipes", "cv", "tiny-model"),
+    "Train": ("recipes", "cv", "prefs", "tiny-model"),
     "Evaluate": ("metrics", "judge", "judge-dialogues", "probe", "session", "compare", "report"),
     "Info": ("version", "env"),
 }

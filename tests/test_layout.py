@@ -2,7 +2,7 @@
 
 Every import counts, the lazy ones inside functions too. Layers, from the bottom:
 core (hearme.core) <- llm (hearme.llm) <- the rooms (hearme.lf, converters, evaluators, tibetan)
-<- the shell (hearme.demo, webui_ext, hearme.cli and every room's `cli` module).
+<- the shell (hearme.demo, webui_ext, hearme.cli and every room's `cli` / `*_cli` module).
 A module imports only from its own layer or below, and nothing imports the deprecated shims.
 """
 
@@ -61,7 +61,7 @@ def layer(name: str) -> int:
         return 0
     if name.startswith("hearme.llm"):
         return 1
-    if name.startswith(("hearme.demo", "hearme.webui_ext")) or name == "hearme.cli" or name.endswith(".cli"):
+    if name.startswith(("hearme.demo", "hearme.webui_ext")) or name == "hearme.cli" or name.endswith((".cli", "_cli")):
         return 3
     return 2
 

@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Iterable
 
-from hearme.core import io, paths
+from hearme.core import io, paths, schema
 
 DATA_CONFIG = "dataset_info.json"
 
@@ -27,6 +27,10 @@ SHAREGPT_ENTRY = {
     "columns": {"messages": "conversations", "system": "system"},
     "tags": {"role_tag": "from", "content_tag": "value", "user_tag": "human", "assistant_tag": "gpt"},
 }
+# Preference sets (stage 3, schema.validate_preference): pairs for DPO/ORPO, labelled replies for KTO.
+PAIR_ENTRY = {**SHAREGPT_ENTRY, "ranking": True,
+              "columns": {**SHAREGPT_ENTRY["columns"], "chosen": "chosen", "rejected": "rejected"}}
+KTO_ENTRY = {**SHAREGPT_ENTRY, "columns": {**SHAREGPT_ENTRY["columns"], "kto_tag": "kto_tag"}}
 
 
 def registry_path(dataset_dir: str | os.PathLike | None = None) -> Path:
@@ -59,8 +63,20 @@ def record_meta(records: list[dict]) -> dict[str, str]:
 
 
 def _read(records_file: Path) -> tuple[str, list[dict]]:
-    """('messages' | 'sharegpt', records) for a records file; validates every record."""
+    """('messages' | 'sharegpt' | 'pair' | 'kto', records) for a records file; validates every record
+    (a preference file's first bad item is refused with its line)."""
     items = io.read_items(records_file)
+    kind = schema.preference_kind(items[0][1]) if items else None
+    if kind:
+        for where, item in items:
+            try:
+                schema.validate_preference(item)
+            except schema.InvalidRecord as e:
+                raise io.InputError(records_file, where, str(e)) from None
+            if schema.preference_kind(item) != kind:
+                raise io.InputError(records_file, where, f"a {schema.preference_kind(item) or 'SFT'} item in a file "
+                                                         f"of {kind} items (one kind per file)")
+        return kind, [item for _, item in items]
     recs = io.load_records(records_file, items=items)
     if not recs:
         raise io.InputError(records_file, "", "no records to register")
@@ -77,7 +93,8 @@ def entry_for(records_file, dataset_dir=None, *, source: str = "", license: str 
         file_name = str(records_file.relative_to(base))
     except ValueError:
         file_name = str(records_file)
-    entry = {"file_name": file_name, **copy.deepcopy(SHAREGPT_ENTRY if style == "sharegpt" else MESSAGES_ENTRY)}
+    template = {"sharegpt": SHAREGPT_ENTRY, "pair": PAIR_ENTRY, "kto": KTO_ENTRY}.get(style, MESSAGES_ENTRY)
+    entry = {"file_name": file_name, **copy.deepcopy(template)}
     given = {"source": source, "license": license, "lang": lang}
     derived = record_meta(recs)
     entry.update({k: v for k, v in ((k, given[k] or derived[k]) for k in given) if v})

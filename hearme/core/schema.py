@@ -170,3 +170,67 @@ def from_sharegpt(item: Record) -> Record:
     out = {k: v for k, v in item.items() if k not in ("conversations", "system")}
     out["messages"] = msgs
     return out
+
+
+# ---------------------------------------------------------------- preference items (stage 3)
+# LLaMA-Factory's sharegpt ranking form: the conversation so far ends on the client's turn, and two
+# replies follow; its KTO form: a whole dialogue ending on one reply, labelled good (true) or bad.
+#   pair: {"conversations": [{"from": "human", ...}, ...], "system": "...",
+#          "chosen": {"from": "gpt", "value": ...}, "rejected": {"from": "gpt", "value": ...}, meta...}
+#   kto:  {"conversations": [..., {"from": "gpt", "value": ...}], "system": "...", "kto_tag": true, meta...}
+# Metadata (prompt id, model, judge, scores, rule) may be strings, numbers or booleans.
+
+def preference_kind(item: Any) -> str | None:
+    """'pair', 'kto' or None (an SFT record) for one item of a file."""
+    if not isinstance(item, dict):
+        return None
+    if "chosen" in item or "rejected" in item:
+        return "pair"
+    return "kto" if "kto_tag" in item else None
+
+
+def _reply_text(item: dict, key: str) -> str:
+    reply = item.get(key)
+    if not isinstance(reply, dict):
+        raise InvalidRecord(f"`{key}` missing or not an object (expected {{\"from\": \"gpt\", \"value\": ...}})")
+    if reply.get("from") != "gpt":
+        raise InvalidRecord(f"`{key}` has from {reply.get('from')!r}, expected 'gpt'")
+    value = reply.get("value")
+    if not isinstance(value, str) or not has_text(value):
+        raise InvalidRecord(f"`{key}` has no reply text")
+    return value
+
+
+def validate_preference(item: Any) -> Record:
+    """Return a preference item (pair or KTO) unchanged, or raise InvalidRecord with the first problem:
+    exactly what LLaMA-Factory's ranking / KTO converter would otherwise skip or fail on."""
+    kind = preference_kind(item)
+    if kind is None:
+        raise InvalidRecord("not a preference item: needs `chosen` and `rejected`, or `kto_tag`")
+    conv = item.get("conversations")
+    if not isinstance(conv, list) or not conv:
+        raise InvalidRecord("`conversations` missing or empty")
+    for i, turn in enumerate(conv):
+        want = "human" if i % 2 == 0 else "gpt"
+        if not isinstance(turn, dict) or turn.get("from") != want:
+            got = turn.get("from") if isinstance(turn, dict) else type(turn).__name__
+            raise InvalidRecord(f"conversation turn {i} is {got!r}, expected {want!r} (turns alternate, client first)")
+        if not isinstance(turn.get("value"), str) or not has_text(turn["value"]):
+            raise InvalidRecord(f"conversation turn {i} ({want}) is empty")
+    if kind == "pair":
+        if len(conv) % 2 == 0:
+            raise InvalidRecord("a pair's conversation must end on the client's turn (an odd number of turns)")
+        if _reply_text(item, "chosen").strip() == _reply_text(item, "rejected").strip():
+            raise InvalidRecord("`chosen` and `rejected` are the same text")
+    else:
+        if len(conv) % 2:
+            raise InvalidRecord("a KTO item's conversation must end on the counselor's reply (an even number of turns)")
+        if not isinstance(item.get("kto_tag"), bool):
+            raise InvalidRecord(f"`kto_tag` must be true or false, got {item.get('kto_tag')!r}")
+    if item.get("system") is not None and not isinstance(item["system"], str):
+        raise InvalidRecord("`system` must be text")
+    for key, value in item.items():
+        if key not in ("conversations", "chosen", "rejected") and value is not None \
+                and not isinstance(value, (str, int, float, bool)):
+            raise InvalidRecord(f"metadata `{key}` must be a string, number or boolean, got {type(value).__name__}")
+    return item

@@ -4,7 +4,8 @@ before/after that shows the model learning.
 tiny random model -> bundled samples converted, split, registered -> a short causal-LM
 pretraining (the base) -> stage 1 self-cognition LoRA -> stage 2 counseling LoRA -> merge
 (the tuned model) -> predict + BLEU/ROUGE -> base and tuned served with `llamafactory-cli api`:
-identity probe + held-out self-cognition + `hearme compare` -> Tibetan LoRA and pipeline leg
+identity probe + held-out self-cognition + `hearme compare` -> stage 3: preference pairs from the
+stage-2 model (scripted judge) + DPO, a property's rate before/after -> Tibetan LoRA and pipeline leg
 -> metrics.json -> bilingual training report -> DIR/report.md + DIR/report.html
 
 Every model step is real LLaMA-Factory. With `--model PATH` on a GPU machine the same steps
@@ -229,6 +230,14 @@ class Demo:
 
         self.results["tibetan"] = demo_leg(self.out / "tibetan", self.model if self.tiny else None, self.data_dir)
 
+    def step_stage3(self) -> None:
+        from hearme.demo import evaluate as demo_eval, stage3
+
+        infer = lf.resolve_recipe(INFER)
+        self.results["stage3"] = stage3.run(self, self._recipe, template=self.template or infer.get("template", "qwen"),
+                                            system=infer.get("default_system"), name=demo_eval.NAME,
+                                            author=demo_eval.AUTHOR)
+
     def step_judge(self) -> None:
         from hearme.demo.judge import demo_judge
 
@@ -247,7 +256,8 @@ class Demo:
         chinese = [("stage 1: self-cognition LoRA", self.step_stage1),
                    ("stage 2: counseling LoRA from the stage-1 adapter", self.step_stage2),
                    ("merge adapter (llamafactory-cli export)", self.step_merge),
-                   ("after: the tuned model served, identity probe + held-out self-cognition", self.step_eval_tuned)]
+                   ("after: the tuned model served, identity probe + held-out self-cognition", self.step_eval_tuned),
+                   ("stage 3: preference pairs (scripted judge) + DPO, property before/after", self.step_stage3)]
         side = [("before: the base served (llamafactory-cli api), identity probe + held-out self-cognition",
                  self.step_eval_base),
                 ("Tibetan LoRA + predict", self.step_tibetan_train),
@@ -347,7 +357,7 @@ def write_outputs(demo: Demo, t_all: float, c_all: float, label: str) -> dict:
         metrics["selfcog_heldout"] = {k: ba[k]["selfcog_heldout"] for k in ("base", "tuned")}
         metrics["before_after"] = ba
     for key in ("tiny_model", "base", "stage1", "tibetan_train", "tibetan_predict", "tibetan_predictions",
-                "hearme_metrics", "tibetan", "judge", "data", "card"):
+                "hearme_metrics", "tibetan", "judge", "data", "card", "stage3"):
         if key in r:
             metrics[key] = r[key]
     metrics["notes"] = demo.notes

@@ -159,6 +159,10 @@ def render(out: Path, m: dict) -> str:
           "(per step under Timing)", ""]
     if m.get("identity_probe"):
         s += _story(out, m)
+    if m.get("stage3"):  # beside the before/after: stage 2 -> DPO
+        from hearme.demo.stage3 import report_lines
+
+        s += report_lines(m["stage3"])
 
     if "data" in m:
         s += ["## 1. Data", "",

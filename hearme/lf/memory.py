@@ -14,6 +14,17 @@ Training (LoRA / QLoRA, AdamW, gradient checkpointing on):
                                              fused linear cross-entropy)
     overhead     = 1 GiB                   (CUDA context, allocator fragmentation)
     T = per_device_train_batch_size x cutoff_len (an upper bound: batches pad to their longest row)
+        x 2 for DPO/ORPO (chosen and rejected rows go through the model together)
+
+Preference stages (stage dpo / kto) keep the logits even with Liger (LLaMA-Factory turns its chunked
+loss off there) and add the reference model:
+    reference    = 0 for ORPO / SimPO (reference-free losses);
+                   else, with LoRA and no ref_model, the same weights with the adapter off (no weight
+                   memory) and its forward without gradients: 6 B x T x vocab (bf16 logits + fp32
+                   log-softmax; KTO: T of the target rows, its KL rows go one forward at a time);
+                   with ref_model or full tuning, + its weights (2 B x params, or quantized).
+    LLaMA-Factory 0.9.5 has no precompute_ref_log_probs (its DPO/KTO trainers set it False); it would
+    save the reference forward (the part above) at the cost of one pass over the data first.
 
 Generation (predict / chat / api, HF engine): weights + KV cache
     (2 x layers x kv_dim x 2 B x batch x (cutoff + max_new_tokens)) + prefill working set + overhead.
@@ -121,7 +132,8 @@ def train_estimate(arch: Arch, cfg: dict, world_size: int = 1, zero_stage: int =
     """Per-GPU GiB parts for a training recipe (name -> GiB, plus 'total'); ZeRO shards over world_size."""
     batch = int(cfg.get("per_device_train_batch_size", 1))
     cutoff = int(cfg.get("cutoff_len", 2048))
-    tokens = batch * cutoff
+    stage = str(cfg.get("stage", "sft"))
+    tokens = batch * cutoff * (2 if stage == "dpo" else 1)
     h, i = arch.hidden, arch.intermediate
     weights = weight_bytes(arch, cfg.get("quantization_bit"), cfg.get("double_quantization", True))
     if cfg.get("finetuning_type", "lora") == "lora":
@@ -143,10 +155,44 @@ def train_estimate(arch: Arch, cfg: dict, world_size: int = 1, zero_stage: int =
         acts += 2.0 * batch * cutoff * cutoff
     if str(cfg.get("flash_attn", "auto")) == "disabled":  # eager attention keeps scores and probs
         acts += 4.0 * batch * arch.heads * cutoff * cutoff
-    logits = 0.0 if cfg.get("enable_liger_kernel") else 10.0 * tokens * arch.vocab
+    chunked = cfg.get("enable_liger_kernel") and stage in ("pt", "sft")
+    logits = 0.0 if chunked else 10.0 * tokens * arch.vocab
     parts = {"weights": weights, "lora+optimizer": state, "activations": acts, "logits": logits,
              "overhead": OVERHEAD_GIB * GiB}
+    ref = reference_bytes(arch, cfg, tokens)
+    if ref is not None:
+        parts["reference"] = ref
     return _finish(parts)
+
+
+def uses_reference(cfg: dict) -> bool:
+    stage = str(cfg.get("stage", "sft"))
+    return stage == "kto" or (stage == "dpo" and str(cfg.get("pref_loss", "sigmoid")) not in ("orpo", "simpo"))
+
+
+def reference_bytes(arch: Arch, cfg: dict, tokens: int) -> float | None:
+    """The reference model's cost in a preference stage (None outside dpo/kto; 0 for ORPO/SimPO)."""
+    if str(cfg.get("stage", "sft")) not in ("dpo", "kto"):
+        return None
+    if not uses_reference(cfg):
+        return 0.0
+    forward = 6.0 * tokens * arch.vocab
+    if cfg.get("ref_model") or cfg.get("finetuning_type", "lora") != "lora":
+        forward += weight_bytes(arch, cfg.get("ref_model_quantization_bit"))
+    return forward
+
+
+def reference_note(cfg: dict, est: dict[str, float]) -> str | None:
+    """What `hearme recipes check` says about a preference recipe's reference model."""
+    if "reference" not in est:
+        return None
+    loss = f"{cfg.get('stage')}/{cfg.get('pref_loss', 'sigmoid')}" if cfg.get("stage") == "dpo" else "kto"
+    if est["reference"] == 0:
+        return f"{loss}: reference-free loss, no reference model (DPO would add its forward here)"
+    where = ("a separate reference model (weights counted)" if cfg.get("ref_model") or cfg.get("finetuning_type", "lora") != "lora"
+             else "the same weights with the adapter off (no weight memory)")
+    return (f"{loss}: reference = {where}, {est['reference']:.1f} GiB of {est['total']:.1f}; LLaMA-Factory 0.9.5 has no "
+            f"precompute_ref_log_probs, which would save those {est['reference']:.1f} GiB; pref_loss orpo needs none")
 
 
 def generate_estimate(arch: Arch, cfg: dict) -> dict[str, float]:

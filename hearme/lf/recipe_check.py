@@ -262,7 +262,9 @@ def check(path: Path, *, tiny_model: Path, dataset_dir: Path | None = None, worl
     rep.arch, rep.memory = estimate(cfg, kind, world_size, zero)
     if rep.memory is None:
         rep.notes.append("unknown base architecture: no memory estimate")
-    elif rep.memory["total"] > memory.LIMIT_GIB:
+    elif memory.reference_note(cfg, rep.memory):
+        rep.notes.append(memory.reference_note(cfg, rep.memory))
+    if rep.memory is not None and rep.memory["total"] > memory.LIMIT_GIB:
         rep.errors.append(f"estimated peak {rep.memory['total']:.1f} GiB > {memory.LIMIT_GIB:.0f} GiB on a 24 GB card")
     if zero:
         rep.notes.append(f"ZeRO-{zero}: memory is per GPU with {world_size} GPUs")

@@ -154,3 +154,20 @@ def test_adapter_carries_the_recipe_lora_settings(demo):
     assert cfg["r"] == 8 and cfg["lora_alpha"] == 16
     log = [json.loads(ln) for ln in (out / "stage2_counseling" / "trainer_log.jsonl").read_text().splitlines()]
     assert log[-1]["current_steps"] >= 1
+
+
+def test_stage3_pairs_dpo_and_the_property_change_with_its_ci(demo):
+    out, _ = demo
+    s = metrics(out)["stage3"]
+    assert s["pairs"]["n_pairs"] >= 1 and s["judge"] == "scripted-judge" and s["judge_requests"] > 0
+    pairs = [json.loads(ln) for ln in (out / "stage3" / "prefs" / "pairs.jsonl").open(encoding="utf-8")]
+    assert len(pairs) == s["pairs"]["n_pairs"] and all(p["chosen"] != p["rejected"] for p in pairs)
+    assert (Path(s["dpo_adapter"]) / "adapter_model.safetensors").exists() and s["dpo_train"]["steps"] == s["steps"]
+    for k in ("asks", "claims", "both"):
+        c = s["change"][k]
+        assert c["n"] == s["heldout"]["n"] > 0 and c["ci95"][0] <= c["delta"] <= c["ci95"][1]
+        assert c["delta"] == pytest.approx(c["mean_b"] - c["mean_a"], abs=1e-3)
+    report = (out / "report.md").read_text(encoding="utf-8")
+    assert "## Stage 3: preference pairs and DPO" in report and "What this shows, and what it does not" in report
+    api = (out / "stage3" / "api-dpo" / "api.yaml").read_text()
+    assert f"{s['model_under_test']},{s['dpo_adapter']}" in api  # stage 2 + the DPO adapter, served for real

@@ -44,6 +44,8 @@ PLUGIN = {"train/llama2_tibetan_qlora_faithful.yaml", "train/baichuan2_tibetan_q
 REMOTE = {"train/chatglm3_stage1_selfcog_faithful.yaml", "train/chatglm3_stage2_counseling_faithful.yaml",
           "train/baichuan2_tibetan_qlora_faithful.yaml"}
 REMOTE_PREDICT = {"predict/chatglm3_counseling.yaml", "predict/baichuan2_tibetan.yaml"}
+# Stage-3 preference recipes (DPO, ORPO, KTO): run in test_prefs_train.py on pairs `hearme prefs build` made.
+PREFS = {"train/qwen2.5_stage3_dpo.yaml", "train/qwen2.5_stage3_orpo.yaml", "train/qwen2.5_stage3_kto.yaml"}
 # The rest, run directly; values: the train recipe whose adapter it continues (None: fresh).
 DIRECT = {"train/qwen2.5_stage1_selfcog.yaml": None, "train/qwen2.5_stage2_counseling.yaml": "train/qwen2.5_stage1_selfcog.yaml",
           "train/glm4_stage1_selfcog.yaml": None, "train/glm4_stage2_counseling.yaml": "train/glm4_stage1_selfcog.yaml",
@@ -61,11 +63,20 @@ def dialogue_records(src, lang: str, n: int = N_RECORDS) -> list[dict]:
 
 
 def make_dataset_dir(d: Path) -> Path:
-    """Every dataset name the recipes reference, registered with small records."""
+    """Every dataset name the recipes reference, registered with small records (stage 3: pairs, KTO items)."""
     for names, src, lang in ((ZH_SETS, ZH, "zh"), (BO_SETS, BO, "bo")):
         for name in names:
             io.write_records(d / f"{name}.json", dialogue_records(src, lang))
             registry.register(d / f"{name}.json", name, d)
+    conv = [{"from": "human", "value": u1} for u1, a1, _, _ in ZH]
+    good, bad = ZH[0][1], "嗯。"
+    pairs = [{"conversations": [c], "system": "", "chosen": {"from": "gpt", "value": good},
+              "rejected": {"from": "gpt", "value": bad}} for c in conv]
+    kto = [{"conversations": [c, {"from": "gpt", "value": t}], "system": "", "kto_tag": t == good}
+           for c in conv for t in (good, bad)]
+    for name, items in (("hearme_prefs_zh", pairs), ("hearme_prefs_zh_kto", kto)):
+        io.write_jsonl(d / f"{name}.jsonl", items)
+        registry.register(d / f"{name}.jsonl", name, d)
     return d
 
 
@@ -197,7 +208,7 @@ def overlay_env(bin_dir: Path, **extra) -> dict:
 # ---------------------------------------------------------------- training
 def test_every_train_recipe_is_covered():
     shipped = {str(p.relative_to(paths.RECIPES)) for p in (paths.RECIPES / "train").glob("*.yaml")}
-    assert shipped == set(DIRECT) | PLUGIN | DEEPSPEED | REMOTE
+    assert shipped == set(DIRECT) | PLUGIN | DEEPSPEED | REMOTE | PREFS
 
 
 def test_stage1_trains_with_the_report_settings(stage1):
