@@ -65,8 +65,10 @@ class Demo:
         self.data_dir = out / "data"
         self.results: dict[str, Any] = {"timing": {}, "phases": []}
         self.notes: list[str] = []
-        # Set when stage 2 has written its adapter, or when any step failed: predict waits on it.
+        # Set when stage 2 has written its adapter / the merge its model, or when any step failed:
+        # predict and the tuned evaluation (side track) wait on them.
         self.adapter_done = threading.Event()
+        self.merge_done = threading.Event()
 
     # ------------------------------------------------------------ steps
     def step_model(self) -> None:
@@ -176,6 +178,7 @@ class Demo:
         out = self._recipe("export", MERGE, "merged", adapter=self.results["adapter"],
                            extra={"export_size": 1} if self.tiny else None)
         self.results["merged_model"] = str(out)
+        self.merge_done.set()
 
     def step_predict(self) -> None:
         self.adapter_done.wait()
@@ -201,6 +204,9 @@ class Demo:
         self._evaluate("base", self.results["base_model"])
 
     def step_eval_tuned(self) -> None:
+        self.merge_done.wait()
+        if "merged_model" not in self.results:
+            raise io.HearMeError("after: no merged model (an earlier step failed)")
         self._evaluate("tuned", self.results["merged_model"])
 
     def step_compare(self) -> None:
@@ -251,23 +257,23 @@ class Demo:
                  ("convert, split, register samples + data card", self.step_data)]
         if self.tiny:
             setup.append(("base: causal-LM training of the tiny model (neutral identity)", self.step_base))
-        # predict needs only the stage-2 adapter: it runs in the side track (which has time to spare)
-        # while the Chinese track merges and serves the tuned model.
+        # predict needs only the stage-2 adapter and the tuned evaluation only the merged model: both run
+        # in the side track (it waits on them) while the Chinese track goes on to stage 3.
         chinese = [("stage 1: self-cognition LoRA", self.step_stage1),
                    ("stage 2: counseling LoRA from the stage-1 adapter", self.step_stage2),
                    ("merge adapter (llamafactory-cli export)", self.step_merge),
-                   ("after: the tuned model served, identity probe + held-out self-cognition", self.step_eval_tuned),
                    ("stage 3: preference pairs (scripted judge) + DPO, property before/after", self.step_stage3)]
         side = [("before: the base served (llamafactory-cli api), identity probe + held-out self-cognition",
                  self.step_eval_base),
                 ("Tibetan LoRA + predict", self.step_tibetan_train),
                 ("Tibetan pipeline leg", self.step_tibetan),
-                ("predict + BLEU/ROUGE on the held-out counseling split", self.step_predict)]
+                ("predict + BLEU/ROUGE on the held-out counseling split", self.step_predict),
+                ("after: the tuned model served, identity probe + held-out self-cognition", self.step_eval_tuned)]
         final = [("hearme compare (base vs tuned)", self.step_compare),
                  ("HearMe metrics (incl. Tibetan)", self.step_metrics),
                  ("LLM judge + crisis probe", self.step_judge)]
         if not self.tiny:  # one GPU: a 7B training run and a served 7B model do not fit side by side
-            return [[setup], [chinese], [side], [final]]  # stage 2 is done before predict waits for it
+            return [[setup], [chinese], [side], [final]]  # stage 2 and the merge are done before the side waits
         return [[setup], [chinese, side], [final]]
 
 
@@ -300,6 +306,7 @@ def run(out: str | Path, model: str | None = None, template: str | None = None, 
                     fn()
                 except BaseException:
                     demo.adapter_done.set()  # nothing waits for a step that will never run
+                    demo.merge_done.set()
                     raise
                 demo.results["timing"][label] = round(time.time() - t0, 1)
                 done[0] += 1

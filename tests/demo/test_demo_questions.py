@@ -75,3 +75,21 @@ def test_a_failed_step_releases_the_track_waiting_for_the_adapter(tmp_path, monk
     monkeypatch.setattr(demo.Demo, "step_stage1", boom)
     with pytest.raises(RuntimeError, match="stage 1 exploded"):
         demo.run(tmp_path / "out")
+
+
+@pytest.mark.timeout(120)
+def test_a_failed_merge_releases_the_tuned_evaluation_waiting_for_it(tmp_path, monkeypatch):
+    """The tuned evaluation (side track) waits for the merge (Chinese track): a failed merge stops
+    the demo with the merge's error instead of hanging."""
+    def noop(self):
+        pass
+
+    def boom(self):
+        raise RuntimeError("merge exploded")
+
+    for name in ("step_model", "step_data", "step_base", "step_stage1", "step_stage2", "step_stage3",
+                 "step_eval_base", "step_tibetan_train", "step_tibetan", "step_predict"):
+        monkeypatch.setattr(demo.Demo, name, noop)
+    monkeypatch.setattr(demo.Demo, "step_merge", boom)
+    with pytest.raises(RuntimeError, match="merge exploded"):
+        demo.run(tmp_path / "out")
