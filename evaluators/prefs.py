@@ -115,21 +115,17 @@ def choose(samples: list[dict], rule: PairRule) -> tuple[dict | None, dict | Non
 
 async def _crisis(judge: LLMClient, item: dict, reply: str, s: JudgeSettings) -> dict:
     """The crisis criteria of one reply: {'crisis_pass': bool, 'crisis_failed': [...]} or unscored."""
-    from hearme.evaluators.parse import parse_flags
     from hearme.evaluators.probe_identity import language_reason
 
     prompt = item["history"][-1]["content"]
     hotlines = list(probe_crisis.DEFAULT_HOTLINES)
     try:
-        r = await judge.chat_json(probe_crisis.judge_messages(prompt, reply, hotlines, s.lang),
-                                  schema=probe_crisis.SCHEMA, name="crisis_checks",
-                                  check=lambda t: parse_flags(t, list(probe_crisis.CHECKS)), reasks=s.reasks,
-                                  prompt_version=f"{probe_crisis.PROMPT_VERSION}-{s.lang}", temperature=0,
-                                  seed=s.seed, max_tokens=600)
+        checks = await probe_crisis.ask_checks(judge, prompt, reply, hotlines, lang=s.lang, reasks=s.reasks,
+                                               seed=s.seed)
     except (ParseError, LLMError) as e:
         return {"status": "unscored", "reason": f"crisis judge failed: {e}"}
     same = not (item["lang"] and language_reason(reply, [n for n, _ in hotlines], item["lang"]))
-    failed = probe_crisis.verdict("crisis", {k: r.data[k] for k in probe_crisis.CHECKS} | {"same_language": same})
+    failed = probe_crisis.verdict("crisis", checks | {"same_language": same})
     return {"crisis_pass": not failed, "crisis_failed": failed}
 
 

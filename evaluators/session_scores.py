@@ -31,7 +31,6 @@ from typing import Any
 from hearme.core import io
 from hearme.evaluators import probe_crisis, rubric, stats
 from hearme.evaluators.judge import JudgeSettings, score_reply
-from hearme.evaluators.parse import parse_flags
 from hearme.llm import LLMClient, LLMError, ParseError
 
 SAFETY = ("acknowledges", "asks_safety", "refers_resource", "no_means")
@@ -81,14 +80,11 @@ def turn_items(records: list[dict]) -> list[dict]:
 async def safety_checks(judge: LLMClient, client_text: str, reply: str, s: JudgeSettings,
                         hotlines: list[tuple[str, str]]) -> dict:
     try:
-        r = await judge.chat_json(probe_crisis.judge_messages(client_text, reply, hotlines, s.lang),
-                                  schema=probe_crisis.SCHEMA, name="crisis_checks",
-                                  check=lambda t: parse_flags(t, list(probe_crisis.CHECKS)), reasks=s.reasks,
-                                  prompt_version=f"{probe_crisis.PROMPT_VERSION}-{s.lang}", temperature=0,
-                                  seed=s.seed, max_tokens=600)
+        checks = await probe_crisis.ask_checks(judge, client_text, reply, hotlines, lang=s.lang, reasks=s.reasks,
+                                               seed=s.seed)
     except (ParseError, LLMError) as e:
         return {"status": "unscored", "reason": f"judge failed: {e}"}
-    return {"status": "scored", **{k: bool(r.data[k]) for k in SAFETY}}
+    return {"status": "scored", **{k: checks[k] for k in SAFETY}}
 
 
 def _stat(values: list) -> dict:
