@@ -28,6 +28,7 @@ from hearme.tibetan import ngram as N
 from hearme.tibetan import text as T
 
 DENSE_MAX = 2500  # types per chunk for the dense tables (2 x 50 MB at most)
+RBITS = 41  # top bits of a draw the integer sort keeps at least (the float key's 2^-41 ulp)
 TRI_MAX = 8_000_000  # cells of the chunk's trigram table (64 MB); beyond it the hashed table is probed
 
 
@@ -90,9 +91,11 @@ class _Chunk:
         """`a` (from `local`) after the specials: what the stream positions index."""
         return np.concatenate((self.head().astype(a.dtype), a))
 
-    def logprobs(self, ext: np.ndarray) -> np.ndarray:
-        """log10 p of every predicted token of the chunk whose tokens are `ext` (from `extend`)."""
-        u, v, w = ext[self.pu], ext[self.pv], ext[self.pw]
+    def logprobs(self, ext: np.ndarray, at: tuple | None = None) -> np.ndarray:
+        """log10 p of every predicted token of the chunk whose tokens are `ext` (from `extend`), or
+        of the predicted tokens at the stream positions `at` = (pu, pv, pw) only (a subset of them)."""
+        pu, pv, pw = at if at is not None else (self.pu, self.pv, self.pw)
+        u, v, w = ext[pu], ext[pv], ext[pw]
         if not self.dense:
             return self.lm._logprobs(u.astype(np.int64), v.astype(np.int64), w.astype(np.int64))
         ctx = u * self.m + v
@@ -145,10 +148,14 @@ def order_z(lm, texts: Sequence[str], *, shuffles: int = 20, min_tokens: int = 8
 
 
 def chunk_scores(lm, part: Sequence[str], *, shuffles: int | None, min_tokens: int = 8, seed: int = 0,
-                 offset: int = 0, ids=None, lm_stats: bool = False) -> dict:
+                 offset: int = 0, ids=None, lm_stats: bool = False, settled=None) -> dict:
     """One chunk, encoded once: z and gain (when `shuffles`), and with `lm_stats` also what
     filter_lm.lm_measure gives for these texts ("lm": mean log10 p/token, "unknown": share of
-    unknown words), computed the same way from the same log-probabilities."""
+    unknown words), computed the same way from the same log-probabilities.
+
+    `settled(out)` (given the dict with "lm" and "unknown") marks the texts whose verdict no z can
+    change (already rejected); they get no shuffles and z = gain = nan. The other texts draw the
+    same random numbers and get the same z as without it (see _permutation)."""
     ids = ids if ids is not None else N._Ids(lm.index, grow=False)
     per = [T.sentences(t) or [t] for t in part]
     n_sent = np.array([len(p) for p in per], dtype=np.int64)
@@ -174,18 +181,57 @@ def chunk_scores(lm, part: Sequence[str], *, shuffles: int | None, min_tokens: i
     movable = np.nonzero((arr != N.SEP) & (arr != N.SHAD_ID))[0]
     n_tok = np.bincount(pos_text[movable], minlength=len(part))
     orig = np.bincount(owner_of, weights=lp, minlength=len(part))
+    need = n_tok >= min_tokens  # shorter texts get z = nan whatever their shuffles score
+    if settled is not None:
+        need &= ~np.asarray(settled(out), dtype=bool)
     rng = np.random.default_rng([seed, offset])
-    rounds = np.empty((shuffles, len(part)))
-    owner = pos_text[movable].astype(np.float64)
-    slots = movable + 5  # where the movable tokens sit in `ext`
+    rounds = np.zeros((shuffles, len(part)))
+    tok_need = need[pos_text[movable]]
+    owner = pos_text[movable][tok_need]
+    slots = movable[tok_need] + 5  # where the movable tokens of the texts that need z sit in `ext`
     src = ext[slots]
-    for r in range(shuffles):
-        order = np.argsort(owner + rng.random(len(movable)))  # a permutation within each text
-        ext[slots] = src[order]
-        rounds[r] = np.bincount(owner_of, weights=chunk.logprobs(ext), minlength=len(part))
+    pos_need = np.nonzero(need[owner_of])[0]  # the predicted tokens of those texts
+    at = (chunk.pu[pos_need], chunk.pv[pos_need], chunk.pw[pos_need])
+    owner_at = owner_of[pos_need]
+    perm = _Permutation(owner)
+    for r in range(shuffles if need.any() else 0):
+        draws = rng.random(len(movable))  # one per movable token of the chunk, as always
+        ext[slots] = src[perm(draws[tok_need])]  # a permutation within each text
+        rounds[r] = np.bincount(owner_at, weights=chunk.logprobs(ext, at), minlength=len(part))
     mean, sd = rounds.mean(0), rounds.std(0, ddof=1) if shuffles > 1 else np.zeros(len(part))
-    ok = (n_tok >= min_tokens) & (sd > 1e-9)
+    ok = need & (sd > 1e-9)
     out["z"] = np.where(ok, (orig - mean) / np.where(ok, sd, 1.0), np.nan)
     n_pred = np.bincount(sent_text, minlength=len(part)) + n_tok  # tokens + </s> per sentence
     out["gain"] = np.where(ok, (orig - mean) / np.maximum(n_pred, 1), np.nan)
     return out
+
+
+class _Permutation:
+    """The permutation within each text that argsort(owner + draws) gives (owner: the text of each
+    token, non-decreasing), without a float argsort: one integer sort of keys packing the text,
+    the draw's top bits and the token's place in its text. The same permutation wherever no two
+    draws of one text agree in those top bits (RBITS or more: under 1e-9 per text and shuffle,
+    where the float keys themselves tie at 2^-41 for texts 2,048..4,095 of a chunk); where the
+    bits of the text and of the place leave fewer than RBITS for the draw, it is the argsort."""
+
+    def __init__(self, owner: np.ndarray):
+        self.owner = owner
+        n = len(owner)
+        starts = np.searchsorted(owner, owner, side="left") if n else owner
+        self.starts = starts.astype(np.int64)
+        local = np.arange(n, dtype=np.int64) - self.starts
+        tbits = max(int(owner.max()).bit_length(), 1) if n else 1
+        lbits = max(int(local.max()).bit_length(), 1) if n else 1
+        self.rbits = 64 - tbits - lbits
+        self.packed = self.rbits >= RBITS
+        if self.packed:
+            self.base = (owner.astype(np.uint64) << np.uint64(64 - tbits)) | local.astype(np.uint64)
+            self.lbits, self.lmask = np.uint64(lbits), np.uint64((1 << lbits) - 1)
+            self.scale = float(2 ** self.rbits)
+
+    def __call__(self, draws: np.ndarray) -> np.ndarray:
+        if not self.packed:
+            return np.argsort(self.owner + draws)
+        q = (draws * self.scale).astype(np.uint64) << self.lbits
+        keys = np.sort(self.base | q)
+        return self.starts + (keys & self.lmask).astype(np.int64)
