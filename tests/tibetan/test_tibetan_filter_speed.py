@@ -67,6 +67,9 @@ def test_order_z_dense_hashed_and_reference_agree_to_the_bit(dm, monkeypatch):
     lines = _lines()
     dense, gain = O.order_z(dm.lm, lines, shuffles=6, chunk_texts=30)
     ref = _reference_order_z(dm.lm, lines, 6, 8, 30)
+    monkeypatch.setattr(O, "ROWS_MAX", 0)  # dense pairs and a trigram table instead of one lookup
+    tri, _ = O.order_z(dm.lm, lines, shuffles=6, chunk_texts=30)
+    assert np.array_equal(tri, ref, equal_nan=True)
     monkeypatch.setattr(O, "TRI_MAX", 0)  # dense pairs, hashed trigrams
     probed, _ = O.order_z(dm.lm, lines, shuffles=6, chunk_texts=30)
     monkeypatch.setattr(O, "DENSE_MAX", 1)
@@ -109,7 +112,8 @@ def test_blocks_and_workers_change_nothing(dm, tmp_path, monkeypatch):
 def test_permutation_is_the_float_argsort():
     rng = np.random.default_rng(3)
     long = np.r_[rng.integers(1, 4, 4000), 9000]  # 13 bits of texts and 14 of places: no room, argsort
-    for lens, packed in ((rng.integers(1, 90, 300), True), (np.array([5, 3000, 7]), True), (long, False)):
+    for lens, packed in ((rng.integers(1, 90, 300), True), (np.array([5, 3000, 7]), True), (np.array([3, 2]), True),
+                         (long, False)):
         owner = np.repeat(np.arange(len(lens)), lens)
         perm = O._Permutation(owner)
         assert perm.packed == packed
