@@ -174,7 +174,7 @@ def chunk_scores(lm, part: Sequence[str], *, shuffles: int | None, min_tokens: i
 
     `settled(out)` (given the dict with "lm" and "unknown") marks the texts whose verdict no z can
     change (already rejected); they get no shuffles and z = gain = nan. The other texts draw the
-    same random numbers and get the same z as without it (see _permutation)."""
+    same random numbers and get the same z as without it (see _Permutation)."""
     ids = ids if ids is not None else N._Ids(lm.index, grow=False)
     per = [T.sentences(t) or [t] for t in part]
     n_sent = np.array([len(p) for p in per], dtype=np.int64)
