@@ -181,9 +181,10 @@ def run(inp: str | Path, out: str | Path, lm: KNTrigram | None, threshold: Thres
         raise io.InputError(inp, "", "nothing to filter (no records or lines)")
     require_tibetan(inp, items)
     flat = [t for it in items for t in it.texts]
-    sc = scan(flat, lm, order, checks, measure, workers=workers, progress=progress, on_block=on_block)
-    lm_scores, unknown, order_z, order_gain = sc.lm, sc.unknown, sc.order_z, sc.order_gain
     cutoff = threshold.cutoff if threshold is not None else None
+    sc = scan(flat, lm, order, checks, measure, workers=workers, progress=progress, on_block=on_block,
+              lm_cutoff=cutoff)
+    lm_scores, unknown, order_z, order_gain = sc.lm, sc.unknown, sc.order_z, sc.order_gain
 
     tally = io.Tally()
     kept, score_rows, reasons_count = [], [], {}

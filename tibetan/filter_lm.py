@@ -104,6 +104,7 @@ class OrderCheck:
     max_cutoff: float = ORDER_MAX_CUTOFF
     cutoff: float | None = None
     reference: dict = field(default_factory=dict)
+    skip_settled: bool = True  # no shuffles for an utterance another check already rejects (z: null)
 
     def resolve(self, heldout_z: np.ndarray) -> "OrderCheck":
         if not 0 <= self.percentile <= 100:

@@ -30,7 +30,7 @@ class Scan:
     order_gain: np.ndarray | None = None
 
 
-_JOB: tuple | None = None  # (texts, lm, order, checks, measure) for forked workers
+_JOB: tuple | None = None  # (texts, lm, order, checks, measure, lm_cutoff) for forked workers
 
 
 def auto_workers(workers: int) -> int:
@@ -41,20 +41,30 @@ def auto_workers(workers: int) -> int:
 def _block(c0: int):
     from hearme.tibetan.order import chunk_scores
 
-    texts, lm, order, checks, measure = _JOB
+    texts, lm, order, checks, measure, lm_cutoff = _JOB
     part = texts[c0:c0 + BLOCK]
     cheap = [measure(t, checks) for t in part]
     if lm is None:
         return c0, cheap, None
+    failed = np.array([bool(reasons) for _, reasons in cheap], dtype=bool)
+
+    def settled(got: dict) -> np.ndarray:  # rejected whatever z is: the checks of filter.run
+        out = failed | (got["unknown"] > checks.max_unknown)
+        return out | (got["lm"] < lm_cutoff) if lm_cutoff is not None else out
+
     got = chunk_scores(lm, part, shuffles=order.shuffles if order is not None else None,
-                       min_tokens=order.min_tokens if order is not None else 8, offset=c0, lm_stats=True)
+                       min_tokens=order.min_tokens if order is not None else 8, offset=c0, lm_stats=True,
+                       settled=settled if order is not None and order.skip_settled else None)
     return c0, cheap, (got["lm"], got["unknown"], got.get("z"), got.get("gain"))
 
 
 def scan(texts: list[str], lm, order, checks, measure, *, workers: int = 1, progress: bool = True,
-         on_block=None) -> Scan:
+         on_block=None, lm_cutoff: float | None = None) -> Scan:
     """Measure every utterance (`measure(text, checks)`: the cheap checks) and score it with `lm`
-    and `order` when given; `on_block(done, total)` is called after each block (WebUI progress)."""
+    and `order` when given; `on_block(done, total)` is called after each block (WebUI progress).
+
+    An utterance that fails a cheap check, the unknown share or `lm_cutoff` is rejected whatever
+    its z, so with `order.skip_settled` it gets no shuffles (z = nan, the same verdicts)."""
     global _JOB
     starts = list(range(0, len(texts), BLOCK))
     workers = min(auto_workers(workers), len(starts))
@@ -64,7 +74,7 @@ def scan(texts: list[str], lm, order, checks, measure, *, workers: int = 1, prog
         if order is not None:
             out.order_z, out.order_gain = np.empty(len(texts)), np.empty(len(texts))
     bar = progress_bar(len(texts), "filter: measure", unit="utt", enabled=progress)
-    _JOB = (texts, lm, order, checks, measure)
+    _JOB = (texts, lm, order, checks, measure, lm_cutoff)
     pool = None
     try:
         if workers > 1 and _can_fork():

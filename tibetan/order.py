@@ -13,7 +13,11 @@ the same number as before to the last bit. What is faster is the scoring of the 
 - the chunk's few hundred or thousand token types get dense tables: the bigram log-probability
   (stored, else backoff(v) + p(w)) and the trigram-context backoff for every pair of them, so the
   backoff query is two array lookups; the hashed trigram table is only probed where the context
-  (u, v) has stored trigrams at all (a fifth of shuffled positions, all others cannot hit).
+  (u, v) has stored trigrams at all (a fifth of shuffled positions, all others cannot hit);
+- where it fits (ROWS_MAX), those tables are one: per context a row of log p(w | u, v), so a
+  position costs one lookup;
+- the permutation within each text is one integer sort of packed keys, not a float argsort
+  (_Permutation), and texts whose verdict no z can change (`settled`) get no shuffles at all.
 The values added up are the same floats in the same order as KNTrigram._logprobs, so the totals
 are identical; a chunk with more types than DENSE_MAX uses that hashed path itself.
 """
@@ -28,6 +32,8 @@ from hearme.tibetan import ngram as N
 from hearme.tibetan import text as T
 
 DENSE_MAX = 2500  # types per chunk for the dense tables (2 x 50 MB at most)
+RBITS = 41  # top bits of a draw the integer sort keeps at least (the float key's 2^-41 ulp)
+ROWS_MAX = 8_000_000  # cells of the chunk's one-lookup table (64 MB); beyond it the trigram table
 TRI_MAX = 8_000_000  # cells of the chunk's trigram table (64 MB); beyond it the hashed table is probed
 
 
@@ -42,7 +48,7 @@ class _Chunk:
         self.pu, self.pv, self.pw = pu, pv, pw
         types = np.unique(np.concatenate((arr[arr >= 0], [N.UNK, N.BOS, N.EOS, N.SHAD_ID, N.NUM])))
         self.dense = dense and len(types) <= DENSE_MAX and _contexts_cover(lm)
-        self.local_unk = N.UNK
+        self.local_unk, self.rows, self.tri = N.UNK, None, None
         if not self.dense:
             return
         m = len(types)
@@ -73,8 +79,20 @@ class _Chunk:
         contexts = np.unique(pair)
         self.cidx = np.full(m * m, -1, dtype=np.int64)
         self.cidx[contexts] = np.arange(len(contexts))
-        self.tri = None
-        if len(contexts) * m <= TRI_MAX:
+        self.rows, self.tri = None, None
+        rows = np.nonzero((self.back != 0) | (self.cidx >= 0))[0]  # contexts where a row differs from l2's
+        if len(rows) * m <= ROWS_MAX:
+            # one table of every log p: l2's m rows, then per such context (u, v) the row
+            # back(u, v) + l2(v, .) with its stored trigrams written over (the same floats), so
+            # a position's log p is one lookup at rows[u, v] + w
+            r = self.back[rows][:, None] + l2[rows % m]
+            at = np.full(m * m, -1, dtype=np.int64)
+            at[rows] = np.arange(len(rows))
+            r[at[pair], c[ok]] = v3[ok]
+            self.flat = np.concatenate((self.l2, r.ravel()))
+            self.rows = (np.arange(m * m, dtype=np.int64) % m) * m  # where each context's row starts
+            self.rows[rows] = m * m + np.arange(len(rows), dtype=np.int64) * m
+        elif len(contexts) * m <= TRI_MAX:  # else: a trigram table for the contexts that have any
             self.tri = np.full(len(contexts) * m, np.nan)
             self.tri[self.cidx[pair] * m + c[ok]] = v3[ok]
 
@@ -90,12 +108,16 @@ class _Chunk:
         """`a` (from `local`) after the specials: what the stream positions index."""
         return np.concatenate((self.head().astype(a.dtype), a))
 
-    def logprobs(self, ext: np.ndarray) -> np.ndarray:
-        """log10 p of every predicted token of the chunk whose tokens are `ext` (from `extend`)."""
-        u, v, w = ext[self.pu], ext[self.pv], ext[self.pw]
+    def logprobs(self, ext: np.ndarray, at: tuple | None = None) -> np.ndarray:
+        """log10 p of every predicted token of the chunk whose tokens are `ext` (from `extend`), or
+        of the predicted tokens at the stream positions `at` = (pu, pv, pw) only (a subset of them)."""
+        pu, pv, pw = at if at is not None else (self.pu, self.pv, self.pw)
+        u, v, w = ext[pu], ext[pv], ext[pw]
         if not self.dense:
             return self.lm._logprobs(u.astype(np.int64), v.astype(np.int64), w.astype(np.int64))
         ctx = u * self.m + v
+        if self.rows is not None:
+            return self.flat[self.rows[ctx] + w]
         lp = self.back[ctx] + self.l2[v * self.m + w]
         ci = self.cidx[ctx]
         maybe = np.nonzero(ci >= 0)[0]  # only where the context has stored trigrams
@@ -145,10 +167,14 @@ def order_z(lm, texts: Sequence[str], *, shuffles: int = 20, min_tokens: int = 8
 
 
 def chunk_scores(lm, part: Sequence[str], *, shuffles: int | None, min_tokens: int = 8, seed: int = 0,
-                 offset: int = 0, ids=None, lm_stats: bool = False) -> dict:
+                 offset: int = 0, ids=None, lm_stats: bool = False, settled=None) -> dict:
     """One chunk, encoded once: z and gain (when `shuffles`), and with `lm_stats` also what
     filter_lm.lm_measure gives for these texts ("lm": mean log10 p/token, "unknown": share of
-    unknown words), computed the same way from the same log-probabilities."""
+    unknown words), computed the same way from the same log-probabilities.
+
+    `settled(out)` (given the dict with "lm" and "unknown") marks the texts whose verdict no z can
+    change (already rejected); they get no shuffles and z = gain = nan. The other texts draw the
+    same random numbers and get the same z as without it (see _Permutation)."""
     ids = ids if ids is not None else N._Ids(lm.index, grow=False)
     per = [T.sentences(t) or [t] for t in part]
     n_sent = np.array([len(p) for p in per], dtype=np.int64)
@@ -174,18 +200,98 @@ def chunk_scores(lm, part: Sequence[str], *, shuffles: int | None, min_tokens: i
     movable = np.nonzero((arr != N.SEP) & (arr != N.SHAD_ID))[0]
     n_tok = np.bincount(pos_text[movable], minlength=len(part))
     orig = np.bincount(owner_of, weights=lp, minlength=len(part))
+    need = n_tok >= min_tokens  # shorter texts get z = nan whatever their shuffles score
+    if settled is not None:
+        need &= ~np.asarray(settled(out), dtype=bool)
     rng = np.random.default_rng([seed, offset])
-    rounds = np.empty((shuffles, len(part)))
-    owner = pos_text[movable].astype(np.float64)
-    slots = movable + 5  # where the movable tokens sit in `ext`
+    rounds = np.zeros((shuffles, len(part)))
+    tok_need = need[pos_text[movable]]
+    owner = pos_text[movable][tok_need]
+    slots = movable[tok_need] + 5  # where the movable tokens of the texts that need z sit in `ext`
     src = ext[slots]
-    for r in range(shuffles):
-        order = np.argsort(owner + rng.random(len(movable)))  # a permutation within each text
-        ext[slots] = src[order]
-        rounds[r] = np.bincount(owner_of, weights=chunk.logprobs(ext), minlength=len(part))
+    pos_need = np.nonzero(need[owner_of])[0]  # the predicted tokens of those texts
+    score = _totals(chunk, ext, pos_need, owner_of[pos_need], slots, len(part))
+    perm = _Permutation(owner)
+    for r in range(shuffles if need.any() else 0):
+        draws = rng.random(len(movable))  # one per movable token of the chunk, as always
+        rounds[r] = score(src[perm(draws[tok_need])])  # a permutation within each text
     mean, sd = rounds.mean(0), rounds.std(0, ddof=1) if shuffles > 1 else np.zeros(len(part))
-    ok = (n_tok >= min_tokens) & (sd > 1e-9)
+    ok = need & (sd > 1e-9)
     out["z"] = np.where(ok, (orig - mean) / np.where(ok, sd, 1.0), np.nan)
     n_pred = np.bincount(sent_text, minlength=len(part)) + n_tok  # tokens + </s> per sentence
     out["gain"] = np.where(ok, (orig - mean) / np.maximum(n_pred, 1), np.nan)
     return out
+
+
+def _totals(chunk: _Chunk, ext: np.ndarray, pos: np.ndarray, owner: np.ndarray, slots: np.ndarray, n: int):
+    """score(tokens): the log10 p totals per text (n of them) of the predicted positions `pos`
+    (of texts `owner`) once `tokens` sit in `slots` of `ext`, summed in position order.
+
+    With the one-lookup table, the positions' tokens are laid out as one stream, per sentence
+    <s> <s> w1 .. wn </s>, so u, v, w are three slices of it (the positions between sentences
+    go to a bin of their own, n); else `ext` is rewritten and chunk.logprobs gathers them."""
+    if chunk.rows is None:
+        at = (chunk.pu[pos], chunk.pv[pos], chunk.pw[pos])
+
+        def score(tokens):
+            ext[slots] = tokens
+            return np.bincount(owner, weights=chunk.logprobs(ext, at), minlength=n)
+        return score
+    sent = chunk.sent[pos]
+    first = np.r_[True, sent[1:] != sent[:-1]] if len(pos) else np.zeros(0, dtype=bool)
+    xi = np.arange(len(pos)) + 2 * np.cumsum(first)  # where each predicted token sits in the stream
+    px = np.full(len(pos) + 2 * int(first.sum()), N.BOS, dtype=np.int64)
+    px[xi] = chunk.pw[pos]
+    stream = ext[px]
+    inv = np.full(len(ext), -1, dtype=np.int64)
+    inv[px[xi]] = xi
+    at = inv[slots]  # the stream places of the movable tokens
+    xown = np.full(max(len(px) - 2, 0), n, dtype=np.int64)
+    xown[xi - 2] = owner
+    m, rows, flat = chunk.m, chunk.rows, chunk.flat
+
+    def score(tokens):
+        stream[at] = tokens
+        lp = flat[rows[stream[:-2] * m + stream[1:-1]] + stream[2:]]
+        return np.bincount(xown, weights=lp, minlength=n + 1)[:n]
+    return score
+
+
+class _Permutation:
+    """The permutation within each text that argsort(owner + draws) gives (owner: the text of each
+    token, non-decreasing), without a float argsort: one integer sort of keys packing the text,
+    the draw's top bits (the mantissa of 1 + draw) and the token's place in its text. The same
+    permutation wherever no two draws of one text agree in those top bits (RBITS or more: under
+    1e-9 per text and shuffle; the float keys themselves tie at 2^-41 for texts 2,048..4,095 of a
+    chunk, and round a draw within 2^-42 of 1 into the next text's keys, which these cannot).
+    Where the text and place bits leave fewer than RBITS for the draw, it is the argsort."""
+
+    def __init__(self, owner: np.ndarray):
+        self.owner = owner
+        n = len(owner)
+        self.starts = np.searchsorted(owner, owner, side="left").astype(np.int64)
+        local = np.arange(n, dtype=np.int64) - self.starts
+        tbits = max(int(owner.max()).bit_length(), 1) if n else 1
+        lbits = max(int(local.max()).bit_length(), 1) if n else 1
+        rbits = min(52, 64 - tbits - lbits)
+        self.packed = rbits >= RBITS
+        if self.packed:
+            self.base = (owner.astype(np.uint64) << np.uint64(64 - tbits)) | local.astype(np.uint64)
+            self.mask = np.uint64(((1 << 52) - 1) & ~((1 << (52 - rbits)) - 1))  # the draw's top rbits
+            self.shift = lbits + rbits - 52  # mantissa bit 52 - rbits to bit lbits
+            self.lmask = (1 << lbits) - 1
+
+    def __call__(self, draws: np.ndarray) -> np.ndarray:
+        if not self.packed:
+            return np.argsort(self.owner + draws)
+        k = np.add(draws, 1.0).view(np.uint64)
+        np.bitwise_and(k, self.mask, out=k)
+        if self.shift >= 0:
+            np.left_shift(k, np.uint64(self.shift), out=k)
+        else:
+            np.right_shift(k, np.uint64(-self.shift), out=k)
+        np.bitwise_or(k, self.base, out=k)
+        k.sort()
+        out = k.view(np.int64)
+        np.bitwise_and(out, self.lmask, out=out)
+        return np.add(out, self.starts, out=out)

@@ -4,7 +4,9 @@ the progress helpers report a rate and an ETA (no timing assertions: speed is in
 
 from __future__ import annotations
 
+import json
 import random
+import re
 
 import numpy as np
 import pytest
@@ -65,6 +67,9 @@ def test_order_z_dense_hashed_and_reference_agree_to_the_bit(dm, monkeypatch):
     lines = _lines()
     dense, gain = O.order_z(dm.lm, lines, shuffles=6, chunk_texts=30)
     ref = _reference_order_z(dm.lm, lines, 6, 8, 30)
+    monkeypatch.setattr(O, "ROWS_MAX", 0)  # dense pairs and a trigram table instead of one lookup
+    tri, _ = O.order_z(dm.lm, lines, shuffles=6, chunk_texts=30)
+    assert np.array_equal(tri, ref, equal_nan=True)
     monkeypatch.setattr(O, "TRI_MAX", 0)  # dense pairs, hashed trigrams
     probed, _ = O.order_z(dm.lm, lines, shuffles=6, chunk_texts=30)
     monkeypatch.setattr(O, "DENSE_MAX", 1)
@@ -98,7 +103,51 @@ def test_blocks_and_workers_change_nothing(dm, tmp_path, monkeypatch):
     assert rep["read"] == rep["written"] + rep["rejected"] and rep["rejected_by_check"].get("order", 0) >= 15
     z, _ = O.order_z(dm.lm, lines, chunk_texts=25)  # the blocks' z is the whole list's, chunked alike
     scored = [t for _, r, _ in io.iter_jsonl(F.scores_path(tmp_path / "out1.txt")) for t in r["turns"]]
-    assert [t["order_z"] for t in scored] == [None if np.isnan(x) else round(float(x), 3) for x in z]
+    checks = F.Checks()  # lines rejected by another check get no shuffles (z null)
+    settled = [bool(F.measure(x, checks)[1]) or t["unknown"] > checks.max_unknown for x, t in zip(lines, scored)]
+    want = [None if np.isnan(x) or s else round(float(x), 3) for x, s in zip(z, settled)]
+    assert [t["order_z"] for t in scored] == want and sum(settled) >= 5
+
+
+def test_permutation_is_the_float_argsort():
+    rng = np.random.default_rng(3)
+    long = np.r_[rng.integers(1, 4, 4000), 9000]  # 13 bits of texts and 14 of places: no room, argsort
+    for lens, packed in ((rng.integers(1, 90, 300), True), (np.array([5, 3000, 7]), True), (np.array([3, 2]), True),
+                         (long, False)):
+        owner = np.repeat(np.arange(len(lens)), lens)
+        perm = O._Permutation(owner)
+        assert perm.packed == packed
+        for _ in range(5):
+            d = rng.random(len(owner))
+            assert (perm(d) == np.argsort(owner + d)).all()
+
+
+def test_skipping_settled_lines_keeps_every_decision(tmp_path, dm):
+    """No shuffles for lines another check rejects: the same kept file, rejected lines and
+    numbers, only z/gain null (and no order reason) on those lines, all of them rejected."""
+    import dataclasses
+
+    lines = _lines() + [garbage.chinese_word(x, random.Random(1)) for x in _lines()[:10]]
+    io.write_text(tmp_path / "in.txt", "".join(x + "\n" for x in lines))
+    outs = {}
+    for skip in (False, True):
+        out = tmp_path / f"out{skip}.txt"
+        order = dataclasses.replace(dm.order, skip_settled=skip)
+        F.run(tmp_path / "in.txt", out, dm.lm, None, order=order, progress=False)
+        rows = [t for _, r, _ in io.iter_jsonl(F.scores_path(out)) for t in r["turns"]]
+        rej = {json.loads(x)["position"]: json.loads(x)["reason"]
+               for x in io.rejected_path(out).read_text(encoding="utf-8").splitlines()}
+        outs[skip] = out.read_bytes(), rows, rej
+    (kept0, rows0, rej0), (kept1, rows1, rej1) = outs[False], outs[True]
+    assert kept0 == kept1 and rej0.keys() == rej1.keys()
+    skipped = [i for i, (a, b) in enumerate(zip(rows0, rows1)) if a != b]
+    assert len(skipped) >= 10  # the stutters and Chinese words
+    for i in skipped:
+        a, b = rows0[i], rows1[i]
+        assert not a["ok"] and not b["ok"] and b["order_z"] is None and b["order_gain"] is None
+        assert {k: v for k, v in a.items() if not k.startswith("order")} == \
+            {k: v for k, v in b.items() if not k.startswith("order")}
+    assert all(re.sub(r"; order: [^;|]*", "", r) == rej1[p] for p, r in rej0.items())
 
 
 def test_throughput_rate_eta_and_timing_line():
