@@ -169,22 +169,21 @@ def _unique_ids(records: list[schema.Record], tally: io.Tally) -> None:
         seen.add(rid)
 
 
-_WORKER: tuple | None = None  # (converter, files, named, scrub, corpus, chunks, next chunk) inherited by forked workers
+_WORKER: tuple | None = None  # (converter, files, named, scrub, corpus) inherited by forked workers
 
 
 def _run_parallel(conv: Converter, files, named, scrub: bool | str, workers: int, progress: bool, fmt: str,
                   corpus: bool = False):
-    """Chunks of files shared by this process and workers - 1 forked ones: each process takes the
-    next chunk not yet taken (a shared counter), so that a process slowed by other work takes fewer;
-    this process's chunks need not travel. Results and tallies are merged in input order. With
-    `corpus`, each chunk also gets its records' dedup sketch: ([records], [corpus parts])."""
+    """Chunks of files shared by this process and workers - 1 forked ones: every workers-th chunk
+    is converted here (its records need not travel), the others in the workers. Results and
+    tallies are merged in input order. With `corpus`, each chunk also gets its records' dedup
+    sketch: ([records], [corpus parts])."""
     import multiprocessing
 
     global _WORKER
     chunk = max(1, len(files) // (workers * 16))  # about 16 chunks per process
     chunks = [(i, min(i + chunk, len(files))) for i in range(0, len(files), chunk)]  # the files travel by fork
-    mp = multiprocessing.get_context("fork")
-    _WORKER = (conv, files, named, scrub, corpus, chunks, mp.Value("i", 0))
+    _WORKER = (conv, files, named, scrub, corpus)
     if scrub and _scrubber():
         from hearme.converters.pii_gate import warm
 
@@ -193,31 +192,23 @@ def _run_parallel(conv: Converter, files, named, scrub: bool | str, workers: int
         from hearme.converters.dedup import normalized_codes
 
         normalized_codes([])  # its lookup table, built once before the fork
-    done: dict[int, tuple] = {}
+    records: list[schema.Record] = []
+    parts = []
     bar = None
     run_tally = conv.ctx.tally
     try:
-        with mp.Pool(workers - 1) as pool:
-            # a task per chunk, each taking the next chunk left (or none): results stream back meanwhile
-            theirs = pool.imap_unordered(_worker_chunk, range(len(chunks)))
+        with multiprocessing.get_context("fork").Pool(workers - 1) as pool:
+            theirs = pool.imap(_worker_chunk, [c for k, c in enumerate(chunks) if k % workers])
             bar = progress_bar(len(files), f"convert {fmt}", "file", enabled=progress)  # after the fork
-            while (k := _next_chunk()) is not None:
-                done[k] = _convert_chunk(chunks[k])
+            for k, bounds in enumerate(chunks):
+                part, tally, error, corpus_part = next(theirs) if k % workers else _convert_chunk(bounds)
+                if error is not None:
+                    raise io.InputError(*error)
+                records.extend(marshal.loads(part) if isinstance(part, bytes) else part)
+                parts.append(corpus_part)
+                run_tally.merge(tally)
                 if bar:
-                    bar.update(done[k][1].files)
-            for k, result in filter(None, theirs):
-                done[k] = result
-                if bar:
-                    bar.update(result[1].files)
-        records: list[schema.Record] = []
-        parts = []
-        for k in range(len(chunks)):
-            part, tally, error, corpus_part = done[k]
-            if error is not None:
-                raise io.InputError(*error)
-            records.extend(marshal.loads(part) if isinstance(part, bytes) else part)
-            parts.append(corpus_part)
-            run_tally.merge(tally)
+                    bar.update(tally.files)
     finally:
         conv.ctx.tally = run_tally
         _WORKER = None
@@ -226,19 +217,9 @@ def _run_parallel(conv: Converter, files, named, scrub: bool | str, workers: int
     return records, parts if corpus else None
 
 
-def _next_chunk() -> int | None:
-    counter, n = _WORKER[6], len(_WORKER[5])
-    with counter.get_lock():
-        k = counter.value
-        if k >= n:
-            return None
-        counter.value = k + 1
-    return k
-
-
 def _convert_chunk(bounds: tuple[int, int]):
     """(records, tally, error or None, corpus part or None) of files[start:stop], in a tally of its own."""
-    conv, files, named, scrub, corpus = _WORKER[:5]
+    conv, files, named, scrub, corpus = _WORKER
     files = files[bounds[0]:bounds[1]]
     conv.ctx.tally = tally = io.Tally()
     try:
@@ -249,16 +230,12 @@ def _convert_chunk(bounds: tuple[int, int]):
     return records, tally, None, _corpus_part(records) if corpus else None
 
 
-def _worker_chunk(_) -> tuple[int, tuple] | None:
-    """(chunk index, result) of the next chunk left, or None when every chunk is taken."""
-    k = _next_chunk()
-    if k is None:
-        return None
-    records, tally, error, part = _convert_chunk(_WORKER[5][k])
+def _worker_chunk(bounds: tuple[int, int]):
+    records, tally, error, part = _convert_chunk(bounds)
     try:  # plain dicts, lists and text: marshal sends them 2-3x faster than pickle
-        return k, (marshal.dumps(records), tally, error, part)
+        return marshal.dumps(records), tally, error, part
     except ValueError:
-        return k, (records, tally, error, part)
+        return records, tally, error, part
 
 
 def _run_files(conv: Converter, files, named, scrub: bool | str, progress: bool, fmt: str) -> list[schema.Record]:

@@ -1,5 +1,5 @@
 """run_many_with_corpus (the few-file sources in a process of their own) gives what one call per
-source gives, and the shared-counter parallel conversion what one process gives (#23 item 2)."""
+source gives (#23 item 2)."""
 
 from __future__ import annotations
 
