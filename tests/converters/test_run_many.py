@@ -7,7 +7,6 @@ import json
 import random
 
 import numpy as np
-
 from hearme.converters import convert, run_many_with_corpus, run_with_corpus
 
 
