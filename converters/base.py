@@ -43,6 +43,7 @@ class Converter:
     lang: str = "zh"
     suffixes: tuple[str, ...] = (".json",)
     unit_name: str = "record"  # what `read` counts: record, dialogue, file, answer...
+    holds_personal_data: bool = True  # False: nothing a person said (the PII scrubber skips it)
 
     def __init__(self, ctx: Context):
         self.ctx = ctx

@@ -243,7 +243,7 @@ def _worker_chunk(bounds: tuple[int, int]):
 
 def _run_files(conv: Converter, files, named, scrub: bool | str, progress: bool, fmt: str) -> list[schema.Record]:
     ctx = conv.ctx
-    scrubber = _scrubber(scrub) if scrub else None
+    scrubber = _scrubber(scrub) if scrub and conv.holds_personal_data else None
     records: list[schema.Record] = []
     bar = progress_bar(len(files), f"convert {fmt}", "file", enabled=progress)
     for path, root, problem in files or [(None, None, None)]:

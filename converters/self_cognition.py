@@ -73,6 +73,9 @@ class SelfCognitionConverter(Converter):
     (EmoLLM's processed layout). A file without placeholders keeps its identity, unless
     --replace-name/--replace-author say which identity to replace; --name/--author on such a file
     without them is refused (never silently ignored)."""
+    # Identity items speak about the assistant: its configured name (我叫Jerry) and maker are not
+    # personal data, and scrubbing them would train the model to say [NAME].
+    holds_personal_data = False
 
     source = "self-cognition"
     license = "Apache-2.0"

@@ -136,3 +136,17 @@ def test_batch_gate_finds_what_the_patterns_find_on_v2():
     records = [{"messages": [{"role": "user", "content": t}, {"role": "assistant", "content": "嗯。"}], "id": str(i)}
                for i, t in enumerate(texts)]
     assert [r["messages"][0]["content"] for r in scrub_records(records)] == [scrub_text(t)[0] for t in texts]
+
+
+@pytest.mark.parametrize("mode", ["tags", "surrogate"])
+def test_identity_items_keep_the_configured_name_while_a_client_s_is_scrubbed(tmp_path, mode):
+    """我叫Kevin from a client is personal data; 我叫Jerry in a self-cognition item is the identity."""
+    from hearme import converters
+
+    assert scrub_text("你好，我叫Kevin，最近总是失眠。")[0] != "你好，我叫Kevin，最近总是失眠。"
+    items = tmp_path / "identity.json"
+    items.write_text(json.dumps([{"instruction": "你叫什么名字", "input": "", "output": "我叫<NAME>，由<AUTHOR>开发。"}],
+                                ensure_ascii=False), encoding="utf-8")
+    records, tally = converters.run("self-cognition", [items], scrub=mode, name="Jerry", author="Kevin Zhang")
+    assert records[0]["messages"][1]["content"] == "我叫Jerry，由Kevin Zhang开发。"
+    assert tally.read == tally.written == 1
