@@ -92,8 +92,8 @@ def hearme_cli():
 # Files that run LLaMA-Factory many times go first, so that under pytest-xdist (`make test` runs
 # two workers, whole files each) the longest files do not start last. Measured with --durations.
 HEAVY_FIRST = ("lf/test_recipes_run.py", "lf/test_remote_code.py", "webui/test_webui.py", "demo/test_demo.py",
-               "lf/test_cv.py", "evaluators/test_mut_identity.py", "evaluators/test_report.py",
-               "evaluators/test_probe.py", "tibetan/test_tibetan_llm_steps.py", "tibetan/test_tibetan_resume.py",
+               "lf/test_prefs_train.py", "lf/test_cv.py", "evaluators/test_session.py",
+               "evaluators/test_mut_identity.py", "evaluators/test_report.py", "evaluators/test_probe.py", "tibetan/test_tibetan_llm_steps.py", "tibetan/test_tibetan_resume.py",
                "test_wheel.py")
 
 
