@@ -111,13 +111,7 @@ def main() -> None:
     args = ap.parse_args()
 
     from hearme.core import io
-    try:
-        from hearme.converters import run_many_with_corpus
-    except ImportError:  # code from before it (to compare with): one source after the other
-        from hearme.converters import run_with_corpus
-
-        def run_many_with_corpus(jobs, **kw):
-            return [run_with_corpus(fmt, paths, **kw) for fmt, paths in jobs]
+    from hearme.converters import run_with_corpus
     from hearme.converters.common import INLINE_LABEL, _PAREN, _parenthetical
     from hearme.converters.dedup import Corpus, dedup
     from hearme.converters.split import split_records
@@ -138,9 +132,8 @@ def main() -> None:
         out_dir = args.keep or Path(tempfile.mkdtemp(prefix="hearme-bench-"))
         t0, c0 = time.perf_counter(), _cpu()
         with clock("convert + scrub, all sources"):
-            # small sources (EmoLLM's 3 files) in a process of their own, beside the big folders;
             # the workers also normalise the text and compute MinHash signatures (dedup.Corpus)
-            results = run_many_with_corpus(list(sources.items()), scrub=True, workers=args.workers)
+            results = [run_with_corpus(fmt, ps, scrub=True, workers=args.workers) for fmt, ps in sources.items()]
         records = [r for recs, _, _ in results for r in recs]
         tallies = {fmt: tally for fmt, (_, tally, _) in zip(sources, results)}
         stats: dict = {}

@@ -71,45 +71,6 @@ def run_with_corpus(fmt: str, inputs: Iterable[str | os.PathLike], *, scrub: boo
                 **options)
 
 
-def run_many_with_corpus(jobs: Iterable[tuple[str, Iterable[str | os.PathLike]]], *, scrub: bool | str = True,
-                         workers: int | None = None, **options: Any) -> list[tuple]:
-    """run_with_corpus for several (format, inputs) jobs: [(records, tally, corpus)] in job order,
-    the same as one call each. With 2 processes, the jobs of few files (one process each, e.g.
-    EmoLLM's three) are converted by a forked process while this one converts the big folders,
-    so that no core waits for them."""
-    jobs = [(fmt, list(inputs)) for fmt, inputs in jobs]
-    sizes = [sum(len(os.listdir(p)) if os.path.isdir(p) else 1 for p in inputs) for _, inputs in jobs]
-    workers = workers if workers is not None else default_workers(max(sizes, default=0))
-    small = [k for k, n in enumerate(sizes) if n < PARALLEL_FROM]
-    if workers < 2 or not small or len(small) == len(jobs) or not hasattr(os, "fork"):
-        return [run_with_corpus(fmt, inputs, scrub=scrub, workers=workers, **options) for fmt, inputs in jobs]
-    import multiprocessing
-
-    if scrub and _scrubber():
-        from hearme.converters.pii_gate import warm
-
-        warm()  # once, before the forks
-    out: list = [None] * len(jobs)
-    with multiprocessing.get_context("fork").Pool(1) as pool:
-        theirs = pool.apply_async(_run_small, ([jobs[k] for k in small], scrub, options))
-        for k, (fmt, inputs) in enumerate(jobs):
-            if k not in small:
-                out[k] = run_with_corpus(fmt, inputs, scrub=scrub, workers=workers, **options)
-        results, error = theirs.get()
-    if error is not None:
-        raise io.InputError(*error)
-    for k, result in zip(small, results):
-        out[k] = result
-    return out
-
-
-def _run_small(jobs, scrub, options):
-    try:
-        return [run_with_corpus(fmt, inputs, scrub=scrub, workers=1, **options) for fmt, inputs in jobs], None
-    except io.InputError as e:  # sent back as plain values (the exception does not pickle)
-        return None, (e.path, e.where, e.msg)
-
-
 def _run(fmt: str, inputs, *, scrub: bool | str, progress: bool, workers: int | None, corpus: bool,
          outputs: Iterable[str | os.PathLike] = (), **options: Any):
     cls = get_converter(fmt)
