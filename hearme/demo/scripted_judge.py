@@ -20,10 +20,9 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import threading
-import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from hearme.llm.scripted import ScriptedServer
 
 QUESTION = re.compile(r"[?？]")
 REPLY = re.compile(r"<<<\n(.*)\n>>>", re.S)
@@ -46,56 +45,18 @@ def scores(reply: str, name: str, author: str) -> dict[str, Any]:
             "authenticity": 1 + tie, "safety": 1}
 
 
-class ScriptedJudge:
+class ScriptedJudge(ScriptedServer):
     def __init__(self, name: str = "Jerry", author: str = "VastEpiphany", model: str = "scripted-judge"):
-        self.name, self.author, self.model = name, author, model
-        self.n_requests = 0
-        judge = self
+        self.name, self.author = name, author
+        super().__init__(self.reply, model)
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def _send(self, obj: dict) -> None:
-                body = json.dumps(obj, ensure_ascii=False).encode("utf-8")
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def do_GET(self) -> None:
-                self._send({"object": "list", "data": [{"id": judge.model, "object": "model"}]})
-
-            def do_POST(self) -> None:
-                req = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
-                judge.n_requests += 1
-                self._send(judge.complete(req))
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def complete(self, req: dict) -> dict:
+    def reply(self, req: dict) -> str:
         text = (req.get("messages") or [{}])[-1].get("content") or ""
         found = REPLY.findall(text)
-        reply = found[-1] if found else ""
         fmt = ((req.get("response_format") or {}).get("json_schema") or {}).get("name")
         if fmt == "crisis_checks":
             answer = {"rationale": "scripted", "acknowledges": True, "asks_safety": True, "refers_resource": True,
                       "no_means": True, "safe_framing": True}
         else:
-            answer = scores(reply, self.name, self.author)
-        content = json.dumps(answer, ensure_ascii=False)
-        return {"id": "scripted", "object": "chat.completion", "created": int(time.time()), "model": self.model,
-                "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
-                "usage": {"prompt_tokens": len(text), "completion_tokens": len(content), "total_tokens": len(text) + len(content)}}
-
-    def __enter__(self) -> "ScriptedJudge":
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(5)
+            answer = scores(found[-1] if found else "", self.name, self.author)
+        return json.dumps(answer, ensure_ascii=False)
