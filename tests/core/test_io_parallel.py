@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from hearme.core import io, schema
-from hearme.core.io import atomic, write_many
+from hearme.core.io import atomic
 from hearme.converters.inputs import _walk, expand_inputs
 
 
@@ -21,8 +21,8 @@ def _records(n: int, tag: str) -> list[schema.Record]:
 
 @pytest.fixture
 def parallel(monkeypatch):
-    monkeypatch.setattr(write_many, "PARALLEL_WRITE_FROM", 0)  # small sets take the two-process path too
-    monkeypatch.setattr(write_many, "_threads_running", lambda: False)
+    monkeypatch.setattr(atomic, "PARALLEL_WRITE_FROM", 0)  # small sets take the two-process path too
+    monkeypatch.setattr(atomic, "_threads_running", lambda: False)
 
 
 def test_parallel_writes_equal_sequential_ones(tmp_path, parallel):
@@ -42,41 +42,6 @@ def test_a_failure_in_the_child_is_raised_with_its_reason(tmp_path, parallel):
         io.write_records_many([(tmp_path / "big.json", _records(30, "a")), (tmp_path / "small.json", _records(3, "b"))])
     assert len(json.loads((tmp_path / "big.json").read_text(encoding="utf-8"))) == 30  # each file is its own unit
 
-
-
-def test_the_largest_part_is_shared_by_rows_and_stays_byte_identical(tmp_path, parallel, monkeypatch):
-    monkeypatch.setattr(atomic, "ROWS_PER_BATCH", 4)
-    train = _records(70, "a")
-    train[66]["n"] = 2 ** 70  # orjson refuses this row's batch: json writes it, in the child's share
-    parts = [("train", train), ("val", _records(15, "b")), ("test", _records(15, "c"))]
-    mine, theirs, head = write_many._plan([(n, r) for n, r in parts])
-    assert (mine, theirs, head) == ([0], [1, 2], 52)  # 52 rows here, 18 + 30 in the child
-    seq = [io.write_records(tmp_path / f"seq_{n}.json", r) for n, r in parts]
-    par = io.write_records_many([(tmp_path / f"par_{n}.json", r) for n, r in parts])
-    for s, p in zip(seq, par):
-        assert s.read_bytes() == p.read_bytes()
-    assert json.loads(par[0].read_text(encoding="utf-8"))[66]["n"] == 2 ** 70
-    assert not [f for f in os.listdir(tmp_path) if f.startswith(".")]
-
-
-def test_a_child_that_fails_on_the_shared_rows_leaves_the_old_file(tmp_path, parallel, monkeypatch):
-    monkeypatch.setattr(atomic, "ROWS_PER_BATCH", 4)
-    train = _records(70, "a")
-    old = io.write_records(tmp_path / "train.json", _records(2, "old")).read_bytes()
-    real = atomic.row_batches
-
-    def batches(rows):
-        rows = list(rows)
-        if rows and rows[0]["id"] == "a-52":  # the child's share
-            raise RuntimeError("disk on fire")
-        return real(rows)
-    monkeypatch.setattr(atomic, "row_batches", batches)
-    with pytest.raises(io.HearMeError, match="disk on fire"):
-        io.write_records_many([(tmp_path / "train.json", train), (tmp_path / "val.json", _records(15, "b")),
-                               (tmp_path / "test.json", _records(15, "c"))])
-    assert (tmp_path / "train.json").read_bytes() == old  # untouched: the unit was never committed
-    assert not (tmp_path / "val.json").exists()
-    assert not [f for f in os.listdir(tmp_path) if f.startswith(".")]
 
 def test_walk_sorts_like_paths_and_reports_problems(tmp_path):
     root = tmp_path / "in"

@@ -2,7 +2,6 @@
 
 - errors: HearMeError, InputError, OutputError (one line for the user);
 - atomic: atomic writes, the commit journal, writers for records, JSON and JSON Lines;
-- write_many: the parts of a split written by two processes;
 - read: readers with format detection and positions, record loading;
 - tally: read = written + rejected, and the rejected side file.
 
@@ -10,7 +9,6 @@ Callers use `from hearme.core import io` and `io.write_json(...)`: every public 
 """
 
 from hearme.core.io.errors import HearMeError, InputError, OutputError, safe_text, os_reason  # noqa: F401
-from hearme.core.io.atomic import atomic_open, finish_commit, remove_stale_temps, Writer, write_together, json_writer, jsonl_writer, records_writer, write_text, write_json, write_jsonl, save_figure, write_records, file_key, refuse_overwrite  # noqa: F401
-from hearme.core.io.write_many import PARALLEL_WRITE_FROM, write_records_many  # noqa: F401
+from hearme.core.io.atomic import atomic_open, finish_commit, remove_stale_temps, Writer, write_together, json_writer, jsonl_writer, records_writer, write_text, write_json, write_jsonl, save_figure, write_records, PARALLEL_WRITE_FROM, write_records_many, file_key, refuse_overwrite  # noqa: F401
 from hearme.core.io.read import ENCODINGS, read_text, read_json, iter_jsonl, unencodable, read_json_or_lines, read_items, load_records  # noqa: F401
 from hearme.core.io.tally import RAW_KEEP, REASON_KEEP, Tally, rejected_path, write_output  # noqa: F401

@@ -258,32 +258,20 @@ def jsonl_writer(rows: Iterable[Any]) -> Writer:
     return write
 
 
-ROWS_PER_BATCH = 2000  # rows encoded at once by the records writer
-
-
-def row_batches(rows: Iterable[Any]):
-    """The rows of a records file, encoded ROWS_PER_BATCH at a time and joined by ",\n": UTF-8
-    bytes from orjson, or text from json for a batch orjson refuses (a lone surrogate, an integer
-    beyond 64 bits), whose errors name the problem. Like orjson, NaN is written as null."""
+def _records_json(fh: IO, rows: Iterable[Any]) -> None:
+    """A JSON array, one compact row per line, written in batches (no copy of the whole text).
+    orjson writes the UTF-8 bytes at once; a batch it refuses (a lone surrogate, an integer beyond
+    64 bits) goes through json, whose errors name the problem. Like orjson, NaN is written as null."""
     rows = iter(rows)
-    while batch := list(itertools.islice(rows, ROWS_PER_BATCH)):
+    sep = "[\n"
+    while batch := list(itertools.islice(rows, 2000)):
+        fh.write(sep)
         try:
             data = b",\n".join(map(_fast_dumps, batch)) if _fast_dumps is not None else None
         except (_FastEncodeError, TypeError):
             data = None
-        yield ",\n".join(map(_ENCODE_COMPACT, batch)) if data is None else data
-
-
-def _records_json(fh: IO, rows: Iterable[Any], tail: Callable[[], bytes] | None = None) -> None:
-    """A JSON array, one compact row per line, written in batches (no copy of the whole text).
-    `tail`: the encoded rows that follow (another process's row_batches), asked for at the end."""
-    sep = "[\n"
-    for data in itertools.chain(row_batches(rows), [tail()] if tail is not None else []):
-        if not data:
-            continue
-        fh.write(sep)
-        if isinstance(data, str):
-            fh.write(data)
+        if data is None:
+            fh.write(",\n".join(map(_ENCODE_COMPACT, batch)))
         else:
             fh.flush()
             fh.buffer.write(data)
@@ -291,13 +279,11 @@ def _records_json(fh: IO, rows: Iterable[Any], tail: Callable[[], bytes] | None 
     fh.write("[\n\n]\n" if sep == "[\n" else "\n]\n")
 
 
-def records_writer(path, records: Iterable[schema.Record], sharegpt: bool = False,
-                   tail: Callable[[], bytes] | None = None) -> Writer:
-    """`tail` (JSON arrays only): the encoded rows after `records`, see _records_json."""
+def records_writer(path, records: Iterable[schema.Record], sharegpt: bool = False) -> Writer:
     rows = (schema.to_sharegpt(r) if sharegpt else r for r in records)
     if str(path).endswith(".jsonl"):
         return jsonl_writer(rows)
-    return lambda fh: _records_json(fh, rows, tail)
+    return lambda fh: _records_json(fh, rows)
 
 
 def write_text(path, text: str) -> Path:
@@ -329,6 +315,57 @@ def write_records(path, records: Iterable[schema.Record], sharegpt: bool = False
     One record per line: readable, diff-friendly, and encoded by json's fast C path.
     """
     return write_together([(path, records_writer(path, records, sharegpt))])[0]
+
+
+PARALLEL_WRITE_FROM = 20_000  # records in all: below this a second process costs more than it saves
+
+
+def write_records_many(items: list[tuple[str | os.PathLike, list[schema.Record]]]) -> list[Path]:
+    """write_records for several files (e.g. the parts of a split), each its own unit as before.
+    Big sets are written by two processes (a forked child takes the smaller share), since JSON
+    encoding is CPU-bound; any failure is raised here with the child's message."""
+    total = sum(len(recs) for _, recs in items)
+    if (len(items) < 2 or total < PARALLEL_WRITE_FROM or (os.cpu_count() or 1) < 2 or not hasattr(os, "fork")
+            or _threads_running()):
+        return [write_records(p, recs) for p, recs in items]
+    mine: list[int] = []
+    theirs: list[int] = []
+    loads = [0, 0]
+    for i in sorted(range(len(items)), key=lambda i: -len(items[i][1])):  # greedy: largest first
+        side = 0 if loads[0] <= loads[1] else 1
+        (mine if side == 0 else theirs).append(i)
+        loads[side] += len(items[i][1])
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: write its share, report an error as text, never return
+        os.close(read_end)
+        code = 0
+        try:
+            for i in theirs:
+                write_records(*items[i])
+        except BaseException as e:  # noqa: BLE001 - everything goes back to the parent
+            code = 1
+            os.write(write_end, (str(e) or type(e).__name__).encode("utf-8", "replace")[:4000])
+        finally:
+            os._exit(code)
+    os.close(write_end)
+    try:
+        for i in mine:
+            write_records(*items[i])
+    finally:
+        with os.fdopen(read_end, "rb") as fh:
+            message = fh.read().decode("utf-8", "replace")
+        _, status = os.waitpid(pid, 0)
+    if status != 0:
+        raise HearMeError(message or f"writing {', '.join(str(items[i][0]) for i in theirs)} failed")
+    return [Path(p) for p, _ in items]
+
+
+def _threads_running() -> bool:
+    """Forking a process that runs other threads (the WebUI) can copy a held lock: don't."""
+    import threading
+
+    return threading.active_count() > 1
 
 
 def file_key(path: str | os.PathLike) -> tuple[int, int] | None:
