@@ -100,6 +100,37 @@ def datasketch_baseline(records: list[dict], sample: int) -> float:
     return (time.perf_counter() - t) * len(records) / len(chosen)
 
 
+def two_process_scaling(files: list[Path], share: int = 4) -> tuple[float, list[float]]:
+    """How much two processes gain on this machine: the wall seconds of one conversion of every
+    share-th SMILE file alone, and of two identical ones at the same time (forked, one process each).
+    The pipeline's second process can gain at most what the second of these shows."""
+    from hearme.converters import run_with_corpus
+
+    sample = files[::share]
+
+    def at_once(n: int) -> list[float]:
+        running = []
+        for _ in range(n):
+            r, w = os.pipe()
+            pid = os.fork()
+            if pid == 0:
+                os.close(r)
+                t = time.perf_counter()
+                run_with_corpus("smile", sample, scrub=True, workers=1)
+                os.write(w, repr(time.perf_counter() - t).encode())
+                os._exit(0)
+            os.close(w)
+            running.append((pid, r))
+        out = []
+        for pid, r in running:
+            with os.fdopen(r) as fh:
+                out.append(float(fh.read() or "nan"))
+            os.waitpid(pid, 0)
+        return out
+
+    return at_once(1)[0], at_once(2)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--root", type=Path, default=Path(__file__).resolve().parents[2] / "upstream",
@@ -108,6 +139,7 @@ def main() -> None:
     ap.add_argument("--keep", type=Path, default=None, help="keep the split parts here")
     ap.add_argument("--repeat", type=int, default=3, help="runs of baseline + pipeline; the median ratio is reported")
     ap.add_argument("--baseline-sample", type=int, default=2000, help="records the datasketch baseline runs on")
+    ap.add_argument("--no-scaling", action="store_true", help="skip the two-process scaling check at the end")
     args = ap.parse_args()
 
     from hearme.core import io
@@ -197,6 +229,12 @@ def main() -> None:
           f"(joined {json.dumps(report['joined'], ensure_ascii=False)}), largest group {report['largest_group']}; "
           f"stratified {report['stratified']}")
     print("  leak check, cross-part pairs: " + ", ".join(f"{k}: {v}" for k, v in report["leaks"].items()))
+    if not args.no_scaling:
+        alone, pair = two_process_scaling(_files(sources["smile"]))
+        gain = 2 * alone / (sum(pair) / 2)
+        print(f"\ntwo-process scaling (a quarter of SMILE converted by one process, then by two at once): alone "
+              f"{alone:.2f}s, together {pair[0]:.2f}s and {pair[1]:.2f}s -> each {sum(pair) / 2 / alone:.2f}x slower; "
+              f"two processes do {gain:.2f}x the work of one on this machine (2.00 would be perfect)")
     pii = Counter()
     for t in tallies.values():
         pii.update({k[4:]: v for k, v in t.notes.items() if k.startswith("pii ")})

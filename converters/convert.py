@@ -5,7 +5,6 @@ not to, and keeps every rejection with its file, position and reason. Big folder
 
 from __future__ import annotations
 
-import marshal
 import os
 from collections import Counter
 from pathlib import Path
@@ -148,23 +147,20 @@ def _unique_ids(records: list[schema.Record], tally: io.Tally) -> None:
 
 
 _WORKER: tuple | None = None  # (converter, files, named, scrub, corpus) inherited by forked workers
+CHUNKS_PER_PROCESS = 64  # small enough that the processes finish together (measured: 32-64 best)
 
 
 def _run_parallel(conv: Converter, files, named, scrub: bool | str, workers: int, progress: bool, fmt: str,
                   corpus: bool = False):
-    """Chunks of files shared by this process and workers - 1 forked ones: about every workers-th
-    chunk is converted here (its records need not travel), the others in the workers. Results and
-    tallies are merged in input order. With `corpus`, each chunk also gets its records' dedup
-    sketch: ([records], [corpus parts])."""
-    import multiprocessing
+    """Chunks of files converted by this process and workers - 1 forked ones (parallel.run_chunks);
+    results and tallies are merged in input order, the same as with one process. With `corpus`,
+    each chunk also gets its records' dedup sketch: ([records], [corpus parts])."""
+    from hearme.converters.parallel import run_chunks
 
     global _WORKER
-    chunk = max(1, len(files) // (workers * 16))  # about 16 chunks per process
+    chunk = max(1, len(files) // (workers * CHUNKS_PER_PROCESS))
     chunks = [(i, min(i + chunk, len(files))) for i in range(0, len(files), chunk)]  # the files travel by fork
     _WORKER = (conv, files, named, scrub, corpus)
-    # every workers-th chunk is this process's, but for 1 in 8 of its turns: it also receives and
-    # merges every result (measured: with an equal share it finished last)
-    mine = [k % workers == 0 and (k // workers) % 8 != 7 for k in range(len(chunks))]
     if scrub and _scrubber():
         from hearme.converters.pii_gate import warm
 
@@ -173,28 +169,24 @@ def _run_parallel(conv: Converter, files, named, scrub: bool | str, workers: int
         from hearme.converters.dedup import normalized_codes
 
         normalized_codes([])  # its lookup table, built once before the fork
-    records: list[schema.Record] = []
-    parts = []
-    bar = None
     run_tally = conv.ctx.tally
+    bar = None
     try:
-        with multiprocessing.get_context("fork").Pool(workers - 1) as pool:
-            theirs = pool.imap(_worker_chunk, [c for k, c in enumerate(chunks) if not mine[k]])
-            bar = progress_bar(len(files), f"convert {fmt}", "file", enabled=progress)  # after the fork
-            for k, bounds in enumerate(chunks):
-                part, tally, error, corpus_part = _convert_chunk(bounds) if mine[k] else next(theirs)
-                if error is not None:
-                    raise io.InputError(*error)
-                records.extend(marshal.loads(part) if isinstance(part, bytes) else part)
-                parts.append(corpus_part)
-                run_tally.merge(tally)
-                if bar:
-                    bar.update(tally.files)
+        bar = progress_bar(len(files), f"convert {fmt}", "file", enabled=progress)
+        results = run_chunks(chunks, _convert_chunk, workers, on_result=(lambda r: bar.update(r[1].files)) if bar else None)
     finally:
         conv.ctx.tally = run_tally
         _WORKER = None
         if bar:
             bar.close()
+    records: list[schema.Record] = []
+    parts = []
+    for part, tally, error, corpus_part in results:
+        if error is not None:
+            raise io.InputError(*error)
+        records.extend(part)
+        parts.append(corpus_part)
+        run_tally.merge(tally)
     return records, parts if corpus else None
 
 
@@ -209,14 +201,6 @@ def _convert_chunk(bounds: tuple[int, int]):
         return [], tally, (e.path, e.where, e.msg), None
     tally.files = len(files)
     return records, tally, None, _corpus_part(records) if corpus else None
-
-
-def _worker_chunk(bounds: tuple[int, int]):
-    records, tally, error, part = _convert_chunk(bounds)
-    try:  # plain dicts, lists and text: marshal sends them 2-3x faster than pickle
-        return marshal.dumps(records), tally, error, part
-    except ValueError:
-        return records, tally, error, part
 
 
 def _run_files(conv: Converter, files, named, scrub: bool | str, progress: bool, fmt: str) -> list[schema.Record]:
