@@ -50,6 +50,8 @@ def run_chunks(chunks: list[Any], do: Callable[[Any], tuple], workers: int,
         inbox.receive(finished, block=True)
         missing = [k for k in range(len(chunks)) if k not in done]
         if missing:
+            for proc in procs:
+                proc.join(timeout=30)  # its pipe is closed: it has ended or is ending
             codes = ", ".join(str(p.exitcode) for p in procs)
             raise RuntimeError(f"a conversion worker ended before chunk {missing[0]} was done (exit code {codes})")
         return [done[k] for k in range(len(chunks))]
