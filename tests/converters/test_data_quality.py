@@ -156,6 +156,10 @@ def test_default_workers_count_other_processes_not_this_one(monkeypatch):
     monkeypatch.setattr(convert, "_running_now", lambda: None)  # no /proc: the load average alone
     assert convert.default_workers(50_000) == 1
     assert convert.default_workers(10) == 1  # few files: one process
+    monkeypatch.setattr(convert, "_running_now", lambda: 1)
+    monkeypatch.setattr(convert.os, "getloadavg", lambda: (0.2, 0.2, 0.2))
+    assert convert.default_workers(3, 9 << 20) == 2  # ... unless they are big (EmoLLM's three files)
+    assert convert.default_workers(1, 900 << 20) == 1  # one file is one unit
 
 
 # ---------------------------------------------------------------- self-cognition
