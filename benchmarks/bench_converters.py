@@ -10,7 +10,8 @@ a plain read for CPsyCounD's .txt). Wall and CPU seconds (this process + its wor
 printed for each stage, because other processes may share the cores. The page cache is warmed
 first so that neither side pays for the disk. Then the "done when" figures of issue 10: inline
 speaker labels, narrator parentheticals, duplicate ids, dedup removals under the threshold,
-the split's leak check, and PII per 1,000 dialogues.
+the split's leak check, and PII per 1,000 dialogues. Last, how much a second process gains on
+this machine: two identical conversions at once against one alone (--no-scaling skips it).
 
     .venv/bin/python benchmarks/bench_converters.py [--root ../upstream] [--workers 2]
 """
@@ -229,18 +230,18 @@ def main() -> None:
           f"(joined {json.dumps(report['joined'], ensure_ascii=False)}), largest group {report['largest_group']}; "
           f"stratified {report['stratified']}")
     print("  leak check, cross-part pairs: " + ", ".join(f"{k}: {v}" for k, v in report["leaks"].items()))
-    if not args.no_scaling:
-        alone, pair = two_process_scaling(_files(sources["smile"]))
-        gain = 2 * alone / (sum(pair) / 2)
-        print(f"\ntwo-process scaling (a quarter of SMILE converted by one process, then by two at once): alone "
-              f"{alone:.2f}s, together {pair[0]:.2f}s and {pair[1]:.2f}s -> each {sum(pair) / 2 / alone:.2f}x slower; "
-              f"two processes do {gain:.2f}x the work of one on this machine (2.00 would be perfect)")
     pii = Counter()
     for t in tallies.values():
         pii.update({k[4:]: v for k, v in t.notes.items() if k.startswith("pii ")})
     print("  PII scrubbed per 1,000 dialogues: " + ", ".join(
         f"{k} {1000 * v / len(records):.2f}" for k, v in sorted(pii.items())))
 
+    if not args.no_scaling:
+        alone, pair = two_process_scaling(_files(sources["smile"]))
+        gain = 2 * alone / (sum(pair) / 2)
+        print(f"\ntwo-process scaling (a quarter of SMILE converted by one process, then by two at once): alone "
+              f"{alone:.2f}s, together {pair[0]:.2f}s and {pair[1]:.2f}s -> each {sum(pair) / 2 / alone:.2f}x slower; "
+              f"two processes do {gain:.2f}x the work of one on this machine (2.00 would be perfect)")
 
 if __name__ == "__main__":
     main()
