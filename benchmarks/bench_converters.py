@@ -243,5 +243,6 @@ def main() -> None:
               f"{alone:.2f}s, together {pair[0]:.2f}s and {pair[1]:.2f}s -> each {sum(pair) / 2 / alone:.2f}x slower; "
               f"two processes do {gain:.2f}x the work of one on this machine (2.00 would be perfect)")
 
+
 if __name__ == "__main__":
     main()
