@@ -20,10 +20,12 @@ _JOB: tuple | None = None  # (chunks, do, counter), inherited by forked workers
 
 
 def run_chunks(chunks: list[Any], do: Callable[[Any], tuple], workers: int,
-               on_result: Callable[[tuple], None] | None = None) -> list[tuple]:
+               on_result: Callable[[tuple], None] | None = None,
+               after_fork: Callable[[], None] | None = None) -> list[tuple]:
     """[do(chunk) for chunk in chunks], computed by this process and workers - 1 forked ones.
-    `on_result` sees each result as it comes (a progress bar). An exception in a worker is raised
-    here; a worker that dies leaves a RuntimeError naming its exit code."""
+    `on_result` sees each result as it comes, `after_fork` runs once the workers are started (a
+    progress bar: its monitor thread must not exist at the fork). An exception in a worker is
+    raised here; a worker that dies leaves a RuntimeError naming its exit code."""
     global _JOB
     context = multiprocessing.get_context("fork")
     _JOB = (chunks, do, context.Value("q", 0))
@@ -44,6 +46,8 @@ def run_chunks(chunks: list[Any], do: Callable[[Any], tuple], workers: int,
             procs.append(proc)
             readers.append(reader)
         inbox = _Inbox(readers)  # threads only after every fork
+        if after_fork:
+            after_fork()
         while (k := _next_chunk()) is not None:
             finished(k, do(chunks[k]))
             inbox.receive(finished, block=False)
