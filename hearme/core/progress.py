@@ -19,13 +19,18 @@ def bar(total: int, desc: str, unit: str = "item", enabled: bool = True):
 @contextlib.contextmanager
 def gc_paused():
     """No cyclic garbage collection while many records are built: records hold no cycles, and each
-    collection would walk every record made so far (it doubled the time of a 55,000-file run)."""
+    collection would walk every record made so far (it doubled the time of a 55,000-file run).
+    At the end, what was built goes straight to the oldest generation (freeze + unfreeze moves it
+    there without a walk), so that enabling does not start by walking all of it (0.1 s per
+    55,000 records); it is still collected as usual later."""
     was = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
         if was:
+            gc.freeze()
+            gc.unfreeze()
             gc.enable()
 
 

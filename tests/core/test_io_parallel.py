@@ -60,3 +60,23 @@ def test_walk_sorts_like_paths_and_reports_problems(tmp_path):
     assert problems["loop"].startswith("symbolic link loop") and problems["gone.json"].startswith("broken symbolic link")
     assert all(isinstance(p, Path) and p == Path(str(p)) for p, _ in got)
     assert [f for f, _, _ in expand_inputs([root], (".json",))] == [p for p, _ in got]
+
+
+def test_gc_pause_leaves_nothing_frozen_and_cycles_still_collected():
+    import gc
+    import weakref
+
+    from hearme.core.progress import gc_paused
+
+    class Node:
+        pass
+
+    with gc_paused():
+        assert not gc.isenabled()
+        a, b = Node(), Node()
+        a.other, b.other = b, a  # a cycle built during the pause
+        alive = weakref.ref(a)
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+    del a, b
+    gc.collect()
+    assert alive() is None  # collected as usual afterwards
