@@ -183,21 +183,22 @@ def _run_parallel(conv: Converter, files, named, scrub: bool | str, workers: int
 
         normalized_codes([])  # its lookup table, built once before the fork
     run_tally = conv.ctx.tally
-    bars: list = []
+    bar = None
 
     def start_bar() -> None:  # after the fork
-        bars.append(progress_bar(len(files), f"convert {fmt}", "file", enabled=progress))
+        nonlocal bar
+        bar = progress_bar(len(files), f"convert {fmt}", "file", enabled=progress)
 
     def on_result(result: tuple) -> None:
-        if bars and bars[0]:
-            bars[0].update(result[1].files)
+        if bar:
+            bar.update(result[1].files)
     try:
         results = run_chunks(chunks, _convert_chunk, workers, on_result=on_result, after_fork=start_bar)
     finally:
         conv.ctx.tally = run_tally
         _WORKER = None
-        if bars and bars[0]:
-            bars[0].close()
+        if bar:
+            bar.close()
     records: list[schema.Record] = []
     parts = []
     for part, tally, error, corpus_part in results:
