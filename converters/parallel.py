@@ -40,6 +40,7 @@ def run_chunks(chunks: list[Any], do: Callable[[Any], tuple], workers: int,
     try:
         for _ in range(workers - 1):
             reader, writer = context.Pipe(duplex=False)
+            _widen(writer)
             proc = context.Process(target=_worker, args=(writer,), daemon=True)
             proc.start()
             writer.close()
@@ -69,6 +70,21 @@ def run_chunks(chunks: list[Any], do: Callable[[Any], tuple], workers: int,
             thread.join()
         for reader in readers:
             reader.close()
+
+
+PIPE_BYTES = 1 << 20  # Linux's largest pipe for a normal user (/proc/sys/fs/pipe-max-size)
+
+
+def _widen(connection) -> None:
+    """A 1 MB pipe instead of 64 KB: a worker's result (about 1.5 MB) then goes in a few writes, where
+    each refill of a small pipe waited for the reader thread to get the GIL from the busy main
+    thread (measured: a worker blocked 0.7-1.1 s of 7 s in send on SMILE; 0.15-0.19 s with this)."""
+    try:
+        import fcntl
+
+        fcntl.fcntl(connection.fileno(), fcntl.F_SETPIPE_SZ, PIPE_BYTES)
+    except (ImportError, AttributeError, OSError):  # not Linux, or a lower limit: the default pipe works
+        pass
 
 
 def _next_chunk() -> int | None:

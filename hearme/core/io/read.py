@@ -14,9 +14,9 @@ from hearme.core.io.atomic import finish_commit
 from hearme.core.io.errors import InputError, os_reason, safe_text
 
 try:  # UTF-8 JSON 2-3x faster than json; anything it refuses goes to json, which decides
-    from orjson import JSONDecodeError as _FastError, loads as _fast_loads
+    from orjson import JSONDecodeError as _FastError, dumps as _fast_dumps, loads as _fast_loads
 except ImportError:  # pragma: no cover - orjson is a dependency
-    _fast_loads = None
+    _fast_loads = _fast_dumps = None
 
 
 
@@ -148,6 +148,12 @@ _SURROGATE = re.compile(r"[\ud800-\udfff]")
 def unencodable(obj: Any) -> str | None:
     """Where `obj` holds text that cannot be written as UTF-8 (a lone surrogate such as the JSON
     escape "\\ud800"), e.g. "message 1 content: U+D800"; None when all of it can be written."""
+    if _fast_dumps is not None:  # orjson encodes all of it, or refuses (a lone surrogate among others)
+        try:
+            _fast_dumps(obj)
+            return None
+        except (TypeError, ValueError, OverflowError, RecursionError):
+            pass
     if _record_encodable(obj):  # the common case, tested at once; the walk below names the place
         return None
     stack: list[tuple[str, Any]] = [("", obj)]
