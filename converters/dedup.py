@@ -326,21 +326,30 @@ class Corpus:
                 i, j = np.triu_indices(size, 1)
                 firsts.append(members[:, i].ravel())
                 seconds.append(members[:, j].ravel())
-            for s, size in zip(starts[sizes > max_bucket], sizes[sizes > max_bucket]):
-                members = np.sort(order[s:s + size])  # template-like texts: max_bucket predecessors each
-                for t in range(1, len(members)):
-                    before = members[max(0, t - max_bucket):t]
-                    firsts.append(before)
-                    seconds.append(np.full(len(before), members[t]))
+            for s, size in zip(starts[sizes > max_bucket].tolist(), sizes[sizes > max_bucket].tolist()):
+                members = np.sort(order[s:s + size])  # template-like texts: max_bucket predecessors each,
+                for k in range(1, max_bucket + 1):  # as pairs k apart in the sorted bucket
+                    firsts.append(members[:-k])
+                    seconds.append(members[k:])
         if not firsts:
             return {}
         n = len(among)
         code = np.sort(np.concatenate(firsts) * n + np.concatenate(seconds))  # pairs (i, j) as one number
         code = code[np.r_[True, code[1:] != code[:-1]]]  # unique (np.unique hashes: 40x slower here)
         pairs = np.stack([code // n, code % n], axis=1)
-        sims = (sig[pairs[:, 0]] == sig[pairs[:, 1]]).mean(axis=1) if len(pairs) else np.zeros(0)
+        sims = _agreement(sig, pairs)
         keep = sims >= min_estimate
         return {(int(among[i]), int(among[j])): float(v) for (i, j), v in zip(pairs[keep].tolist(), sims[keep].tolist())}
+
+
+def _agreement(sig: np.ndarray, pairs: np.ndarray, rows: int = 1 << 15) -> np.ndarray:
+    """The share of equal signature values of each pair (the MinHash estimate), in blocks of rows
+    that stay in cache; the same floats as (sig[i] == sig[j]).mean(axis=1)."""
+    out = np.empty(len(pairs), dtype=np.float64)
+    for a in range(0, len(pairs), rows):
+        block = pairs[a:a + rows]
+        out[a:a + rows] = np.count_nonzero(sig[block[:, 0]] == sig[block[:, 1]], axis=1)
+    return out / sig.shape[1]
 
 
 CANDIDATE_MARGIN = 0.2  # MinHash estimates this far under the threshold are still checked exactly

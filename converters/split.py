@@ -128,11 +128,13 @@ def group_records(records: list[schema.Record], near: list[tuple[int, int, float
 def leak_check(records: list[schema.Record], parts: list[int], near: list[tuple[int, int, float]],
                opening_keys: list[str] | None = None) -> dict[str, int]:
     """Cross-part pairs with the same opening, and with Jaccard >= NEAR. Both must be 0."""
-    by_opening: dict[str, Counter] = defaultdict(Counter)
-    for key, p in zip(opening_keys if opening_keys is not None else openings(records), parts):
-        if key:
-            by_opening[key][p] += 1
-    same = sum((sum(c.values()) ** 2 - sum(v * v for v in c.values())) // 2 for c in by_opening.values())
+    keys = opening_keys if opening_keys is not None else openings(records)
+    per_part = Counter(zip(keys, parts))  # (opening, part): records
+    total = Counter(keys)
+    pairs_within = Counter()
+    for (key, _), n in per_part.items():
+        pairs_within[key] += n * n
+    same = sum((total[key] ** 2 - within) // 2 for key, within in pairs_within.items() if key)
     return {"identical openings": same, f"Jaccard >= {NEAR}": sum(parts[i] != parts[j] for i, j, _ in near)}
 
 
