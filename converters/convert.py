@@ -99,14 +99,14 @@ def _run(fmt: str, inputs, *, scrub: bool | str, progress: bool, workers: int | 
     # A previous output of this run (it has its rejected file beside it) found in an input folder is
     # skipped; any other input at an output path is refused, so a source is never overwritten.
     previous = bool(outputs) and outputs[0].is_file() and io.rejected_path(outputs[0]).is_file()
-    files = expand_inputs(inputs, cls.suffixes, exclude=outputs if previous else ()) if inputs else []
-    io.refuse_overwrite(outputs, [f for f, _, problem in files if problem is None])
-    ctx.file_keys = file_keys(f for f, _, _ in files)
-    named = {Path(p) for p in inputs if not Path(p).is_dir()}
-    if workers is None:
-        workers = default_workers(len(files), _size(files) if len(files) < PARALLEL_FROM else 0)
-    parts = None
-    with gc_paused():
+    with gc_paused():  # from the walk on: a collection here would walk every record of earlier runs too
+        files = expand_inputs(inputs, cls.suffixes, exclude=outputs if previous else ()) if inputs else []
+        io.refuse_overwrite(outputs, [f for f, _, problem in files if problem is None])
+        ctx.file_keys = file_keys(f for f, _, _ in files)
+        named = {Path(p) for p in inputs if not Path(p).is_dir()}
+        if workers is None:
+            workers = default_workers(len(files), _size(files) if len(files) < PARALLEL_FROM else 0)
+        parts = None
         if workers > 1 and len(files) > 1:
             records, parts = _run_parallel(conv, files, named, scrub, workers, progress and len(files) > 1, fmt, corpus)
         else:
