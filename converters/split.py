@@ -129,12 +129,9 @@ def leak_check(records: list[schema.Record], parts: list[int], near: list[tuple[
                opening_keys: list[str] | None = None) -> dict[str, int]:
     """Cross-part pairs with the same opening, and with Jaccard >= NEAR. Both must be 0."""
     keys = opening_keys if opening_keys is not None else openings(records)
-    per_part = Counter(zip(keys, parts))  # (opening, part): records
-    total = Counter(keys)
-    pairs_within = Counter()
-    for (key, _), n in per_part.items():
-        pairs_within[key] += n * n
-    same = sum((total[key] ** 2 - within) // 2 for key, within in pairs_within.items() if key)
+    total = Counter(key for key in keys if key)  # records per opening, and per (opening, part):
+    within = Counter(pair for pair in zip(keys, parts) if pair[0])  # pairs in all minus pairs within a part
+    same = (sum(n * n for n in total.values()) - sum(n * n for n in within.values())) // 2
     return {"identical openings": same, f"Jaccard >= {NEAR}": sum(parts[i] != parts[j] for i, j, _ in near)}
 
 
