@@ -251,6 +251,21 @@ def test_split_groups_rewrites_and_near_duplicates_and_checks_leaks():
     assert report["stratified"].startswith("by source and topic (2 topics")
 
 
+def test_leak_check_counts_every_cross_part_pair():
+    # parts assigned by hand, so that the check has leaks to find; counted against all pairs
+    from hearme.converters.split import leak_check
+
+    rng = random.Random(5)
+    keys = [rng.choice(["", "我失眠了", "我想辞职", "我和父母吵架"]) for _ in range(200)]
+    parts = [rng.randrange(3) for _ in keys]
+    near = [(0, 1, 0.9), (2, 3, 0.85), (4, 5, 0.8)]
+    parts[0], parts[1], parts[2], parts[3] = 0, 1, 2, 2
+    want = sum(1 for i in range(len(keys)) for j in range(i + 1, len(keys))
+               if keys[i] and keys[i] == keys[j] and parts[i] != parts[j])
+    got = leak_check([], parts, near, keys)
+    assert got == {"identical openings": want, "Jaccard >= 0.8": 1 + (parts[4] != parts[5])} and want > 0
+
+
 def test_split_reuses_a_shared_corpus():
     recs = [_rec(i, f"开头{i}", f"内容{i}" * 20) for i in range(30)]
     corpus = Corpus.of_records(recs)
