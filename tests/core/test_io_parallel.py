@@ -80,3 +80,18 @@ def test_gc_pause_leaves_nothing_frozen_and_cycles_still_collected():
     del a, b
     gc.collect()
     assert alive() is None  # collected as usual afterwards
+
+
+def test_no_collection_runs_while_the_inputs_are_walked(tmp_path, monkeypatch):
+    # a collection during the walk would walk every record of the sources converted before it
+    import gc
+
+    from hearme.converters import convert, run
+
+    seen = []
+    walk = convert.expand_inputs
+    monkeypatch.setattr(convert, "expand_inputs", lambda *a, **k: (seen.append(gc.isenabled()), walk(*a, **k))[1])
+    (tmp_path / "d.json").write_text(json.dumps([{"role": "client", "content": "你好，我最近睡不好。"},
+                                                 {"role": "counselor", "content": "能多说说吗？"}]), encoding="utf-8")
+    records, _ = run("smile", [tmp_path])
+    assert seen == [False] and len(records) == 1 and gc.isenabled()
