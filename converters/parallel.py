@@ -78,7 +78,7 @@ PIPE_BYTES = 1 << 20  # Linux's largest pipe for a normal user (/proc/sys/fs/pip
 def _widen(connection) -> None:
     """A 1 MB pipe instead of 64 KB: a worker's result (about 1.5 MB) then goes in a few writes, where
     each refill of a small pipe waited for the reader thread to get the GIL from the busy main
-    thread (measured: a worker blocked 0.7-1.1 s of 7 s in send on SMILE; 0.15-0.19 s with this)."""
+    thread (measured: a worker blocked 0.7-1.1 s of 7 s in send on SMILE; 0.15-0.23 s with this)."""
     try:
         import fcntl
 

@@ -152,9 +152,9 @@ def unencodable(obj: Any) -> str | None:
         try:
             _fast_dumps(obj)
             return None
-        except (TypeError, ValueError, OverflowError, RecursionError):
+        except TypeError:  # orjson's JSONEncodeError: the walk below names the place, if it is text
             pass
-    if _record_encodable(obj):  # the common case, tested at once; the walk below names the place
+    elif _record_encodable(obj):  # without orjson: the common case, tested at once
         return None
     stack: list[tuple[str, Any]] = [("", obj)]
     while stack:
