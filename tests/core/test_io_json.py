@@ -96,3 +96,56 @@ def test_a_lone_surrogate_is_an_output_error_naming_it(tmp_path):
     with pytest.raises(io.OutputError, match="U\\+D800"):
         io.write_records(tmp_path / "bad.json", [{"messages": [{"role": "user", "content": "a\ud800"}]}])
     assert not list(tmp_path.iterdir())  # no output, no temp file
+
+
+@pytest.mark.parametrize("size", [0, 1, read.SMALL_READ - 1, read.SMALL_READ, read.SMALL_READ + 1, 5 * read.SMALL_READ + 7])
+def test_a_file_is_read_whole_at_any_size(tmp_path, size):
+    path = tmp_path / "f.bin"
+    data = bytes(range(256)) * (size // 256 + 1)
+    path.write_bytes(data[:size])
+    assert read._read_all(path) == data[:size]
+
+
+def test_a_fifo_that_reads_short_is_read_to_its_end(tmp_path):
+    """A pipe returns what has been written so far: a short first read is not the end of it."""
+    import os
+    import threading
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    pieces = [b"[1, ", b"2, ", b"3]"]
+    sent = threading.Event()
+
+    def write() -> None:
+        with open(fifo, "wb", buffering=0) as fh:
+            for i, piece in enumerate(pieces):
+                fh.write(piece)
+                if i == 0:
+                    sent.wait(timeout=30)  # the reader's first read has returned the first piece only
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    real_read = os.read
+    calls = []
+
+    def read_then_release(fd, n):
+        out = real_read(fd, n)
+        calls.append(out)
+        sent.set()
+        return out
+
+    try:
+        os.read = read_then_release
+        assert read._read_all(fifo) == b"".join(pieces)
+    finally:
+        os.read = real_read
+        writer.join()
+    assert calls[0] == pieces[0]  # the case under test happened: the first read was short
+
+
+def test_a_proc_file_of_size_zero_is_read(tmp_path):
+    import os
+
+    if not os.path.exists("/proc/self/status"):
+        pytest.skip("no /proc here")
+    assert b"Name:" in read._read_all("/proc/self/status")

@@ -35,15 +35,27 @@ def _read_bytes(path) -> bytes:
     return raw
 
 
+SMALL_READ = 1 << 16  # bytes: a file shorter than this is read by one read(), without asking its size
+
+
 def _read_all(path) -> bytes:
     """The file's bytes with plain system calls: a third faster than open() + read() on many small
-    files (SMILE's 55,165). The size is a hint: a file that grows, /proc's size 0 or a read cut at
-    2 GB reads on to EOF."""
+    files (SMILE's 55,165), and no fstat for a small file (making its stat result costs a third of
+    the read).
+    A bigger file is read at its size; the size is a hint: a file that grows, /proc's size 0 or a
+    read cut at 2 GB reads on to EOF."""
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
     try:
+        data = os.read(fd, SMALL_READ)
+        if len(data) < SMALL_READ:
+            more = os.read(fd, 1)
+            if not more:  # the end, confirmed (a pipe may read short before it)
+                return data
+            data += more
         size = os.fstat(fd).st_size
-        data = os.read(fd, size + 1)
-        if len(data) == size:  # the whole file (a short read ends early only at EOF or past 2 GB)
+        more = os.read(fd, max(size - len(data), 0) + 1)
+        data += more
+        if not more or len(data) == size:
             return data
         parts = [data]
         while more := os.read(fd, 1 << 20):
