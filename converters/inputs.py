@@ -108,8 +108,12 @@ def _walk(root: Path, suffixes: tuple[str, ...], exclude: set[tuple[int, int]]) 
             else:
                 found.append((folder, name, _link_problem(_child(folder, name)) or "not a regular file"))
     # Path order (part by part), compared as plain strings: "/" becomes "\x00", which sorts before any
-    # character a part can hold (every path here starts with the same root).
-    found.sort(key=lambda f: (f"{f[0]}/{f[1]}" if f[1] else str(f[0])).replace("/", "\x00"))
+    # character a part can hold (every path here starts with the same root). Files of one folder
+    # only (SMILE's 55,165): the same order is their names' order.
+    if len(seen) == 1 and all(name for _, name, _ in found):
+        found.sort(key=lambda f: f[1])
+    else:
+        found.sort(key=lambda f: (f"{f[0]}/{f[1]}" if f[1] else str(f[0])).replace("/", "\x00"))
     return [(_child(folder, name) if name else folder, problem) for folder, name, problem in found]
 
 
