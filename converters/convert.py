@@ -76,17 +76,20 @@ def run(fmt: str, inputs: Iterable[str | os.PathLike], *, scrub: bool | str = Tr
     `outputs`: the files this run will write; they are never read as input, and a run whose
     output would overwrite one of its inputs is refused before anything is read.
     `scrub`: True or "tags" ([NAME] placeholders), "surrogate" (consistent fakes), False (none)."""
-    records, tally, _ = _run(fmt, inputs, scrub=scrub, progress=progress, workers=workers, corpus=False,
-                             outputs=outputs, **options)
+    records, tally, _, _ = _run(fmt, inputs, scrub=scrub, progress=progress, workers=workers, corpus=False,
+                                outputs=outputs, **options)
     return records, tally
 
 
 def run_with_corpus(fmt: str, inputs: Iterable[str | os.PathLike], *, scrub: bool | str = True, progress: bool = False,
                     workers: int | None = None, outputs: Iterable[str | os.PathLike] = (), **options: Any):
     """run(), plus the records' dedup.Corpus (normalised text and MinHash signatures), computed in
-    the conversion workers alongside the conversion: (records, tally, corpus)."""
-    return _run(fmt, inputs, scrub=scrub, progress=progress, workers=workers, corpus=True, outputs=outputs,
-                **options)
+    the conversion workers alongside the conversion: (records, tally, corpus). The corpus also holds
+    the records' JSON rows (`corpus.encoded`, for io.write_records)."""
+    records, tally, corpus, encoded = _run(fmt, inputs, scrub=scrub, progress=progress, workers=workers,
+                                           corpus=True, outputs=outputs, **options)
+    corpus.encoded = encoded
+    return records, tally, corpus
 
 
 def _run(fmt: str, inputs, *, scrub: bool | str, progress: bool, workers: int | None, corpus: bool,
@@ -108,12 +111,15 @@ def _run(fmt: str, inputs, *, scrub: bool | str, progress: bool, workers: int | 
             workers = default_workers(len(files), _size(files) if len(files) < PARALLEL_FROM else 0)
         parts = None
         if workers > 1 and len(files) > 1:
-            records, parts = _run_parallel(conv, files, named, scrub, workers, progress and len(files) > 1, fmt, corpus)
+            records, rows, parts = _run_parallel(conv, files, named, scrub, workers, progress and len(files) > 1, fmt,
+                                                 corpus)
         else:
-            records = _run_files(conv, files, named, scrub, progress and len(files) > 1, fmt)
-        _unique_ids(records, ctx.tally)
+            records, rows = _run_files(conv, files, named, scrub, progress and len(files) > 1, fmt)
+        for i in _unique_ids(records, ctx.tally):
+            rows[i] = io.encode_row(records[i])
+        encoded = io.EncodedRows(records, rows)
         if not corpus:
-            return records, ctx.tally, None
+            return records, ctx.tally, None, encoded
         import numpy as np
 
         from hearme.converters.dedup import Corpus
@@ -123,7 +129,7 @@ def _run(fmt: str, inputs, *, scrub: bool | str, progress: bool, workers: int | 
         # signatures made here in both cases, so that dedup and split only band and verify
         corpus = Corpus(lengths=np.concatenate([p[0] for p in parts]), sig=np.concatenate([p[1] for p in parts]),
                         records=records, openings=[o for p in parts for o in p[2]])
-        return records, ctx.tally, corpus
+        return records, ctx.tally, corpus, encoded
 
 
 def _size(files) -> int:
@@ -145,10 +151,12 @@ def _corpus_part(records: list[schema.Record]) -> tuple:
     return (*sketch([dialogue_text(r) for r in records]), openings(records))
 
 
-def _unique_ids(records: list[schema.Record], tally: io.Tally) -> None:
-    """Ids are unique within a run: a repeat gets ~2, ~3 ... (stable: inputs are walked in order)."""
+def _unique_ids(records: list[schema.Record], tally: io.Tally) -> list[int]:
+    """Ids are unique within a run: a repeat gets ~2, ~3 ... (stable: inputs are walked in order).
+    Returns the positions of the records whose id changed."""
     seen: set[str] = set()
-    for rec in records:
+    changed = []
+    for i, rec in enumerate(records):
         rid = str(rec.get("id"))
         if rid in seen:
             n = 2
@@ -156,10 +164,13 @@ def _unique_ids(records: list[schema.Record], tally: io.Tally) -> None:
                 n += 1
             rid = rec["id"] = f"{rid}~{n}"
             tally.note("duplicate id made unique")
+            changed.append(i)
         seen.add(rid)
+    return changed
 
 
 _WORKER: tuple | None = None  # (converter, files, named, scrub, corpus) inherited by forked workers
+_PARENT = os.getpid()  # set again at each parallel run (this module may be imported in a fork)
 CHUNKS_PER_PROCESS = 64  # small enough that the processes finish together (measured: 32-64 best)
 
 
@@ -167,13 +178,15 @@ def _run_parallel(conv: Converter, files, named, scrub: bool | str, workers: int
                   corpus: bool = False):
     """Chunks of files converted by this process and workers - 1 forked ones (parallel.run_chunks);
     results and tallies are merged in input order, the same as with one process. With `corpus`,
-    each chunk also gets its records' dedup sketch: ([records], [corpus parts])."""
+    each chunk also gets its records' dedup sketch: (records, their JSON rows, [corpus parts]).
+    A worker's records travel as their rows, read back here (the rows are then reused by the writer)."""
     from hearme.converters.parallel import run_chunks
 
     global _WORKER
     chunk = max(1, len(files) // (workers * CHUNKS_PER_PROCESS))
     chunks = [(i, min(i + chunk, len(files))) for i in range(0, len(files), chunk)]  # the files travel by fork
-    _WORKER = (conv, files, named, scrub, corpus)
+    global _PARENT
+    _WORKER, _PARENT = (conv, files, named, scrub, corpus), os.getpid()
     if scrub and _scrubber():
         from hearme.converters.pii_gate import warm
 
@@ -200,33 +213,47 @@ def _run_parallel(conv: Converter, files, named, scrub: bool | str, workers: int
         if bar:
             bar.close()
     records: list[schema.Record] = []
+    rows: list[bytes | None] = []
     parts = []
-    for part, tally, error, corpus_part in results:
+    for (part, part_rows), tally, error, corpus_part in results:
         if error is not None:
             raise io.InputError(*error)
-        records.extend(part)
+        records.extend(part if part is not None else map(_loads, part_rows))
+        rows.extend(part_rows)
         parts.append(corpus_part)
         run_tally.merge(tally)
-    return records, parts if corpus else None
+    return records, rows, parts if corpus else None
+
+
+def _loads(row: bytes) -> schema.Record:
+    import orjson
+
+    return orjson.loads(row)
 
 
 def _convert_chunk(bounds: tuple[int, int]):
-    """(records, tally, error or None, corpus part or None) of files[start:stop], in a tally of its own."""
+    """((records or None, rows), tally, error or None, corpus part or None) of files[start:stop], in a
+    tally of its own. The first item travels by marshal: the rows alone when every record has one
+    (a JSON row is as small as the record and costs nothing more to send), else records and rows."""
     conv, files, named, scrub, corpus = _WORKER
     files = files[bounds[0]:bounds[1]]
     conv.ctx.tally = tally = io.Tally()
     try:
-        records = _run_files(conv, files, named, scrub, False, "")
+        records, rows = _run_files(conv, files, named, scrub, False, "")
     except io.InputError as e:  # sent back as plain values (the exception does not pickle)
-        return [], tally, (e.path, e.where, e.msg), None
+        return ([], []), tally, (e.path, e.where, e.msg), None
     tally.files = len(files)
-    return records, tally, None, _corpus_part(records) if corpus else None
+    corpus_part = _corpus_part(records) if corpus else None
+    return (None if os.getpid() != _PARENT and None not in rows else records, rows), tally, None, corpus_part
 
 
-def _run_files(conv: Converter, files, named, scrub: bool | str, progress: bool, fmt: str) -> list[schema.Record]:
+def _run_files(conv: Converter, files, named, scrub: bool | str, progress: bool, fmt: str):
+    """(records, their JSON rows): a row is made where its record is checked for text that cannot be
+    written, and made again for a record the scrub changed."""
     ctx = conv.ctx
     scrubber = _scrubber(scrub) if scrub and conv.holds_personal_data else None
     records: list[schema.Record] = []
+    rows: list[bytes | None] = []
     bar = progress_bar(len(files), f"convert {fmt}", "file", enabled=progress)
     for path, root, problem in files or [(None, None, None)]:
         ctx.root = root
@@ -242,11 +269,13 @@ def _run_files(conv: Converter, files, named, scrub: bool | str, progress: bool,
                 continue
             try:
                 produced = conv.convert(raw, path, position)
+                made = []
                 for rec in produced:
                     schema.validate(rec)
-                    bad = io.unencodable(rec)
-                    if bad:
+                    row = io.encode_row(rec)
+                    if row is None and (bad := io.unencodable(rec)):
                         raise Reject(f"text that is not valid UTF-8 (a lone surrogate) in {bad}")
+                    made.append(row)
             except Reject as e:
                 ctx.tally.reject(path, position, str(e), raw)
                 continue
@@ -260,6 +289,7 @@ def _run_files(conv: Converter, files, named, scrub: bool | str, progress: bool,
                 ctx.tally.reject(path, position, "produced no dialogue", raw)
                 continue
             records.extend(produced)
+            rows.extend(made)
             ctx.tally.written += 1
         if ctx.tally.read == before:
             ctx.tally.note("files with no records")
@@ -267,16 +297,19 @@ def _run_files(conv: Converter, files, named, scrub: bool | str, progress: bool,
             bar.update(1)
     if bar:
         bar.close()
-    return scrubber(records, ctx.tally) if scrubber else records
+    if not scrubber:
+        return records, rows
+    scrubbed = scrubber(records, ctx.tally)
+    return scrubbed, [row if new is old else io.encode_row(new) for new, old, row in zip(scrubbed, records, rows)]
 
 
 def run_to_file(fmt: str, inputs, out, *, sharegpt: bool = False, scrub: bool | str = True, progress: bool = True,
                 **options: Any) -> tuple[list[schema.Record], io.Tally]:
     """run(), then the records and their rejected file written as one unit (never over an input)."""
     out = Path(out)
-    records, tally = run(fmt, inputs, scrub=scrub, progress=progress, outputs=(out, io.rejected_path(out)),
-                         **options)
-    io.write_output(out, records, tally, sharegpt=sharegpt)
+    records, tally, _, encoded = _run(fmt, inputs, scrub=scrub, progress=progress, workers=options.pop("workers", None),
+                                      corpus=False, outputs=(out, io.rejected_path(out)), **options)
+    io.write_output(out, records, tally, sharegpt=sharegpt, encoded=encoded)
     return records, tally
 
 

@@ -206,7 +206,8 @@ class Corpus:
     Built from texts (normalised at once), or from `records`: then only the lengths and signatures
     are made (see `sketch`), or given (made in the conversion workers), and a text is normalised
     again when it is compared, which few are; no copy of all the text is kept or sent between processes.
-    `openings` (split.openings of the records), if given, are kept for the split."""
+    `openings` (split.openings of the records), if given, are kept for the split, and `encoded` (the
+    records' JSON rows, io.EncodedRows) for the writer."""
 
     def __init__(self, texts: list[str] | None = None, *, codes=None, lengths=None, sig=None,
                  records: list[schema.Record] | None = None, on: str = "all", openings: list[str] | None = None):
@@ -219,6 +220,7 @@ class Corpus:
         self.ends = np.cumsum(self.lengths)
         self.starts = self.ends - self.lengths
         self._sig = sig
+        self.encoded = None
         self._grams: dict[int, np.ndarray] = {}
         self._texts: dict[int, np.ndarray] = {}
 
@@ -238,8 +240,13 @@ class Corpus:
         sig = np.concatenate([p.signatures() for p in parts])
         if all(p.records is not None and p.on == parts[0].on for p in parts):
             known = all(p.openings is not None for p in parts)
-            return cls(lengths=lengths, sig=sig, records=[r for p in parts for r in p.records], on=parts[0].on,
-                       openings=[o for p in parts for o in p.openings] if known else None)
+            out = cls(lengths=lengths, sig=sig, records=[r for p in parts for r in p.records], on=parts[0].on,
+                      openings=[o for p in parts for o in p.openings] if known else None)
+            if any(p.encoded is not None for p in parts):
+                out.encoded = io.EncodedRows()
+                for p in parts:
+                    out.encoded.merge(p.encoded)
+            return out
         return cls(codes=np.concatenate([p.all_codes() for p in parts]), lengths=lengths, sig=sig)
 
     def subset(self, index) -> "Corpus":
@@ -250,8 +257,10 @@ class Corpus:
         sig = None if self._sig is None else self._sig[index]
         if self.records is not None:
             at = index.tolist()
-            return Corpus(lengths=self.lengths[index], sig=sig, records=[self.records[i] for i in at], on=self.on,
-                          openings=None if self.openings is None else [self.openings[i] for i in at])
+            out = Corpus(lengths=self.lengths[index], sig=sig, records=[self.records[i] for i in at], on=self.on,
+                         openings=None if self.openings is None else [self.openings[i] for i in at])
+            out.encoded = self.encoded  # by identity: a record outside the subset is never asked for
+            return out
         mask = np.zeros(len(self), dtype=bool)
         mask[index] = True
         return Corpus(codes=self.codes[np.repeat(mask, self.lengths)], lengths=self.lengths[index], sig=sig)

@@ -258,16 +258,22 @@ def jsonl_writer(rows: Iterable[Any]) -> Writer:
     return write
 
 
-def _records_json(fh: IO, rows: Iterable[Any]) -> None:
+def _records_json(fh: IO, rows: Iterable[Any], encoded=None) -> None:
     """A JSON array, one compact row per line, written in batches (no copy of the whole text).
     orjson writes the UTF-8 bytes at once; a batch it refuses (a lone surrogate, an integer beyond
-    64 bits) goes through json, whose errors name the problem. Like orjson, NaN is written as null."""
+    64 bits) goes through json, whose errors name the problem. Like orjson, NaN is written as null.
+    `encoded` (io.EncodedRows): rows already made, written as they are."""
     rows = iter(rows)
     sep = "[\n"
     while batch := list(itertools.islice(rows, 2000)):
         fh.write(sep)
         try:
-            data = b",\n".join(map(_fast_dumps, batch)) if _fast_dumps is not None else None
+            if _fast_dumps is None:
+                data = None
+            elif encoded is not None:
+                data = b",\n".join([encoded.get(r) or _fast_dumps(r) for r in batch])
+            else:
+                data = b",\n".join(map(_fast_dumps, batch))
         except (_FastEncodeError, TypeError):
             data = None
         if data is None:
@@ -279,11 +285,12 @@ def _records_json(fh: IO, rows: Iterable[Any]) -> None:
     fh.write("[\n\n]\n" if sep == "[\n" else "\n]\n")
 
 
-def records_writer(path, records: Iterable[schema.Record], sharegpt: bool = False) -> Writer:
+def records_writer(path, records: Iterable[schema.Record], sharegpt: bool = False, encoded=None) -> Writer:
+    """`encoded`: an io.EncodedRows of some of the records (used for a JSON array of OpenAI records)."""
     rows = (schema.to_sharegpt(r) if sharegpt else r for r in records)
     if str(path).endswith(".jsonl"):
         return jsonl_writer(rows)
-    return lambda fh: _records_json(fh, rows)
+    return lambda fh: _records_json(fh, rows, None if sharegpt else encoded)
 
 
 def write_text(path, text: str) -> Path:
@@ -309,25 +316,27 @@ def save_figure(fig, path, dpi: float = 110) -> Path:
     return Path(path)
 
 
-def write_records(path, records: Iterable[schema.Record], sharegpt: bool = False) -> Path:
+def write_records(path, records: Iterable[schema.Record], sharegpt: bool = False, encoded=None) -> Path:
     """Write a JSON array (or JSONL for *.jsonl) of records, OpenAI `messages` by default.
 
-    One record per line: readable, diff-friendly, and encoded by json's fast C path.
+    One record per line: readable, diff-friendly, and encoded by orjson (json where it refuses).
+    `encoded`: an io.EncodedRows of records already encoded (by the converter driver).
     """
-    return write_together([(path, records_writer(path, records, sharegpt))])[0]
+    return write_together([(path, records_writer(path, records, sharegpt, encoded))])[0]
 
 
 PARALLEL_WRITE_FROM = 20_000  # records in all: below this a second process costs more than it saves
 
 
-def write_records_many(items: list[tuple[str | os.PathLike, list[schema.Record]]]) -> list[Path]:
+def write_records_many(items: list[tuple[str | os.PathLike, list[schema.Record]]], encoded=None) -> list[Path]:
     """write_records for several files (e.g. the parts of a split), each its own unit as before.
     Big sets are written by two processes (a forked child takes the smaller share), since JSON
-    encoding is CPU-bound; any failure is raised here with the child's message."""
+    encoding is CPU-bound; any failure is raised here with the child's message. `encoded` (an
+    io.EncodedRows): records already encoded; when it holds most of them, one process writes all."""
     total = sum(len(recs) for _, recs in items)
     if (len(items) < 2 or total < PARALLEL_WRITE_FROM or (os.cpu_count() or 1) < 2 or not hasattr(os, "fork")
-            or _threads_running()):
-        return [write_records(p, recs) for p, recs in items]
+            or _threads_running() or encoded is not None and len(encoded) >= total // 2):
+        return [write_records(p, recs, encoded=encoded) for p, recs in items]
     mine: list[int] = []
     theirs: list[int] = []
     loads = [0, 0]

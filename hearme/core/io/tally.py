@@ -80,8 +80,9 @@ def rejected_path(out_path) -> Path:
         else out_path.with_name(out_path.name + ".rejected.jsonl")
 
 def write_output(out, records: Iterable[schema.Record], tally: "Tally", sharegpt: bool = False,
-                 extra: Iterable[tuple[str | os.PathLike, Any]] = ()) -> list[Path]:
-    """The records, their rejected file and any extra files (a summary: JSON; *.jsonl: rows), as one unit."""
-    parts = [(out, records_writer(out, records, sharegpt)), (rejected_path(out), jsonl_writer(tally.rejects))]
+                 extra: Iterable[tuple[str | os.PathLike, Any]] = (), encoded=None) -> list[Path]:
+    """The records, their rejected file and any extra files (a summary: JSON; *.jsonl: rows), as one
+    unit. `encoded`: an io.EncodedRows of records already encoded (see write_records)."""
+    parts = [(out, records_writer(out, records, sharegpt, encoded)), (rejected_path(out), jsonl_writer(tally.rejects))]
     parts += [(p, jsonl_writer(obj) if str(p).endswith(".jsonl") else json_writer(obj)) for p, obj in extra]
     return write_together(parts)
