@@ -49,6 +49,26 @@ def need_texts(values: list[Any], what: str) -> list[str]:
     return [need_text(v, what.format(i)) for i, v in enumerate(values)]
 
 
+def plain_messages(roles: list[str], contents: list[Any]) -> list[dict] | None:
+    """A dialogue's messages at once in the common case: text that needs no clean-up or normalising,
+    nothing but speech (no parentheses, no speaker labels) and turns that already alternate from a
+    user turn to an assistant turn. There need_texts + speech_turns + to_messages give the same
+    messages and count nothing; None: anything else, for that general path."""
+    n = len(roles)
+    if n < 2 or n % 2 or roles[::2].count(USER) != n // 2 or roles[1::2].count(ASSISTANT) != n // 2:
+        return None
+    if not all([type(c) is str for c in contents]):
+        return None
+    joined = "\n".join(contents)
+    if _needs_clean(joined) or schema_odd(joined) or "（" in joined or "(" in joined or (
+            ("：" in joined or ":" in joined) and _LABEL_GATE.search(joined)):
+        return None
+    texts = [c.strip() for c in contents]
+    if not all(texts):
+        return None
+    return [{"role": r, "content": t} for r, t in zip(roles, texts)]
+
+
 def need_text(value: Any, what: str) -> str:
     """A required text field: reject wrong types and empty text with a reason naming the field."""
     if value is None:

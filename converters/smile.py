@@ -16,7 +16,7 @@ from pathlib import Path
 
 from hearme.core import io, schema
 from hearme.converters.base import Converter, Reject, register_converter
-from hearme.converters.common import ASSISTANT, USER, need_texts, speech_turns, to_messages
+from hearme.converters.common import ASSISTANT, USER, need_texts, plain_messages, speech_turns, to_messages
 
 ORIGIN_KEY = 8  # normalised characters of a PsyQA title used to look it up
 ROLE = {"client": USER, "counselor": ASSISTANT, "user": USER, "assistant": ASSISTANT,
@@ -77,18 +77,21 @@ class SmileConverter(Converter):
             contents = [turn.get("content") for turn in raw]
         except (TypeError, KeyError, AttributeError):
             roles, contents = _turns(raw)
-        last = contents[-1] if contents else None
-        if roles and roles[-1] == USER and isinstance(last, str) and not last.strip():
-            note("trailing client turn trimmed")  # an empty last client turn, trimmed like any other
-            roles, contents = roles[:-1], contents[:-1]
-        turns = speech_turns(list(zip(roles, need_texts(contents, "turn {} content"))), note)
-        if not any(r == ASSISTANT for r, _ in turns):
-            raise Reject("dialogue has no counselor turn")
-        messages = to_messages(turns, note=note)
+        messages = plain_messages(roles, contents)  # the common case at once (nothing to count)
+        checked = messages is not None
+        if not checked:
+            last = contents[-1] if contents else None
+            if roles and roles[-1] == USER and isinstance(last, str) and not last.strip():
+                note("trailing client turn trimmed")  # an empty last client turn, trimmed like any other
+                roles, contents = roles[:-1], contents[:-1]
+            turns = speech_turns(list(zip(roles, need_texts(contents, "turn {} content"))), note)
+            if not any(r == ASSISTANT for r, _ in turns):
+                raise Reject("dialogue has no counselor turn")
+            messages = to_messages(turns, note=note)
         origin = self._origin(messages[0]["content"]) if self.ctx.options.get("psyqa") else None
         return [schema.make(messages, id=f"smile/{self.file_key(path)}", source=self.source, lang="zh",
                             license=self.license, topic=origin[1] if origin else "",
-                            group=f"psyqa/{origin[0]}" if origin else None)]
+                            group=f"psyqa/{origin[0]}" if origin else None, checked=checked)]
 
 
 def _turns(raw: list) -> tuple[list[str], list]:

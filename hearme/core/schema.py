@@ -114,9 +114,13 @@ def _plainly_valid(record: Any) -> bool:
 
 
 def make(messages: list[dict], *, id: str, source: str, lang: str = "zh", topic: str = "",
-         system: str | None = None, **meta: Any) -> Record:
+         system: str | None = None, checked: bool = False, **meta: Any) -> Record:
     """Build a record; `system`, if given, becomes the leading system message. Text is normalised
-    (normalize_text) and a message left empty stays empty, for validate to reject."""
+    (normalize_text) and a message left empty stays empty, for validate to reject. `checked`: the
+    caller made `messages` as new {role, content} dicts of text known to be normalised (e.g.
+    converters.common.plain_messages): they are used as they are."""
+    if checked:
+        return _record(messages, id, source, lang, topic, system, meta)
     texts = [m["content"] for m in messages]
     if all([isinstance(t, str) for t in texts]):
         joined = "".join(texts)
@@ -124,7 +128,11 @@ def make(messages: list[dict], *, id: str, source: str, lang: str = "zh", topic:
             texts = [normalize_text(t) for t in texts]
     else:
         texts = [normalize_text(t) if isinstance(t, str) else t for t in texts]
-    msgs = [{"role": m["role"], "content": t} for m, t in zip(messages, texts)]
+    return _record([{"role": m["role"], "content": t} for m, t in zip(messages, texts)], id, source, lang, topic,
+                   system, meta)
+
+
+def _record(msgs: list[dict], id, source, lang, topic, system, meta: dict) -> Record:
     if system and (not msgs or msgs[0]["role"] != "system"):
         msgs.insert(0, {"role": "system", "content": normalize_text(system)})
     rec: Record = {"messages": msgs, "id": str(id), "source": str(source), "lang": str(lang), "topic": str(topic or "")}
