@@ -49,13 +49,14 @@ def need_texts(values: list[Any], what: str) -> list[str]:
     return [need_text(v, what.format(i)) for i, v in enumerate(values)]
 
 
-def plain_messages(roles: list[str], contents: list[Any]) -> list[dict] | None:
+def plain_messages(roles: list[str], contents: list[Any], note=None) -> list[dict] | None:
     """A dialogue's messages at once in the common case: text that needs no clean-up or normalising,
     nothing but speech (no parentheses, no speaker labels) and turns that already alternate from a
-    user turn to an assistant turn. There need_texts + speech_turns + to_messages give the same
-    messages and count nothing; None: anything else, for that general path."""
+    user turn (to an assistant turn; a last user turn is trimmed and counted). There need_texts +
+    speech_turns + to_messages give the same messages and count the same; None: anything else, for
+    that general path."""
     n = len(roles)
-    if n < 2 or n % 2 or roles[::2].count(USER) != n // 2 or roles[1::2].count(ASSISTANT) != n // 2:
+    if n < 2 or roles[::2].count(USER) != (n + 1) // 2 or roles[1::2].count(ASSISTANT) != n // 2:
         return None
     if not all([type(c) is str for c in contents]):
         return None
@@ -66,6 +67,10 @@ def plain_messages(roles: list[str], contents: list[Any]) -> list[dict] | None:
     texts = [c.strip() for c in contents]
     if not all(texts):
         return None
+    if n % 2:  # the client spoke last, with no reply
+        texts.pop()
+        if note:
+            note("trailing client turn trimmed")
     return [{"role": r, "content": t} for r, t in zip(roles, texts)]
 
 

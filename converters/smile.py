@@ -77,7 +77,7 @@ class SmileConverter(Converter):
             contents = [turn.get("content") for turn in raw]
         except (TypeError, KeyError, AttributeError):
             roles, contents = _turns(raw)
-        messages = plain_messages(roles, contents)  # the common case at once (nothing to count)
+        messages = plain_messages(roles, contents, note)  # the common case at once
         checked = messages is not None
         if not checked:
             last = contents[-1] if contents else None

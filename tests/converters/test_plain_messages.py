@@ -32,7 +32,7 @@ def _dialogue(rng: random.Random) -> list:
 
 def _convert(folder, fast: bool, monkeypatch):
     if not fast:
-        monkeypatch.setattr(smile_module, "plain_messages", lambda roles, contents: None)
+        monkeypatch.setattr(smile_module, "plain_messages", lambda roles, contents, note: None)
     try:
         return run("smile", [folder], scrub=True, workers=1)
     finally:
@@ -47,7 +47,7 @@ def test_the_fast_path_gives_what_the_general_path_gives(tmp_path, monkeypatch):
         (folder / f"{i}.json").write_text(json.dumps(_dialogue(rng), ensure_ascii=False), encoding="utf-8")
     taken = []
     real = common.plain_messages
-    monkeypatch.setattr(smile_module, "plain_messages", lambda r, c: taken.append(real(r, c)) or taken[-1])
+    monkeypatch.setattr(smile_module, "plain_messages", lambda r, c, note: taken.append(real(r, c, note)) or taken[-1])
     fast, fast_tally = run("smile", [folder], scrub=True, workers=1)
     monkeypatch.undo()
     slow, slow_tally = _convert(folder, False, monkeypatch)
@@ -67,7 +67,9 @@ def test_the_fast_path_gives_what_the_general_path_gives(tmp_path, monkeypatch):
     (["零\u200b宽", "我在"], False),  # a zero-width character
     (["你好", "   "], False),  # an empty turn
     (["你好", None], False),
-    (["你好", "我在", "还有"], False),  # ends on the client
+    (["你好", "我在", "还有"], True),  # ends on the client: trimmed and counted
+    (["你好", "我在", "还有（哭）"], False),  # ... but a stage direction, even there, is the general path's
+    (["你好"], False),  # no counselor turn
 ])
 def test_what_the_fast_path_takes(contents, plain):
     roles = [common.USER if k % 2 == 0 else common.ASSISTANT for k in range(len(contents))]
