@@ -67,8 +67,29 @@ def _gate_table():
             for ch in chars:
                 t[ord(ch)] |= 1 << bit
             bit += 1
+        _WORDS["title"] = _bigrams(t[:2] for t in TITLE.split("|"))
+        _WORDS["relation"] = _bigrams(w[-2:] for w in RELATION.split("|"))
         _TABLE = t
     return _TABLE
+
+
+def _bigrams(words) -> "np.ndarray":
+    import numpy as np
+
+    return np.unique(np.array([(ord(w[0]) << 32) | ord(w[1]) for w in words], dtype=np.uint64))
+
+
+_WORDS: dict[str, "np.ndarray"] = {}  # built with the table: title heads, relation tails (each word has 2+ characters)
+
+
+def _starts_word(codes, at, table):
+    """Which of the positions `at` start one of the two-character keys in `table` (a sorted array)."""
+    import numpy as np
+
+    ok = (at >= 0) & (at + 1 < len(codes))
+    at = np.where(ok, at, 0)
+    key = (codes[at].astype(np.uint64) << np.uint64(32)) | codes[at + 1].astype(np.uint64)
+    return ok & np.isin(key, table, assume_unique=False)
 
 
 def candidates(texts: list[str], with_positions: bool = False):
@@ -115,9 +136,10 @@ def candidates(texts: list[str], with_positions: bool = False):
     rule = where("name word", "title", "relation + name", "叫", "sentence start")
     raw, kind = pos[rule], val[rule]
     title = raw[(kind & mask("title")) != 0] - 1  # where the title starts
+    title = title[_starts_word(codes, title, _WORDS["title"])]  # a title itself (大学 is two title characters, no title)
     title = title[has(title - 1, "name start") | has(title - 2, "name start") | has(title - 3, "name start")]
     relation = raw[(kind & mask("relation + name")) != 0]
-    relation = relation[has(relation - 2, "relation")]
+    relation = relation[_starts_word(codes, relation - 2, _WORDS["relation"])]  # a relation word ends just before
     call = raw[(kind & mask("叫")) != 0]
     call = call[has(call + 1, "name start") | has(call + 1, "latin capital") | (codes[np.minimum(call + 1, len(f) - 1)] == codes[np.minimum(call + 2, len(f) - 1)])]
     start = raw[(kind & mask("sentence start")) != 0]

@@ -199,7 +199,10 @@ def test_planted_set_per_category():
 
 def test_batch_gate_finds_what_the_patterns_find():
     """scrub_records' vectorised gate never hides a text that scrub_text would change."""
-    texts = [t for t, _ in _planted("planted.jsonl") + _planted("heldout.jsonl")]
+    texts = [t for t, _ in _planted("planted.jsonl") + _planted("heldout.jsonl") + _planted("planted_v2.jsonl")]
+    texts += ["我同事张伟上大学时总熬夜", "上大学的同学李明很照顾我", "李老师说我上小学就这样", "我和王老师聊过",
+              "班主任刘芳批评了我", "我男朋友陈浩最近很冷淡", "我表哥 赵强也这么说", "我前男友叫王磊", "朋友关系很好",
+              "同学关系紧张", "我的大学老师周敏", "大学同学宋佳结婚了", "女士们先生们", "小姐姐很温柔", "我妈妈何丽总是唠叨"]
     records = [{"messages": [{"role": "user", "content": t}, {"role": "assistant", "content": "嗯，我在听。"}], "id": str(i)}
                for i, t in enumerate(texts)]
     tally = io.Tally()
