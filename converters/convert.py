@@ -15,6 +15,11 @@ from hearme.core.progress import bar as progress_bar, gc_paused
 from hearme.converters.base import CONVERTERS, Context, Converter, Reject
 from hearme.converters.inputs import expand_inputs, file_keys
 
+try:  # a worker's records come back as their JSON rows (io.encode_row), read back with orjson
+    from orjson import loads as _row_loads
+except ImportError:  # pragma: no cover - orjson is a dependency; without it, workers send records
+    _row_loads = None
+
 
 def get_converter(name: str) -> type[Converter]:
     """The converter for a format name; case, spaces and `_` vs `-` do not matter (CPsyCounD, self_cognition)."""
@@ -218,17 +223,11 @@ def _run_parallel(conv: Converter, files, named, scrub: bool | str, workers: int
     for (part, part_rows), tally, error, corpus_part in results:
         if error is not None:
             raise io.InputError(*error)
-        records.extend(part if part is not None else map(_loads, part_rows))
+        records.extend(part if part is not None else map(_row_loads, part_rows))
         rows.extend(part_rows)
         parts.append(corpus_part)
         run_tally.merge(tally)
     return records, rows, parts if corpus else None
-
-
-def _loads(row: bytes) -> schema.Record:
-    import orjson
-
-    return orjson.loads(row)
 
 
 def _convert_chunk(bounds: tuple[int, int]):

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from hearme.core import io, schema
-from hearme.core.io import atomic
+from hearme.core.io import many
 from hearme.converters.inputs import _walk, expand_inputs
 
 
@@ -21,8 +21,8 @@ def _records(n: int, tag: str) -> list[schema.Record]:
 
 @pytest.fixture
 def parallel(monkeypatch):
-    monkeypatch.setattr(atomic, "PARALLEL_WRITE_FROM", 0)  # small sets take the two-process path too
-    monkeypatch.setattr(atomic, "_threads_running", lambda: False)
+    monkeypatch.setattr(many, "PARALLEL_WRITE_FROM", 0)  # small sets take the two-process path too
+    monkeypatch.setattr(many, "_threads_running", lambda: False)
 
 
 def test_parallel_writes_equal_sequential_ones(tmp_path, parallel):
@@ -95,3 +95,28 @@ def test_no_collection_runs_while_the_inputs_are_walked(tmp_path, monkeypatch):
                                                  {"role": "counselor", "content": "能多说说吗？"}]), encoding="utf-8")
     records, _ = run("smile", [tmp_path])
     assert seen == [False] and len(records) == 1 and gc.isenabled()
+
+
+def test_rows_already_made_are_written_by_a_thread_per_file(tmp_path, monkeypatch):
+    parts = [("train", _records(70, "a")), ("val", _records(15, "b")), ("test", _records(15, "c"))]
+    encoded = io.EncodedRows()
+    for _, recs in parts:
+        encoded.add(recs, [io.encode_row(r) for r in recs])
+    threads = []
+    real = many._in_threads
+    monkeypatch.setattr(many, "PARALLEL_WRITE_FROM", 0)
+    monkeypatch.setattr(many, "_in_threads", lambda jobs: threads.append(len(jobs)) or real(jobs))
+    seq = [io.write_records(tmp_path / f"seq_{n}.json", r) for n, r in parts]
+    par = io.write_records_many([(tmp_path / f"par_{n}.json", r) for n, r in parts], encoded=encoded)
+    assert threads == [3]  # the threaded path was the one taken
+    assert [s.read_bytes() for s in seq] == [p.read_bytes() for p in par]
+
+
+def test_a_failure_in_one_thread_is_raised_and_the_other_files_are_written(tmp_path, monkeypatch):
+    monkeypatch.setattr(many, "PARALLEL_WRITE_FROM", 0)
+    big, small = _records(30, "a"), _records(3, "b")
+    encoded = io.EncodedRows(big + small, [io.encode_row(r) for r in big + small])
+    (tmp_path / "small.json").mkdir()  # cannot be written
+    with pytest.raises(io.HearMeError, match="small.json"):
+        io.write_records_many([(tmp_path / "big.json", big), (tmp_path / "small.json", small)], encoded=encoded)
+    assert len(json.loads((tmp_path / "big.json").read_text(encoding="utf-8"))) == 30

@@ -325,58 +325,6 @@ def write_records(path, records: Iterable[schema.Record], sharegpt: bool = False
     return write_together([(path, records_writer(path, records, sharegpt, encoded))])[0]
 
 
-PARALLEL_WRITE_FROM = 20_000  # records in all: below this a second process costs more than it saves
-
-
-def write_records_many(items: list[tuple[str | os.PathLike, list[schema.Record]]], encoded=None) -> list[Path]:
-    """write_records for several files (e.g. the parts of a split), each its own unit as before.
-    Big sets are written by two processes (a forked child takes the smaller share), since JSON
-    encoding is CPU-bound; any failure is raised here with the child's message. `encoded` (an
-    io.EncodedRows): records already encoded; when it holds most of them, one process writes all."""
-    total = sum(len(recs) for _, recs in items)
-    if (len(items) < 2 or total < PARALLEL_WRITE_FROM or (os.cpu_count() or 1) < 2 or not hasattr(os, "fork")
-            or _threads_running() or encoded is not None and len(encoded) >= total // 2):
-        return [write_records(p, recs, encoded=encoded) for p, recs in items]
-    mine: list[int] = []
-    theirs: list[int] = []
-    loads = [0, 0]
-    for i in sorted(range(len(items)), key=lambda i: -len(items[i][1])):  # greedy: largest first
-        side = 0 if loads[0] <= loads[1] else 1
-        (mine if side == 0 else theirs).append(i)
-        loads[side] += len(items[i][1])
-    read_end, write_end = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: write its share, report an error as text, never return
-        os.close(read_end)
-        code = 0
-        try:
-            for i in theirs:
-                write_records(*items[i])
-        except BaseException as e:  # noqa: BLE001 - everything goes back to the parent
-            code = 1
-            os.write(write_end, (str(e) or type(e).__name__).encode("utf-8", "replace")[:4000])
-        finally:
-            os._exit(code)
-    os.close(write_end)
-    try:
-        for i in mine:
-            write_records(*items[i])
-    finally:
-        with os.fdopen(read_end, "rb") as fh:
-            message = fh.read().decode("utf-8", "replace")
-        _, status = os.waitpid(pid, 0)
-    if status != 0:
-        raise HearMeError(message or f"writing {', '.join(str(items[i][0]) for i in theirs)} failed")
-    return [Path(p) for p, _ in items]
-
-
-def _threads_running() -> bool:
-    """Forking a process that runs other threads (the WebUI) can copy a held lock: don't."""
-    import threading
-
-    return threading.active_count() > 1
-
-
 def file_key(path: str | os.PathLike) -> tuple[int, int] | None:
     """(device, inode) of an existing file: equal for the same file, a hard link or a symlink to it."""
     try:
