@@ -104,7 +104,7 @@ def test_rows_already_made_are_written_by_a_thread_per_file(tmp_path, monkeypatc
         encoded.add(recs, [io.encode_row(r) for r in recs])
     threads = []
     real = many._in_threads
-    monkeypatch.setattr(many, "PARALLEL_WRITE_FROM", 0)
+    monkeypatch.setattr(many, "_threads_running", lambda: True)  # e.g. the WebUI: threads are still fine
     monkeypatch.setattr(many, "_in_threads", lambda jobs: threads.append(len(jobs)) or real(jobs))
     seq = [io.write_records(tmp_path / f"seq_{n}.json", r) for n, r in parts]
     par = io.write_records_many([(tmp_path / f"par_{n}.json", r) for n, r in parts], encoded=encoded)
@@ -112,8 +112,7 @@ def test_rows_already_made_are_written_by_a_thread_per_file(tmp_path, monkeypatc
     assert [s.read_bytes() for s in seq] == [p.read_bytes() for p in par]
 
 
-def test_a_failure_in_one_thread_is_raised_and_the_other_files_are_written(tmp_path, monkeypatch):
-    monkeypatch.setattr(many, "PARALLEL_WRITE_FROM", 0)
+def test_a_failure_in_one_thread_is_raised_and_the_other_files_are_written(tmp_path):
     big, small = _records(30, "a"), _records(3, "b")
     encoded = io.EncodedRows(big + small, [io.encode_row(r) for r in big + small])
     (tmp_path / "small.json").mkdir()  # cannot be written

@@ -22,11 +22,12 @@ def write_records_many(items: list[tuple[str | os.PathLike, list[schema.Record]]
     encoding is CPU-bound; any failure is raised here with the child's message. `encoded` (an
     io.EncodedRows): records already encoded; when it holds most of them, one process writes all."""
     total = sum(len(recs) for _, recs in items)
+    if len(items) > 1 and encoded is not None and len(encoded) >= total // 2:  # little left to encode:
+        # the disk is the wait, and threads overlap it (no fork, so other threads running do not matter)
+        return _in_threads([lambda p=p, recs=recs: write_records(p, recs, encoded=encoded) for p, recs in items])
     if (len(items) < 2 or total < PARALLEL_WRITE_FROM or (os.cpu_count() or 1) < 2 or not hasattr(os, "fork")
             or _threads_running()):
         return [write_records(p, recs, encoded=encoded) for p, recs in items]
-    if encoded is not None and len(encoded) >= total // 2:  # little left to encode: the disk is the wait,
-        return _in_threads([lambda p=p, recs=recs: write_records(p, recs, encoded=encoded) for p, recs in items])
     mine: list[int] = []
     theirs: list[int] = []
     loads = [0, 0]
