@@ -209,9 +209,13 @@ def _run_parallel(conv: Converter, files, named, scrub: bool | str, workers: int
         nonlocal bar
         bar = progress_bar(len(files), f"convert {fmt}", "file", enabled=progress)
 
-    def on_result(result: tuple) -> None:
+    def on_result(result: tuple) -> tuple | None:
         if bar:
             bar.update(result[1].files)
+        (part, rows), *rest = result
+        if part is None:  # a worker's records, as their rows: read back now, while the workers still run
+            return ([_row_loads(r) for r in rows], rows), *rest
+        return None
     try:
         results = run_chunks(chunks, _convert_chunk, workers, on_result=on_result, after_fork=start_bar)
     finally:
@@ -225,7 +229,7 @@ def _run_parallel(conv: Converter, files, named, scrub: bool | str, workers: int
     for (part, part_rows), tally, error, corpus_part in results:
         if error is not None:
             raise io.InputError(*error)
-        records.extend(part if part is not None else map(_row_loads, part_rows))
+        records.extend(part)
         rows.extend(part_rows)
         parts.append(corpus_part)
         run_tally.merge(tally)

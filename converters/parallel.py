@@ -23,7 +23,8 @@ def run_chunks(chunks: list[Any], do: Callable[[Any], tuple], workers: int,
                on_result: Callable[[tuple], None] | None = None,
                after_fork: Callable[[], None] | None = None) -> list[tuple]:
     """[do(chunk) for chunk in chunks], computed by this process and workers - 1 forked ones.
-    `on_result` sees each result as it comes, `after_fork` runs once the workers are started (a
+    `on_result` sees each result as it comes (what it returns, if not None, is kept instead: work
+    on results done while the workers still run), `after_fork` runs once the workers are started (a
     progress bar: its monitor thread must not exist at the fork). An exception in a worker is
     raised here; a worker that dies leaves a RuntimeError naming its exit code."""
     global _JOB
@@ -33,9 +34,9 @@ def run_chunks(chunks: list[Any], do: Callable[[Any], tuple], workers: int,
     procs, readers, inbox = [], [], None
 
     def finished(k: int, result: tuple) -> None:
-        done[k] = result
         if on_result:
-            on_result(result)
+            result = on_result(result) or result
+        done[k] = result
 
     try:
         for _ in range(workers - 1):
