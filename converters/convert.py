@@ -177,8 +177,8 @@ def _unique_ids(records: list[schema.Record], tally: io.Tally) -> list[int]:
 _WORKER: tuple | None = None  # (converter, files, named, scrub, corpus) inherited by forked workers
 _PARENT = os.getpid()  # set again at each parallel run (this module may be imported in a fork)
 CHUNKS_PER_PROCESS = 64  # small enough that the processes finish together (measured: 32-64 best) ...
-CHUNK_FILES_AT_LEAST = 192  # ... but not tiny: each chunk costs about 0.25 ms (CPsyCounD's 3,084 files in 16
-# chunks rather than 128: 0.37 -> 0.31 s)
+CHUNK_FILES_AT_LEAST = 192  # ... but not tiny: each chunk costs about 0.25 ms (CPsyCounD's 3,084 files in 17
+# chunks rather than 129: 0.42 -> 0.35 s)
 
 
 def _run_parallel(conv: Converter, files, named, scrub: bool | str, workers: int, progress: bool, fmt: str,
@@ -186,13 +186,13 @@ def _run_parallel(conv: Converter, files, named, scrub: bool | str, workers: int
     """Chunks of files converted by this process and workers - 1 forked ones (parallel.run_chunks);
     results and tallies are merged in input order, the same as with one process. With `corpus`,
     each chunk also gets its records' dedup sketch: (records, their JSON rows, [corpus parts]).
-    A worker's records travel as their rows, read back here (the rows are then reused by the writer)."""
+    A worker's records travel as their rows, read back as each result comes (the writer reuses the rows)."""
     from hearme.converters.parallel import run_chunks
 
-    global _WORKER
-    chunk = max(1, min(len(files) // (2 * workers), max(CHUNK_FILES_AT_LEAST, len(files) // (workers * CHUNKS_PER_PROCESS))))
+    global _WORKER, _PARENT
+    chunk = max(CHUNK_FILES_AT_LEAST, len(files) // (workers * CHUNKS_PER_PROCESS))
+    chunk = max(1, min(chunk, len(files) // (2 * workers)))  # a few files: still two chunks per process
     chunks = [(i, min(i + chunk, len(files))) for i in range(0, len(files), chunk)]  # the files travel by fork
-    global _PARENT
     _WORKER, _PARENT = (conv, files, named, scrub, corpus), os.getpid()
     if scrub and _scrubber():
         from hearme.converters.pii_gate import warm

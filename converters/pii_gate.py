@@ -46,6 +46,7 @@ _COUNTED = {"digit": "0123456789" + "".join(chr(0xFF10 + i) for i in range(10)),
             "name end": NAME_END + "\x00"}  # what follows a name that starts a sentence
 _TABLE = None
 _BIT: dict[str, int] = {}
+_WORDS: dict = {}  # built with the table: title heads, relation tails (each word has 2+ characters)
 
 
 def _gate_table():
@@ -73,23 +74,21 @@ def _gate_table():
     return _TABLE
 
 
-def _bigrams(words) -> "np.ndarray":
+def _bigrams(words):
+    """The first two characters of each word as one 64-bit key."""
     import numpy as np
 
     return np.unique(np.array([(ord(w[0]) << 32) | ord(w[1]) for w in words], dtype=np.uint64))
 
 
-_WORDS: dict[str, "np.ndarray"] = {}  # built with the table: title heads, relation tails (each word has 2+ characters)
-
-
 def _starts_word(codes, at, table):
-    """Which of the positions `at` start one of the two-character keys in `table` (a sorted array)."""
+    """Which of the positions `at` start one of the two-character words in `table` (see _bigrams)."""
     import numpy as np
 
     ok = (at >= 0) & (at + 1 < len(codes))
     at = np.where(ok, at, 0)
     key = (codes[at].astype(np.uint64) << np.uint64(32)) | codes[at + 1].astype(np.uint64)
-    return ok & np.isin(key, table, assume_unique=False)
+    return ok & np.isin(key, table)
 
 
 def candidates(texts: list[str], with_positions: bool = False):
