@@ -17,7 +17,8 @@ the same number as before to the last bit. What is faster is the scoring of the 
 - where it fits (ROWS_MAX), those tables are one: per context a row of log p(w | u, v), so a
   position costs one lookup;
 - the permutation within each text is one integer sort of packed keys, not a float argsort
-  (_Permutation), and texts whose verdict no z can change (`settled`) get no shuffles at all.
+  (_Permutation; timsort, which merges the texts' runs at once), and texts whose verdict no z can
+  change (`settled`) get no shuffles at all.
 The values added up are the same floats in the same order as KNTrigram._logprobs, so the totals
 are identical; a chunk with more types than DENSE_MAX uses that hashed path itself.
 """
@@ -291,7 +292,7 @@ class _Permutation:
         else:
             np.right_shift(k, np.uint64(-self.shift), out=k)
         np.bitwise_or(k, self.base, out=k)
-        k.sort()
+        k.sort(kind="stable")  # timsort: the keys come as runs of texts in order (2.5x quicksort); all distinct
         out = k.view(np.int64)
         np.bitwise_and(out, self.lmask, out=out)
         return np.add(out, self.starts, out=out)
