@@ -20,7 +20,7 @@ def write_records_many(items: list[tuple[str | os.PathLike, list[schema.Record]]
     """write_records for several files (e.g. the parts of a split), each its own unit as before.
     Big sets are written by two processes (a forked child takes the smaller share), since JSON
     encoding is CPU-bound; any failure is raised here with the child's message. `encoded` (an
-    io.EncodedRows): records already encoded; when it holds most of them, one process writes all."""
+    io.EncodedRows): records already encoded; when it holds most of them, a thread per file writes."""
     total = sum(len(recs) for _, recs in items)
     if len(items) > 1 and encoded is not None and len(encoded) >= total // 2:  # little left to encode:
         # the disk is the wait, and threads overlap it (no fork, so other threads running do not matter)

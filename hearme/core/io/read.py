@@ -11,6 +11,7 @@ from typing import Any, Iterable, Iterator
 
 from hearme.core import schema
 from hearme.core.io.atomic import finish_commit
+from hearme.core.io.encoded import encode_row
 from hearme.core.io.errors import InputError, os_reason, safe_text
 
 try:  # UTF-8 JSON 2-3x faster than json; anything it refuses goes to json, which decides
@@ -161,11 +162,8 @@ def unencodable(obj: Any) -> str | None:
     """Where `obj` holds text that cannot be written as UTF-8 (a lone surrogate such as the JSON
     escape "\\ud800"), e.g. "message 1 content: U+D800"; None when all of it can be written."""
     if _fast_dumps is not None:  # orjson encodes all of it, or refuses (a lone surrogate among others)
-        try:
-            _fast_dumps(obj)
-            return None
-        except TypeError:  # orjson's JSONEncodeError: the walk below names the place, if it is text
-            pass
+        if encode_row(obj) is not None:
+            return None  # else the walk below names the place, if it is text
     elif _record_encodable(obj):  # without orjson: the common case, tested at once
         return None
     stack: list[tuple[str, Any]] = [("", obj)]
